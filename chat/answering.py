@@ -1,0 +1,181 @@
+"""The answer path shared by the chat page and the `ask` command.
+
+It saves the question, retrieves passages, streams the model's reasoning and answer as events,
+and saves the assistant message whatever happens (including the browser going away).
+"""
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from chat import citations, llm, prompting, providers
+from chat.models import Conversation, Message
+from knowledge.models import KnowledgeBase
+from knowledge.retrieval import Passage, retrieve_passages
+
+logger = logging.getLogger(__name__)
+
+Event = tuple[str, dict]
+
+
+@dataclass
+class _Progress:
+    """What has streamed so far and when, for the saved message's timings."""
+
+    started: float = field(default_factory=time.monotonic)
+    first_reasoning: float | None = None
+    first_content: float | None = None
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+
+    def ms_since_start(self, moment: float | None) -> int | None:
+        return None if moment is None else round((moment - self.started) * 1000)
+
+    def timings(self, retrieval_ms: int) -> dict:
+        reasoning_s = None
+        if self.first_reasoning is not None:
+            reasoning_s = round((self.first_content or time.monotonic()) - self.first_reasoning, 2)
+        return {
+            "retrieval_ms": retrieval_ms,
+            "first_reasoning_ms": self.ms_since_start(self.first_reasoning),
+            "reasoning_s": reasoning_s,
+            "first_content_ms": self.ms_since_start(self.first_content),
+            "total_ms": self.ms_since_start(time.monotonic()),
+        }
+
+
+def retrieval_only_answer(passages: list[Passage]) -> str:
+    notice = _(
+        "**No language model is configured**, so this is not a written answer: here are the most "
+        "relevant passages from the documents."
+    )
+    if not passages:
+        return notice + "\n\n" + _("No relevant passages were found in the selected knowledge bases.")
+    blocks = [notice]
+    for number, passage in enumerate(passages, start=1):
+        where = f" — {passage.location}" if passage.location else ""
+        quoted = "\n".join(f"> {line}" for line in passage.text.splitlines())
+        blocks.append(f"**[{number}] {passage.document_title}**{where}\n\n{quoted}")
+    return "\n\n".join(blocks)
+
+
+async def _readable_knowledge_bases(user, conversation: Conversation) -> list[KnowledgeBase]:
+    chosen = conversation.knowledge_bases.values_list("id", flat=True)
+    return [kb async for kb in KnowledgeBase.objects.readable_by(user).filter(id__in=chosen)]
+
+
+async def _history(conversation: Conversation) -> list[dict[str, str]]:
+    said = conversation.messages.exclude(status=Message.Status.FAILED).exclude(content="")
+    return [{"role": m.role, "content": m.content} async for m in said.only("role", "content")]
+
+
+async def answer_question(*, user, conversation: Conversation, question: str) -> AsyncIterator[Event]:
+    """Yield (event, data) pairs: meta, reasoning*, content*, error?, done."""
+    history = await _history(conversation)
+    await Message.objects.acreate(conversation=conversation, role=Message.Role.USER, content=question)
+    if not conversation.title:
+        conversation.title = question.strip().splitlines()[0][:80]
+    await conversation.asave()
+    config = llm.model_config(conversation.model or None)
+    message = await Message.objects.acreate(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        mode=Message.Mode.LLM if config else Message.Mode.RETRIEVAL_ONLY,
+        model=config.model if config else "",
+    )
+    yield (
+        "meta",
+        {
+            "conversation_id": conversation.id,
+            "conversation_url": conversation.get_absolute_url(),
+            "title": conversation.title,
+            "message_id": message.id,
+            "mode": message.mode,
+            "model": message.model,
+        },
+    )
+    progress = _Progress()
+    passages: list[Passage] = []
+    retrieval_ms = 0
+    try:
+        knowledge_bases = await _readable_knowledge_bases(user, conversation)
+        passages = await sync_to_async(retrieve_passages, thread_sensitive=False)(
+            question=question, knowledge_bases=knowledge_bases
+        )
+        retrieval_ms = progress.ms_since_start(time.monotonic()) or 0
+        if config is None:
+            text = retrieval_only_answer(passages)
+            progress.content.append(text)
+            yield "content", {"text": text}
+        else:
+            messages = prompting.build_messages(
+                question=question, passages=passages, history=history, config=config
+            )
+            async for event in _stream_model(config, messages, message, progress):
+                yield event
+    except Exception:
+        logger.exception("Answering message %s failed", message.id)
+        message.status = Message.Status.FAILED
+        message.error_code = "internal"
+        message.error = _("Something went wrong on our side while answering. Please try again.")
+        yield "error", {"message": message.error, "code": message.error_code}
+    finally:
+        await _save(message, progress, passages, retrieval_ms)
+    yield "done", done_payload(message)
+
+
+async def _stream_model(
+    config: providers.ModelConfig, messages: list[dict[str, str]], message: Message, progress: _Progress
+) -> AsyncIterator[Event]:
+    async for event in providers.stream_chat(config, messages):
+        match event:
+            case providers.Reasoning(text=text):
+                progress.first_reasoning = progress.first_reasoning or time.monotonic()
+                progress.reasoning.append(text)
+                yield "reasoning", {"text": text}
+            case providers.Content(text=text):
+                progress.first_content = progress.first_content or time.monotonic()
+                progress.content.append(text)
+                yield "content", {"text": text}
+            case providers.Usage():
+                message.usage = {k: v for k, v in vars(event).items() if v is not None}
+            case providers.Error(code=code, message=error_message):
+                message.status = Message.Status.FAILED
+                message.error_code = code
+                message.error = error_message
+                yield "error", {"message": error_message, "code": code, "retryable": event.retryable}
+
+
+async def _save(message: Message, progress: _Progress, passages: list[Passage], retrieval_ms: int) -> None:
+    content, cited = citations.resolve("".join(progress.content), passages)
+    if message.mode == Message.Mode.RETRIEVAL_ONLY:
+        cited = [citations.passage_citation(n, p) for n, p in enumerate(passages, start=1)]
+    message.content = content
+    message.reasoning = "".join(progress.reasoning)
+    message.citations = cited
+    message.timings = progress.timings(retrieval_ms)
+    if message.status == Message.Status.STREAMING:
+        message.status = Message.Status.COMPLETE
+    await message.asave()
+
+
+def done_payload(message: Message) -> dict:
+    cards = citation_cards(message.citations)
+    return {
+        "message_id": message.id,
+        "status": message.status,
+        "mode": message.mode,
+        "thought_seconds": message.thought_seconds,
+        "citations": cards,
+        "html": citations.render_html(message.content, message_id=message.id, citations=cards),
+    }
+
+
+def citation_cards(cited: list[dict]) -> list[dict]:
+    return [{**c, "document_url": reverse("knowledge:download", args=[c["document_id"]])} for c in cited]

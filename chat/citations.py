@@ -1,0 +1,57 @@
+"""Citation markers in answers: mapping them to the passages sent, and rendering answers safely."""
+
+import re
+from collections.abc import Sequence
+
+import markdown
+import nh3
+
+from knowledge.retrieval import Passage
+
+# [1], [1, 2], and DeepSeek's own template spelling [citation:1].
+MARKER = re.compile(r"\[(?:citation:\s*)?(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_PLACEHOLDER = re.compile(r"\x02(\d{1,3})\x03")
+
+
+def passage_citation(number: int, passage: Passage) -> dict:
+    return {
+        "n": number,
+        "document": passage.document_title,
+        "document_id": passage.document_id,
+        "chunk_id": passage.chunk_id,
+        "location": passage.location,
+        "text": passage.text,
+    }
+
+
+def resolve(content: str, passages: Sequence[Passage]) -> tuple[str, list[dict]]:
+    """Normalise markers to [n], drop those pointing to no passage, and list the passages cited."""
+    cited: set[int] = set()
+
+    def replace(match: re.Match) -> str:
+        numbers = [int(n) for n in match.group(1).split(",")]
+        valid = [n for n in numbers if 1 <= n <= len(passages)]
+        cited.update(valid)
+        return "".join(f"[{n}]" for n in valid)
+
+    cleaned = MARKER.sub(replace, content)
+    return cleaned, [passage_citation(n, passages[n - 1]) for n in sorted(cited)]
+
+
+def render_html(content: str, *, message_id: int, citations: Sequence[dict]) -> str:
+    """Markdown to sanitised HTML, with valid [n] markers as links to the message's source cards."""
+    numbers = {c["n"] for c in citations}
+    marked = MARKER.sub(
+        lambda m: "".join(
+            f"\x02{n}\x03" if int(n) in numbers else f"[{n}]" for n in m.group(1).replace(" ", "").split(",")
+        ),
+        content,
+    )
+    html = markdown.markdown(marked, extensions=["fenced_code", "tables", "sane_lists", "nl2br"])
+    safe = nh3.clean(html)
+    return _PLACEHOLDER.sub(
+        lambda m: (
+            f'<a class="cite" href="#cite-{message_id}-{m.group(1)}" data-n="{m.group(1)}">[{m.group(1)}]</a>'
+        ),
+        safe,
+    )

@@ -1,0 +1,66 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from knowledge.models import KnowledgeBase
+
+
+class Conversation(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    knowledge_bases = models.ManyToManyField(KnowledgeBase, blank=True, related_name="conversations")
+    model = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title or _("New chat")
+
+    def get_absolute_url(self) -> str:
+        return reverse("chat:conversation", args=[self.id])
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming"
+        COMPLETE = "complete"
+        STOPPED = "stopped"
+        FAILED = "failed"
+
+    class Mode(models.TextChoices):
+        LLM = "llm"
+        RETRIEVAL_ONLY = "retrieval-only"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    content = models.TextField(blank=True)
+    reasoning = models.TextField(blank=True)
+    # The passages the answer cites, copied so old answers keep their sources when documents change.
+    citations = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETE)
+    mode = models.CharField(max_length=20, choices=Mode.choices, blank=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def thought_seconds(self) -> int | None:
+        seconds = self.timings.get("reasoning_s")
+        return None if seconds is None else max(1, round(seconds))

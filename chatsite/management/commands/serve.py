@@ -1,0 +1,57 @@
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+class Command(BaseCommand):
+    help = "Run the ASGI web server and a Celery worker together; Ctrl-C stops both."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", default="8000")
+
+    def handle(self, *args, host: str, port: str, **options) -> None:
+        python = sys.executable
+        commands = {
+            "web": [python, "-m", "uvicorn", "chatsite.asgi:application", "--host", host, "--port", port],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "chatsite",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+            ],
+        }
+        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        self.stdout.write(
+            f"Knowledge Chat on http://{host}:{port}/ (Ctrl-C stops the web server and the worker)"
+        )
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            while all(p.poll() is None for p in processes.values()):
+                time.sleep(0.5)
+            stopped = next(name for name, p in processes.items() if p.poll() is not None)
+            self.stderr.write(f"The {stopped} process stopped; stopping the rest.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()

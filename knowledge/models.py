@@ -1,0 +1,104 @@
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class KnowledgeBaseQuerySet(models.QuerySet):
+    def readable_by(self, user) -> "KnowledgeBaseQuerySet":
+        """Knowledge bases the user may read: public ones and those naming one of the user's groups."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        return self.filter(Q(is_public=True) | Q(groups__user=user)).distinct()
+
+
+class KnowledgeBase(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    is_public = models.BooleanField(
+        _("readable by everyone"), default=False, help_text=_("Otherwise only the groups below may read it.")
+    )
+    groups = models.ManyToManyField(
+        Group, blank=True, related_name="knowledge_bases", verbose_name=_("groups")
+    )
+    top_k = models.PositiveSmallIntegerField(_("passages per question"), default=5)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = KnowledgeBaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("knowledge base")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def document_upload_path(document: "Document", filename: str) -> str:
+    return f"documents/{document.knowledge_base_id}/{document.sha256[:16]}/{filename}"
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(_("title"), max_length=300)
+    file = models.FileField(_("file"), upload_to=document_upload_path, max_length=500)
+    sha256 = models.CharField(max_length=64, editable=False)
+    size = models.PositiveBigIntegerField(default=0, editable=False)
+    mime = models.CharField(max_length=100, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, editable=False)
+    error = models.TextField(blank=True, editable=False)
+    chunk_count = models.PositiveIntegerField(default=0, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["knowledge_base", "sha256"], name="unique_document_content_per_kb"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Chunk(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+    heading = models.CharField(max_length=500, blank=True)
+    page = models.PositiveIntegerField(null=True, blank=True)
+    char_start = models.PositiveIntegerField(default=0)
+    char_end = models.PositiveIntegerField(default=0)
+    vector = models.BinaryField()
+
+    class Meta:
+        ordering = ["document_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["document", "position"], name="unique_chunk_position")]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.position}"
+
+    @property
+    def location(self) -> str:
+        parts = []
+        if self.page:
+            parts.append(f"p. {self.page}")
+        if self.heading:
+            parts.append(self.heading)
+        return " · ".join(parts)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from knowledge import views
+
+app_name = "knowledge"
+urlpatterns = [
+    path("documents/<int:document_id>/download/", views.download, name="download"),
+]

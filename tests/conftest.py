@@ -1,0 +1,95 @@
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.files import File
+
+from knowledge import embedding, index, lexical, services
+from knowledge.models import Document, KnowledgeBase
+from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _embedder() -> Iterator[None]:
+    """Load the embedding model once for the whole session, and embed each distinct text once.
+
+    The vectors are the model's own; remembering them only saves re-encoding the same corpus in
+    every test.
+    """
+    embedding.get_model()
+    real_embed = embedding.embed
+    remembered: dict[str, np.ndarray] = {}
+
+    def embed(texts, *, batch_size=None):
+        missing = [text for text in dict.fromkeys(texts) if text not in remembered]
+        if missing:
+            remembered.update(zip(missing, real_embed(missing, batch_size=batch_size), strict=True))
+        return (
+            real_embed([], batch_size=batch_size) if not texts else np.stack([remembered[t] for t in texts])
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embedding, "embed", embed)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_indexes(settings, tmp_path) -> None:
+    """Each test gets its own index folder: row ids are reused after rollbacks, indexes must not be."""
+    settings.INDEX_DIR = tmp_path / "indexes"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    index._cache.clear()
+    lexical._cache.clear()
+
+
+@pytest.fixture
+def readers(db) -> Group:
+    return Group.objects.create(name="readers")
+
+
+@pytest.fixture
+def user(readers) -> User:
+    member = User.objects.create_user("alice", password="alice-password-1")
+    member.groups.add(readers)
+    return member
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return User.objects.create_user("mallory", password="mallory-password-1")
+
+
+@pytest.fixture
+def kb(readers) -> KnowledgeBase:
+    knowledge_base = KnowledgeBase.objects.create(name="Guide", slug="guide")
+    knowledge_base.groups.add(readers)
+    return knowledge_base
+
+
+def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -> Document:
+    """Upload and ingest a file in this process, through the same services the worker runs."""
+    with path.open("rb") as handle:
+        document = services.document_create(
+            knowledge_base=knowledge_base, file=File(handle), name=name or path.name, enqueue=False
+        )
+    services.document_ingest(document_id=document.id)
+    document.refresh_from_db()
+    return document
+
+
+@pytest.fixture
+def guide(kb) -> Document:
+    """The Chinese DeepSeek-R1 guide, ingested into `kb`."""
+    return ingest(kb, CORPUS)
+
+
+@pytest.fixture
+def llm(settings, fake_llm):  # noqa: F811
+    """Point the app at the test upstream."""
+    settings.LLM_BASE_URL = fake_llm.base_url
+    settings.LLM_API_KEY = "sk-test"
+    return fake_llm
