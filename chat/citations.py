@@ -10,7 +10,8 @@ from knowledge.retrieval import Passage
 
 # [1], [1, 2], and DeepSeek's own template spelling [citation:1].
 MARKER = re.compile(r"\[(?:citation:\s*)?(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-_PLACEHOLDER = re.compile(r"\x02(\d{1,3})\x03")
+# Private-use characters: Markdown itself uses STX/ETX as placeholders.
+_PLACEHOLDER = re.compile("\ue000(\\d{1,3})\ue001")
 
 
 def passage_citation(number: int, passage: Passage) -> dict:
@@ -43,7 +44,7 @@ def render_html(content: str, *, message_id: int, citations: Sequence[dict]) -> 
     numbers = {c["n"] for c in citations}
     marked = MARKER.sub(
         lambda m: "".join(
-            f"\x02{n}\x03" if int(n) in numbers else f"[{n}]" for n in m.group(1).replace(" ", "").split(",")
+            f"\ue000{n}\ue001" if int(n) in numbers else f"[{n}]" for n in m.group(1).replace(" ", "").split(",")
         ),
         content,
     )

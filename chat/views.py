@@ -1,4 +1,5 @@
 import asyncio
+import contextvars
 import json
 from collections.abc import AsyncIterator
 
@@ -6,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import answering, citations, llm
@@ -90,7 +92,10 @@ async def _relay(queue: asyncio.Queue) -> AsyncIterator[bytes]:
         yield _sse(*item)
 
 
-async def _produce(user, conversation: Conversation, question: str, queue: asyncio.Queue) -> None:
+async def _produce(
+    user, conversation: Conversation, question: str, language: str, queue: asyncio.Queue
+) -> None:
+    translation.activate(language)
     try:
         async for item in answering.answer_question(user=user, conversation=conversation, question=question):
             queue.put_nowait(item)
@@ -108,7 +113,12 @@ async def ask(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."}, status=400)
     conversation = await _conversation_for(request, user)
     queue: asyncio.Queue = asyncio.Queue()
-    task = asyncio.create_task(_produce(user, conversation, question, queue))
+    # A context of its own: the answer outlives the request (and its thread executor) when the
+    # browser goes away, and must still be saved.
+    task = asyncio.create_task(
+        _produce(user, conversation, question, translation.get_language(), queue),
+        context=contextvars.Context(),
+    )
     _running.add(task)
     task.add_done_callback(_running.discard)
     response = StreamingHttpResponse(_relay(queue), content_type="text/event-stream; charset=utf-8")

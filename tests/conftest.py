@@ -47,6 +47,11 @@ def _fresh_indexes(settings, tmp_path) -> None:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
 def readers(db) -> Group:
     return Group.objects.create(name="readers")
 

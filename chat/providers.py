@@ -1,0 +1,272 @@
+"""One interface to every OpenAI-compatible chat model: the hosted DeepSeek API, Ollama,
+vLLM, llama.cpp server, LM Studio. Providers differ by configuration, not by code.
+
+`stream_chat` turns an upstream stream into typed events. Servers report reasoning in
+three ways (`delta.reasoning`, `delta.reasoning_content`, `<think>` tags in the content);
+the caller sees only `Reasoning` and `Content`. Upstream failures never raise out of the
+stream: they end it with one `Error` event whose message a person can act on.
+"""
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from chat.thinking import Part, ThinkSplitter
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    model: str
+    base_url: str
+    api_key: str
+    # A reasoning model's untagged content is reasoning until its first closing tag (R1 distills).
+    reasoning: bool = True
+    # Original R1 and its distills want every instruction in the user turn (chat/prompting.py).
+    system_messages: bool = True
+    # Sent only when set: DeepSeek ignores it for R1, Ollama defaults to 1.0 unless told 0.6.
+    temperature: float | None = None
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    text: str
+
+
+@dataclass(frozen=True)
+class Content:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int | None = None
+    cache_hit_tokens: int | None = None
+    cache_miss_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    message: str
+    status: int | None = None
+    retryable: bool = False
+
+
+@dataclass(frozen=True)
+class Done:
+    finish_reason: str | None = None
+
+
+Event = Reasoning | Content | Usage | Error | Done
+
+
+class ProviderError(Exception):
+    def __init__(self, error: Error) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> AsyncIterator[Event]:
+    """Yield Reasoning/Content as they arrive, then Usage (when reported) and Done, or a final Error.
+
+    When the model is expected to reason but sends neither reasoning field, content up to
+    the first closing tag is held back as reasoning; if no closing tag ever comes, that
+    text is yielded as Content just before the end (see chat.thinking).
+    """
+    reader = _ReplyReader(reasoning_expected=config.reasoning)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    connected = False
+    try:
+        stream = await _client_for(config).chat.completions.create(
+            stream=True, stream_options={"include_usage": True}, **_request_options(config, messages)
+        )
+        connected = True
+        async with stream:
+            async for chunk in stream:
+                usage = _usage_from(chunk.usage) or usage
+                for choice in chunk.choices or []:
+                    if choice.delta is not None:
+                        for event in reader.read(_reasoning_field(choice.delta), choice.delta.content):
+                            yield event
+                    finish_reason = choice.finish_reason or finish_reason
+    except (openai.APIError, ValueError) as exc:
+        for event in reader.finish():
+            yield event
+        yield _error_from(exc, config, connected=connected)
+        return
+    for event in reader.finish():
+        yield event
+    if usage is not None:
+        yield usage
+    yield Done(finish_reason)
+
+
+async def complete_chat(config: ModelConfig, messages: list[dict[str, str]]) -> tuple[str, str, Usage | None]:
+    """Return (reasoning, content, usage) of one non-streamed reply; raise ProviderError on failure."""
+    try:
+        completion = await _client_for(config).chat.completions.create(
+            stream=False, **_request_options(config, messages)
+        )
+    except (openai.APIError, ValueError) as exc:
+        raise ProviderError(_error_from(exc, config)) from exc
+    reader = _ReplyReader(reasoning_expected=config.reasoning)
+    events: list[Event] = []
+    if completion.choices:
+        message = completion.choices[0].message
+        events += reader.read(_reasoning_field(message), message.content)
+    events += reader.finish()
+    reasoning = "".join(event.text for event in events if isinstance(event, Reasoning))
+    content = "".join(event.text for event in events if isinstance(event, Content))
+    return reasoning, content, _usage_from(completion.usage)
+
+
+class _ReplyReader:
+    """Turns the reasoning field and content of one reply, in pieces, into ordered events."""
+
+    def __init__(self, *, reasoning_expected: bool) -> None:
+        self._reasoning_expected = reasoning_expected
+        self._field_seen = False
+        self._splitter: ThinkSplitter | None = None
+
+    def read(self, reasoning: str | None, content: str | None) -> list[Event]:
+        events: list[Event] = []
+        if reasoning:
+            self._field_seen = True
+            events.append(Reasoning(reasoning))
+        if content:
+            if self._splitter is None:
+                # Reasoning fields come before the answer, so by the first content we know
+                # whether the server parses reasoning out itself.
+                implicit = self._reasoning_expected and not self._field_seen
+                self._splitter = ThinkSplitter(implicit_open=implicit)
+            events += self._events(self._splitter.feed(content))
+        return events
+
+    def finish(self) -> list[Event]:
+        return self._events(self._splitter.finish()) if self._splitter else []
+
+    def _events(self, parts: list[Part]) -> list[Event]:
+        # llama.cpp's deepseek-legacy format fills reasoning_content and also leaves the
+        # tags in the content: drop the second copy.
+        return [
+            Reasoning(part.text) if part.reasoning else Content(part.text)
+            for part in parts
+            if not (part.reasoning and self._field_seen)
+        ]
+
+
+def _reasoning_field(source: Any) -> str | None:
+    # Newer vLLM and Ollama say `reasoning`; DeepSeek, older vLLM and llama.cpp say
+    # `reasoning_content`. Neither is a declared SDK field, so both live in the extras.
+    for name in ("reasoning", "reasoning_content"):
+        value = getattr(source, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _usage_from(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    details = getattr(raw, "completion_tokens_details", None)
+    return Usage(
+        prompt_tokens=getattr(raw, "prompt_tokens", None) or 0,
+        completion_tokens=getattr(raw, "completion_tokens", None) or 0,
+        reasoning_tokens=getattr(details, "reasoning_tokens", None),
+        cache_hit_tokens=getattr(raw, "prompt_cache_hit_tokens", None),
+        cache_miss_tokens=getattr(raw, "prompt_cache_miss_tokens", None),
+    )
+
+
+def _request_options(config: ModelConfig, messages: list[dict[str, str]]) -> dict[str, Any]:
+    options: dict[str, Any] = {"model": config.model, "messages": messages}
+    if config.temperature is not None:
+        options["temperature"] = config.temperature
+    return options
+
+
+# An httpx connection pool belongs to the event loop that opened it, so clients are
+# shared per loop: one pool for all the streams a server process runs, and a fresh one
+# for each asyncio.run() in workers and tests.
+_ClientKey = tuple[str, str, float]
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client_for(config: ModelConfig) -> openai.AsyncOpenAI:
+    loop_clients = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = (config.base_url, config.api_key, config.timeout)
+    if key not in loop_clients:
+        # No SDK retries: a retried stream would repeat a minute of reasoning behind the
+        # user's back; we report the error and let the caller decide.
+        loop_clients[key] = openai.AsyncOpenAI(
+            base_url=config.base_url,
+            # Local servers need no key, but the SDK insists on one.
+            api_key=config.api_key or "not-needed",
+            timeout=config.timeout,
+            max_retries=0,
+        )
+    return loop_clients[key]
+
+
+_STATUS_ERRORS: dict[int, tuple[str, str, bool]] = {
+    400: ("bad_request", "The LLM service rejected the request as malformed (400).", False),
+    401: ("auth", "The LLM service rejected the API key (401). Check LLM_API_KEY.", False),
+    402: ("balance", "The LLM account has insufficient balance (402). Top up the account.", False),
+    422: (
+        "invalid_parameters",
+        "The LLM service rejected the request parameters (422). Check the model settings.",
+        False,
+    ),
+    429: ("rate_limited", "The LLM service is rate limiting requests (429). Try again shortly.", True),
+    500: ("upstream_error", "The LLM service had an internal error (500). Try again.", True),
+    503: ("overloaded", "The LLM service is overloaded (503). Try again shortly.", True),
+}
+
+
+def _error_from(exc: Exception, config: ModelConfig, *, connected: bool = False) -> Error:
+    """Map an SDK exception to an Error event that says what happened and what to do."""
+    if isinstance(exc, openai.APITimeoutError):
+        message = f"The LLM service at {config.base_url} did not answer within {config.timeout:g} seconds."
+        return Error("timeout", message, retryable=True)
+    if isinstance(exc, openai.APIConnectionError) and connected:
+        # The server was reachable and then dropped the answer (crashed, restarted, out of memory).
+        message = (
+            f"The LLM service at {config.base_url} broke off the connection part-way through the answer."
+        )
+        return Error("upstream_error", message, retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        message = f"Could not connect to the LLM service at {config.base_url}{cause}. Check LLM_BASE_URL."
+        return Error("unreachable", message, retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        code, message, retryable = _STATUS_ERRORS.get(
+            status,
+            ("upstream_error", f"The LLM service answered with an error ({status}).", status >= 500),
+        )
+        return Error(code, _with_detail(message, exc.body), status=status, retryable=retryable)
+    if isinstance(exc, openai.APIError):
+        # An `error` object in the middle of a stream: the service failed after it started.
+        message = _with_detail("The LLM service failed part-way through the answer.", exc.body)
+        return Error("upstream_error", message, retryable=True)
+    return Error("upstream_error", "The LLM service sent a reply that could not be read.")
+
+
+def _with_detail(message: str, body: object) -> str:
+    # The SDK hands over the `error` object (OpenAI, DeepSeek, Ollama) or the whole body
+    # (vLLM puts `message` at the top level; some servers send a bare string).
+    detail = (body.get("message") or body.get("detail")) if isinstance(body, dict) else body
+    if isinstance(detail, str) and detail.strip():
+        return f"{message} The service said: {detail.strip()[:500]}"
+    return message

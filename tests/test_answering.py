@@ -1,0 +1,106 @@
+import asyncio
+
+import pytest
+
+from chat import answering
+from chat.models import Conversation, Message
+
+# The answer path runs the ORM from other threads: they must see committed rows.
+pytestmark = pytest.mark.django_db(transaction=True)
+QUESTION = "DeepSeek-V3 有多少参数？"
+
+
+def ask(user, kb, question: str = QUESTION, conversation: Conversation | None = None) -> list[tuple[str, dict]]:
+    if conversation is None:
+        conversation = Conversation.objects.create(user=user)
+        conversation.knowledge_bases.set([kb])
+
+    async def collect() -> list[tuple[str, dict]]:
+        stream = answering.answer_question(user=user, conversation=conversation, question=question)
+        return [event async for event in stream]
+
+    return asyncio.run(collect())
+
+
+@pytest.fixture(autouse=True)
+def _allow_sync_orm_in_asyncio_run(monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def test_it_answers_with_passages_when_no_model_is_configured(user, kb, guide):
+    events = ask(user, kb)
+    names = [name for name, _ in events]
+    assert names == ["meta", "content", "done"]
+    assert events[0][1]["mode"] == "retrieval-only"
+    assert "No language model is configured" in events[1][1]["text"]
+    done = events[-1][1]
+    assert "6710亿（671B）" in done["citations"][0]["text"]
+    assert 'href="#cite-' not in done["html"] or done["citations"]
+
+
+def test_it_streams_reasoning_then_a_cited_answer(user, kb, guide, llm):
+    llm.script(reasoning="The passages say 671B.", content="DeepSeek-V3 有 6710 亿参数 [1]。")
+    events = ask(user, kb)
+    names = [name for name, _ in events]
+    assert names[0] == "meta" and names[-1] == "done"
+    assert names.index("reasoning") < names.index("content")
+    done = events[-1][1]
+    assert [c["n"] for c in done["citations"]] == [1]
+    assert "6710亿（671B）" in done["citations"][0]["text"]
+    assert f'href="#cite-{done["message_id"]}-1"' in done["html"]
+
+
+def test_it_saves_the_question_and_the_whole_answer(user, kb, guide, llm):
+    llm.script(reasoning="Thinking about it.", content="It has 671B parameters [1].")
+    ask(user, kb)
+    question, answer = Message.objects.order_by("id")
+    assert (question.role, question.content) == ("user", QUESTION)
+    assert answer.reasoning == "Thinking about it."
+    assert answer.content == "It has 671B parameters [1]."
+    assert answer.status == Message.Status.COMPLETE
+    assert answer.usage["prompt_tokens"] > 0
+    assert answer.timings["retrieval_ms"] >= 0 and answer.timings["total_ms"] > 0
+    assert answer.model == "deepseek-reasoner"
+
+
+def test_it_sends_passages_as_numbered_system_messages(user, kb, guide, llm):
+    ask(user, kb)
+    messages = llm.requests[-1]["messages"]
+    assert messages[0]["role"] == "system" and "[1]" in messages[0]["content"]
+    assert messages[1]["role"] == "system" and messages[1]["content"].startswith("[1] Source: deepseek-r1-guide")
+    assert messages[-1] == {"role": "user", "content": QUESTION}
+
+
+def test_it_never_sends_earlier_reasoning_back(user, kb, guide, llm):
+    llm.script(reasoning="SECRET-CHAIN-OF-THOUGHT", content="671B [1].")
+    ask(user, kb)
+    conversation = Conversation.objects.get()
+    ask(user, kb, "它是什么架构？", conversation=conversation)
+    sent = llm.requests[-1]["messages"]
+    assert all("SECRET-CHAIN-OF-THOUGHT" not in m["content"] for m in sent)
+    assert {"role": "assistant", "content": "671B [1]."} in sent
+    assert all(set(m) == {"role", "content"} for m in sent)
+
+
+def test_it_drops_citation_markers_that_point_to_no_passage(user, kb, guide, llm):
+    llm.script(content="True [1] and invented [42].")
+    ask(user, kb)
+    answer = Message.objects.get(role="assistant")
+    assert answer.content == "True [1] and invented ."
+    assert [c["n"] for c in answer.citations] == [1]
+
+
+def test_it_keeps_the_question_and_reports_a_wrong_key(user, kb, guide, llm):
+    llm.script(status=401)
+    events = ask(user, kb)
+    error = dict(events)["error"]
+    assert error["code"] == "auth"
+    assert "API key" in error["message"]
+    answer = Message.objects.get(role="assistant")
+    assert answer.status == Message.Status.FAILED and answer.error == error["message"]
+    assert Message.objects.filter(role="user", content=QUESTION).exists()
+
+
+def test_it_searches_only_knowledge_bases_the_user_may_read(outsider, kb, guide):
+    events = ask(outsider, kb)
+    assert dict(events)["done"]["citations"] == []

@@ -1,0 +1,91 @@
+import json
+
+import pytest
+from django.urls import reverse
+
+from chat.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def sse_events(response) -> list[tuple[str, dict]]:
+    body = b"".join([part async for part in response.streaming_content]).decode()
+    events = []
+    for frame in body.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.splitlines() if not line.startswith(":"))
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+@pytest.fixture(autouse=True)
+def _allow_sync_test_client(monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def test_it_requires_login(client):
+    response = client.get(reverse("chat:home"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert client.post(reverse("chat:ask"), {"question": "hi"}).status_code == 401
+
+
+def test_it_offers_only_readable_knowledge_bases(client, outsider, kb):
+    client.force_login(outsider)
+    page = client.get(reverse("chat:home")).content.decode()
+    assert "Guide" not in page
+
+
+def test_it_shows_the_chat_page_to_a_reader(client, user, kb):
+    client.force_login(user)
+    response = client.get(reverse("chat:home"))
+    assert response.status_code == 200
+    assert "Guide" in response.content.decode()
+
+
+@pytest.mark.anyio
+async def test_it_streams_an_answer_as_server_sent_events(async_client, user, kb, guide):
+    await async_client.aforce_login(user)
+    response = await async_client.post(
+        reverse("chat:ask"), {"question": "DeepSeek-V3 有多少参数？", "knowledge_base": kb.id}
+    )
+    assert response["Content-Type"].startswith("text/event-stream")
+    events = await sse_events(response)
+    assert [name for name, _ in events] == ["meta", "content", "done"]
+    assert "6710亿" in events[-1][1]["html"]
+
+
+def test_it_refuses_a_knowledge_base_the_user_may_not_read(client, outsider, kb):
+    client.force_login(outsider)
+    response = client.post(reverse("chat:ask"), {"question": "hi", "knowledge_base": kb.id})
+    assert response.status_code == 404
+
+
+def test_it_keeps_conversations_private(client, user, outsider, kb):
+    conversation = Conversation.objects.create(user=user, title="Alice's secret")
+    Message.objects.create(conversation=conversation, role="user", content="salary question")
+    client.force_login(outsider)
+    assert client.get(conversation.get_absolute_url()).status_code == 404
+    response = client.post(reverse("chat:ask"), {"question": "hi", "conversation": conversation.id})
+    assert response.status_code == 404
+    assert "Alice's secret" not in client.get(reverse("chat:home")).content.decode()
+
+
+@pytest.mark.anyio
+async def test_it_shows_an_earlier_answer_with_its_sources(async_client, user, kb, guide):
+    await async_client.aforce_login(user)
+    question = {"question": "DeepSeek-V3 有多少参数？", "knowledge_base": kb.id}
+    meta = (await sse_events(await async_client.post(reverse("chat:ask"), question)))[0][1]
+    page = (await async_client.get(meta["conversation_url"])).content.decode()
+    assert "DeepSeek-V3 有多少参数？" in page and "6710亿（671B）" in page
+
+
+def test_it_rejects_an_empty_question(client, user, kb):
+    client.force_login(user)
+    assert client.post(reverse("chat:ask"), {"question": "  ", "knowledge_base": kb.id}).status_code == 400
+
+
+def test_it_lets_readers_download_the_document_and_no_one_else(client, user, outsider, guide):
+    url = reverse("knowledge:download", args=[guide.id])
+    client.force_login(user)
+    assert client.get(url).status_code == 200
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404

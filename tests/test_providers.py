@@ -1,0 +1,338 @@
+"""Contract tests of the provider: every upstream format must come out as the same events.
+
+They drive the real `openai` client over HTTP against tests/fake_llm.py.
+"""
+
+import asyncio
+import socket
+
+import openai
+import pytest
+
+from chat.providers import (
+    Content,
+    Done,
+    Error,
+    Event,
+    ModelConfig,
+    ProviderError,
+    Reasoning,
+    Usage,
+    complete_chat,
+    stream_chat,
+)
+from chat.thinking import Part, ThinkSplitter
+from tests.fake_llm import DEFAULT_CONTENT, DEFAULT_REASONING, ERROR_BODIES, FakeLLM
+
+MESSAGES = [{"role": "user", "content": "How many days of annual leave do staff get?"}]
+
+FORMATS = [
+    pytest.param({"style": "reasoning_content"}, id="deepseek-reasoning_content"),
+    pytest.param({"style": "reasoning"}, id="reasoning"),
+    pytest.param({"style": "think_tags"}, id="think-tags"),
+    pytest.param({"style": "think_close_only"}, id="distill-close-only"),
+    *[pytest.param({"style": "think_tags", "tag": tag}, id=f"{tag}-tags") for tag in ("thinking", "reason")],
+    *[
+        pytest.param({"style": "think_tags", "tag": tag}, id=f"{tag}-tags")
+        for tag in ("reasoning", "thought")
+    ],
+    pytest.param({"style": "think_close_only", "tag": "thought"}, id="thought-close-only"),
+    pytest.param({"style": "think_tags", "chunk_chars": 1}, id="think-tags-1-char"),
+    pytest.param({"style": "think_close_only", "chunk_chars": 1}, id="close-only-1-char"),
+    pytest.param({"style": "reasoning_content", "chunk_chars": 1}, id="reasoning_content-1-char"),
+    pytest.param({"style": "think_tags", "keepalive": False}, id="no-keepalive"),
+]
+
+
+def stream(config: ModelConfig, messages: list[dict[str, str]] = MESSAGES) -> list[Event]:
+    async def collect() -> list[Event]:
+        return [event async for event in stream_chat(config, messages)]
+
+    return asyncio.run(collect())
+
+
+def complete(config: ModelConfig) -> tuple[str, str, Usage | None]:
+    return asyncio.run(complete_chat(config, MESSAGES))
+
+
+def text_of(events: list[Event], kind: type[Reasoning] | type[Content]) -> str:
+    return "".join(event.text for event in events if isinstance(event, kind))
+
+
+def shape(events: list[Event]) -> list[str]:
+    """Event kinds in order with repeats collapsed: ["Reasoning", "Content", "Usage", "Done"]."""
+    kinds = [type(event).__name__ for event in events]
+    return [kind for index, kind in enumerate(kinds) if index == 0 or kinds[index - 1] != kind]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("options", FORMATS)
+def test_it_streams_every_format_as_reasoning_then_content(fake_llm: FakeLLM, options: dict) -> None:
+    fake_llm.script(**options)
+    events = stream(fake_llm.model_config())
+    assert text_of(events, Reasoning) == DEFAULT_REASONING
+    assert text_of(events, Content) == DEFAULT_CONTENT
+    assert shape(events) == ["Reasoning", "Content", "Usage", "Done"]
+    assert events[-1] == Done("stop")
+
+
+@pytest.mark.parametrize("options", FORMATS)
+def test_it_completes_every_format_with_the_same_split(fake_llm: FakeLLM, options: dict) -> None:
+    fake_llm.script(**options)
+    reasoning, content, usage = complete(fake_llm.model_config())
+    assert (reasoning, content) == (DEFAULT_REASONING, DEFAULT_CONTENT)
+    assert usage is not None and usage.prompt_tokens > 0
+
+
+def test_it_asks_for_a_stream_with_usage(fake_llm: FakeLLM) -> None:
+    stream(fake_llm.model_config(model="deepseek-reasoner"))
+    [request] = fake_llm.requests
+    assert request["stream"] is True
+    assert request["stream_options"] == {"include_usage": True}
+    assert request["model"] == "deepseek-reasoner"
+    assert request["messages"] == MESSAGES
+
+
+def test_it_parses_usage_with_deepseek_extras(fake_llm: FakeLLM) -> None:
+    usage = {
+        "prompt_tokens": 100,
+        "completion_tokens": 40,
+        "total_tokens": 140,
+        "prompt_cache_hit_tokens": 64,
+        "prompt_cache_miss_tokens": 36,
+        "completion_tokens_details": {"reasoning_tokens": 25},
+    }
+    fake_llm.script(usage=usage)
+    events = stream(fake_llm.model_config())
+    assert events[-2] == Usage(100, 40, reasoning_tokens=25, cache_hit_tokens=64, cache_miss_tokens=36)
+
+
+def test_it_leaves_missing_usage_extras_empty(fake_llm: FakeLLM) -> None:
+    fake_llm.script(
+        style="think_tags", usage={"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+    )
+    assert stream(fake_llm.model_config())[-2] == Usage(9, 3)
+    assert complete(fake_llm.model_config())[2] == Usage(9, 3)
+
+
+def test_it_reports_the_cache_split_of_the_prompt(fake_llm: FakeLLM) -> None:
+    usage = stream(fake_llm.model_config(), [{"role": "user", "content": "leave " * 100}])[-2]
+    assert isinstance(usage, Usage)
+    assert usage.cache_hit_tokens == 128
+    assert usage.cache_hit_tokens + usage.cache_miss_tokens == usage.prompt_tokens
+
+
+def test_it_ignores_keepalive_comments_while_queued(fake_llm: FakeLLM) -> None:
+    fake_llm.script(keepalive=True, delay=0.01)
+    events = stream(fake_llm.model_config())
+    assert text_of(events, Content) == DEFAULT_CONTENT
+
+
+def test_it_ends_with_an_error_when_the_stream_breaks(fake_llm: FakeLLM) -> None:
+    fake_llm.script(style="reasoning_content", mid_stream_error="Service temporarily unavailable")
+    events = stream(fake_llm.model_config())
+    error = events[-1]
+    assert isinstance(error, Error) and error.code == "upstream_error" and error.retryable
+    assert "Service temporarily unavailable" in error.message
+    assert shape(events) == ["Reasoning", "Content", "Error"]
+    assert DEFAULT_CONTENT.startswith(text_of(events, Content))
+
+
+def test_it_ends_with_an_error_when_the_server_hangs_up(fake_llm: FakeLLM) -> None:
+    fake_llm.script(style="reasoning", drop_mid_stream=True)
+    events = stream(fake_llm.model_config())
+    error = events[-1]
+    assert isinstance(error, Error) and (error.code, error.retryable) == ("upstream_error", True)
+    assert "part-way" in error.message
+    assert shape(events) == ["Reasoning", "Content", "Error"]
+
+
+STATUS_ERRORS = [
+    (400, "bad_request", False),
+    (401, "auth", False),
+    (402, "balance", False),
+    (404, "upstream_error", False),
+    (422, "invalid_parameters", False),
+    (429, "rate_limited", True),
+    (500, "upstream_error", True),
+    (503, "overloaded", True),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "retryable"), STATUS_ERRORS)
+def test_it_turns_status_codes_into_one_error(
+    fake_llm: FakeLLM, status: int, code: str, retryable: bool
+) -> None:
+    fake_llm.script(status=status)
+    [error] = stream(fake_llm.model_config())
+    assert isinstance(error, Error)
+    assert (error.code, error.status, error.retryable) == (code, status, retryable)
+    assert ERROR_BODIES[status][0] in error.message
+
+
+@pytest.mark.parametrize(("status", "code", "retryable"), STATUS_ERRORS)
+def test_it_raises_status_codes_from_complete(
+    fake_llm: FakeLLM, status: int, code: str, retryable: bool
+) -> None:
+    fake_llm.script(status=status)
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_llm.model_config())
+    assert (caught.value.error.code, caught.value.error.retryable) == (code, retryable)
+
+
+def test_it_tells_how_to_fix_a_rejected_key(fake_llm: FakeLLM) -> None:
+    fake_llm.script(status=401)
+    [error] = stream(fake_llm.model_config())
+    assert isinstance(error, Error)
+    assert error.message.startswith("The LLM service rejected the API key (401). Check LLM_API_KEY.")
+
+
+def test_it_reports_an_unreachable_server(fake_llm: FakeLLM) -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}/v1"
+    [error] = stream(fake_llm.model_config(base_url=base_url))
+    assert isinstance(error, Error)
+    assert (error.code, error.retryable) == ("unreachable", True)
+    assert base_url in error.message
+
+
+def test_it_times_out_a_stalled_stream(fake_llm: FakeLLM) -> None:
+    fake_llm.script(delay=1.0)
+    error = stream(fake_llm.model_config(timeout=0.2))[-1]
+    assert isinstance(error, Error)
+    assert (error.code, error.retryable) == ("timeout", True)
+    assert "0.2 seconds" in error.message
+
+
+def test_it_times_out_a_stalled_completion(fake_llm: FakeLLM) -> None:
+    fake_llm.script(delay=1.0)
+    with pytest.raises(ProviderError) as caught:
+        complete(fake_llm.model_config(timeout=0.2))
+    assert caught.value.error.code == "timeout"
+
+
+def test_it_sends_temperature_only_when_configured(fake_llm: FakeLLM) -> None:
+    stream(fake_llm.model_config())
+    stream(fake_llm.model_config(temperature=0.6))
+    assert "temperature" not in fake_llm.requests[0]
+    assert fake_llm.requests[1]["temperature"] == 0.6
+
+
+def test_it_streams_plain_content_at_once_for_non_reasoning_models(fake_llm: FakeLLM) -> None:
+    fake_llm.script(style="plain")
+    events = stream(fake_llm.model_config(reasoning=False))
+    assert events[0] == Content(DEFAULT_CONTENT[:3])
+    assert text_of(events, Content) == DEFAULT_CONTENT
+    assert shape(events) == ["Content", "Usage", "Done"]
+
+
+def test_it_treats_unclosed_implicit_reasoning_as_the_answer(fake_llm: FakeLLM) -> None:
+    fake_llm.script(style="plain")
+    events = stream(fake_llm.model_config(reasoning=True))
+    assert events[0] == Content(DEFAULT_CONTENT)
+    assert shape(events) == ["Content", "Usage", "Done"]
+
+
+def test_it_splits_explicit_tags_for_non_reasoning_models(fake_llm: FakeLLM) -> None:
+    fake_llm.script(style="think_tags")
+    events = stream(fake_llm.model_config(reasoning=False))
+    assert (text_of(events, Reasoning), text_of(events, Content)) == (DEFAULT_REASONING, DEFAULT_CONTENT)
+
+
+def test_it_reports_deepseek_rejecting_reasoning_in_input(fake_llm: FakeLLM) -> None:
+    history = [{"role": "assistant", "content": "A", "reasoning_content": "R"}, *MESSAGES]
+    [error] = stream(fake_llm.model_config(), history)
+    assert isinstance(error, Error) and error.code == "bad_request"
+    assert "reasoning_content" in error.message
+
+
+def test_it_serves_many_concurrent_streams(fake_llm: FakeLLM) -> None:
+    fake_llm.script(chunk_chars=8, delay=0.005)
+    config = fake_llm.model_config()
+
+    async def answer() -> str:
+        return text_of([event async for event in stream_chat(config, MESSAGES)], Content)
+
+    async def answer_all() -> list[str]:
+        return await asyncio.gather(*[answer() for _ in range(100)])
+
+    assert asyncio.run(answer_all()) == [DEFAULT_CONTENT] * 100
+
+
+def test_it_survives_a_client_that_leaves_mid_stream(fake_llm: FakeLLM) -> None:
+    fake_llm.script(delay=0.01)
+
+    async def first_event() -> Event:
+        events = stream_chat(fake_llm.model_config(), MESSAGES)
+        event = await anext(events)
+        await events.aclose()
+        return event
+
+    assert isinstance(asyncio.run(first_event()), Reasoning)
+    fake_llm.script()
+    assert text_of(stream(fake_llm.model_config()), Content) == DEFAULT_CONTENT
+
+
+def test_it_serves_the_v1_paths_and_model_list(fake_llm: FakeLLM) -> None:
+    config = fake_llm.model_config(base_url=f"{fake_llm.base_url}/v1")
+    assert text_of(stream(config), Content) == DEFAULT_CONTENT
+    models = openai.OpenAI(base_url=config.base_url, api_key="sk-test", max_retries=0).models.list()
+    assert [model.id for model in models] == ["deepseek-reasoner", "deepseek-chat"]
+
+
+def split(pieces: list[str], *, implicit_open: bool) -> tuple[str, str]:
+    splitter = ThinkSplitter(implicit_open=implicit_open)
+    parts = [part for piece in pieces for part in splitter.feed(piece)] + splitter.finish()
+    reasoning = "".join(part.text for part in parts if part.reasoning)
+    return reasoning, "".join(part.text for part in parts if not part.reasoning)
+
+
+SPLITS = [
+    ("<think>\nWhy <b>not</b>?</think>\n\nAnswer", False, "Why <b>not</b>?", "Answer"),
+    *[(f" <{tag}>\nR\n</{tag}>A", False, "R", "A") for tag in ("thinking", "reason", "reasoning", "thought")],
+    ("Reason </think>\n\nAnswer", True, "Reason", "Answer"),
+    ("Reason</reasoning>Answer", True, "Reason", "Answer"),
+    ("<think>\n\n</think>\n\nAnswer", True, "", "Answer"),
+    ("Answer </b> only", True, "", "Answer </b> only"),
+    ("Answer that quotes <think> tags", False, "", "Answer that quotes <think> tags"),
+    ("<think>\nCut off while reasoning", False, "Cut off while reasoning", ""),
+    ("<thin", False, "", "<thin"),
+    ("R</think>A, then </think> again", True, "R", "A, then </think> again"),
+]
+
+
+@pytest.mark.parametrize(("text", "implicit_open", "reasoning", "content"), SPLITS)
+def test_it_splits_tags_cut_at_any_two_positions(
+    text: str, implicit_open: bool, reasoning: str, content: str
+) -> None:
+    for i in range(len(text) + 1):
+        for j in range(i, len(text) + 1):
+            pieces = [text[:i], text[i:j], text[j:]]
+            assert split(pieces, implicit_open=implicit_open) == (reasoning, content), pieces
+
+
+@pytest.mark.parametrize(("text", "implicit_open", "reasoning", "content"), SPLITS)
+def test_it_splits_tags_fed_one_character_at_a_time(
+    text: str, implicit_open: bool, reasoning: str, content: str
+) -> None:
+    assert split(list(text), implicit_open=implicit_open) == (reasoning, content)
+
+
+def test_it_holds_implicit_reasoning_until_the_closing_tag() -> None:
+    splitter = ThinkSplitter(implicit_open=True)
+    assert splitter.feed("Reason") == []
+    assert splitter.feed("</think>Answer") == [Part(True, "Reason"), Part(False, "Answer")]
+
+
+def test_it_streams_explicit_reasoning_before_the_tag_closes() -> None:
+    splitter = ThinkSplitter(implicit_open=True)
+    assert splitter.feed("<think>\nStep one</th") == [Part(True, "Step one")]
+    assert splitter.feed("ink>Answer") == [Part(False, "Answer")]
+
+
+def test_it_streams_untagged_content_at_once_without_implicit_reasoning() -> None:
+    assert ThinkSplitter(implicit_open=False).feed("Hello") == [Part(False, "Hello")]
