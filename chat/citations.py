@@ -42,12 +42,12 @@ def resolve(content: str, passages: Sequence[Passage]) -> tuple[str, list[dict]]
 def render_html(content: str, *, message_id: int, citations: Sequence[dict]) -> str:
     """Markdown to sanitised HTML, with valid [n] markers as links to the message's source cards."""
     numbers = {c["n"] for c in citations}
-    marked = MARKER.sub(
-        lambda m: "".join(
-            f"\ue000{n}\ue001" if int(n) in numbers else f"[{n}]" for n in m.group(1).replace(" ", "").split(",")
-        ),
-        content,
-    )
+
+    def mark(match: re.Match) -> str:
+        found = match.group(1).replace(" ", "").split(",")
+        return "".join(f"\ue000{n}\ue001" if int(n) in numbers else f"[{n}]" for n in found)
+
+    marked = MARKER.sub(mark, content)
     html = markdown.markdown(marked, extensions=["fenced_code", "tables", "sane_lists", "nl2br"])
     safe = nh3.clean(html)
     return _PLACEHOLDER.sub(

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "DeepSeek-V3 有多少参数？"
 
 
-def ask(user, kb, question: str = QUESTION, conversation: Conversation | None = None) -> list[tuple[str, dict]]:
+def ask(user, kb, question: str = QUESTION, conversation: Conversation | None = None) -> list:
     if conversation is None:
         conversation = Conversation.objects.create(user=user)
         conversation.knowledge_bases.set([kb])
@@ -67,7 +67,8 @@ def test_it_sends_passages_as_numbered_system_messages(user, kb, guide, llm):
     ask(user, kb)
     messages = llm.requests[-1]["messages"]
     assert messages[0]["role"] == "system" and "[1]" in messages[0]["content"]
-    assert messages[1]["role"] == "system" and messages[1]["content"].startswith("[1] Source: deepseek-r1-guide")
+    assert messages[1]["role"] == "system"
+    assert messages[1]["content"].startswith("[1] Source: deepseek-r1-guide")
     assert messages[-1] == {"role": "user", "content": QUESTION}
 
 
