@@ -4,7 +4,9 @@ import os
 import tempfile
 
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="kbchat-test-"))
-for name in ("LLM_BASE_URL", "LLM_API_KEY", "DEEPSEEK_API_KEY", "CELERY_BROKER_URL", "EMBEDDING_MODEL"):
+for name in ("LLM_BASE_URL", "LLM_API_KEY", "DEEPSEEK_API_KEY", "EMBEDDING_MODEL"):
     os.environ[name] = ""
+# The real broker of production; integration tests start real workers on it.
+os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 
 from chatsite.settings import *  # noqa: E402,F403

@@ -1,0 +1,48 @@
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from chatsite.env import env_bool, env_int, env_url
+from tests.processes import ROOT
+
+
+def test_it_names_the_variable_of_a_bad_boolean(monkeypatch):
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG"):
+        env_bool("DEBUG")
+
+
+def test_it_names_the_variable_of_a_bad_number(monkeypatch):
+    monkeypatch.setenv("MAX_UPLOAD_MB", "fifty")
+    with pytest.raises(ImproperlyConfigured, match="MAX_UPLOAD_MB"):
+        env_int("MAX_UPLOAD_MB", 50)
+
+
+def test_it_names_the_variable_of_a_bad_url(monkeypatch):
+    monkeypatch.setenv("LLM_BASE_URL", "localhost:11434")
+    with pytest.raises(ImproperlyConfigured, match="LLM_BASE_URL"):
+        env_url("LLM_BASE_URL", schemes=("http", "https"))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DATABASE_URL", "mysql://db/x"), ("CELERY_BROKER_URL", "nonsense"), ("DEBUG", "perhaps")],
+)
+def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), name: value}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert name in result.stderr.splitlines()[-1]
+
+
+def test_it_defaults_to_deepseek_when_only_a_key_is_set(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DEEPSEEK_API_KEY": "sk-x"}
+    code = "from django.conf import settings; print(settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_MODEL)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.stdout.split()[-3:] == ["https://api.deepseek.com", "sk-x", "deepseek-reasoner"]

@@ -1,0 +1,75 @@
+"""The whole path with real processes: admin upload → Celery worker on Redis → FAISS → cited answer."""
+
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+
+from knowledge.models import Document
+from tests.conftest import CORPUS
+from tests.processes import celery_worker
+from tests.test_answering import ask
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_until_done(document: Document, seconds: float = 120) -> Document:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        document.refresh_from_db()
+        if document.status in (Document.Status.READY, Document.Status.FAILED):
+            return document
+        time.sleep(0.5)
+    raise AssertionError(f"{document} still {document.status} after {seconds} s")
+
+
+@pytest.fixture
+def worker(settings, tmp_path):
+    # The worker's DATA_DIR holds the same media and index folders this test process uses.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.INDEX_DIR = tmp_path / "indexes"
+    with celery_worker(tmp_path, log=tmp_path / "worker.log") as process:
+        yield process
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", password="root-password-1")
+    client.force_login(admin)
+    return client
+
+
+def test_it_ingests_an_admin_upload_in_the_worker_and_answers_with_a_citation(
+    worker, admin_client, user, kb, llm, monkeypatch
+):
+    upload = SimpleUploadedFile(CORPUS.name, CORPUS.read_bytes(), content_type="text/markdown")
+    response = admin_client.post(
+        reverse("admin:knowledge_document_add"), {"knowledge_base": kb.id, "file": upload, "title": ""}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    document = wait_until_done(Document.objects.get())
+    assert document.status == Document.Status.READY, document.error
+    assert document.chunk_count > 20
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    llm.script(reasoning="The guide gives the count.", content="DeepSeek-V3 有 6710 亿参数 [1]。")
+    done = dict(ask(user, kb))["done"]
+    assert done["citations"][0]["n"] == 1
+    assert "6710亿（671B）" in done["citations"][0]["text"]
+
+
+def test_it_reports_a_failed_document_with_its_reason(worker, admin_client, kb, tmp_path):
+    scanned = SimpleUploadedFile("scan.pdf", b"%PDF-1.4\n%broken beyond repair", content_type="application/pdf")
+    admin_client.post(reverse("admin:knowledge_document_add"), {"knowledge_base": kb.id, "file": scanned})
+    document = wait_until_done(Document.objects.get())
+    assert document.status == Document.Status.FAILED
+    assert "PDF" in document.error
+
+
+def test_ingest_command_goes_through_the_running_worker(worker, tmp_path, capsys):
+    (tmp_path / "leave.txt").write_text("Parental leave is 16 weeks at full pay.")
+    call_command("ingest", str(tmp_path / "leave.txt"), kb="hr", create=True)
+    assert "1 of 1 files ready" in capsys.readouterr().out
+    assert Document.objects.get().chunk_count == 1
