@@ -75,7 +75,8 @@ def asgi_server(data_dir: Path, *, log: Path, **env: str) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "chatsite.asgi:application", "--port", str(port)]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=app_env(data_dir, **env), stdout=output, stderr=output)
+        environment = app_env(data_dir, **env)
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -85,7 +86,8 @@ def asgi_server(data_dir: Path, *, log: Path, **env: str) -> Iterator[str]:
                     break
                 except (urllib.error.URLError, ConnectionError):
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"The web server did not start:\n{log.read_text()[-3000:]}") from None
+                        output_tail = log.read_text()[-3000:]
+                        raise RuntimeError(f"The web server did not start:\n{output_tail}") from None
                     time.sleep(0.3)
             yield url
         finally:

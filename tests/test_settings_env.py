@@ -41,7 +41,7 @@ def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):
 
 def test_it_defaults_to_deepseek_when_only_a_key_is_set(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DEEPSEEK_API_KEY": "sk-x"}
-    code = "from django.conf import settings; print(settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_MODEL)"
+    code = "from django.conf import settings as s; print(s.LLM_BASE_URL, s.LLM_API_KEY, s.LLM_MODEL)"
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
