@@ -49,19 +49,30 @@ class _Progress:
         }
 
 
-def retrieval_only_answer(passages: list[Passage]) -> str:
-    notice = _(
+def retrieval_only_notice(found: bool) -> str:
+    if not found:
+        return _(
+            "**No language model is configured**, and no relevant passages were found in the selected "
+            "knowledge bases."
+        )
+    return _(
         "**No language model is configured**, so this is not a written answer: here are the most "
         "relevant passages from the documents."
     )
-    if not passages:
-        return notice + "\n\n" + _("No relevant passages were found in the selected knowledge bases.")
-    blocks = [notice]
+
+
+def retrieval_only_answer(passages: list[Passage]) -> str:
+    blocks = [retrieval_only_notice(bool(passages))]
     for number, passage in enumerate(passages, start=1):
         where = f" — {passage.location}" if passage.location else ""
-        quoted = "\n".join(f"> {line}" for line in passage.text.splitlines())
-        blocks.append(f"**[{number}] {passage.document_title}**{where}\n\n{quoted}")
+        blocks.append(f"[{number}] {passage.document_title}{where}\n\n{passage.text}")
     return "\n\n".join(blocks)
+
+
+def answer_html(message: Message, cards: list[dict]) -> str:
+    if message.mode == Message.Mode.RETRIEVAL_ONLY:
+        return citations.render_passages_html(retrieval_only_notice(bool(cards)), cards)
+    return citations.render_html(message.content, message_id=message.id, citations=cards)
 
 
 async def _readable_knowledge_bases(user, conversation: Conversation) -> list[KnowledgeBase]:
@@ -173,7 +184,7 @@ def done_payload(message: Message) -> dict:
         "mode": message.mode,
         "thought_seconds": message.thought_seconds,
         "citations": cards,
-        "html": citations.render_html(message.content, message_id=message.id, citations=cards),
+        "html": answer_html(message, cards),
     }
 
 

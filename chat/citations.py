@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Sequence
+from html import escape
 
 import markdown
 import nh3
@@ -39,6 +40,24 @@ def resolve(content: str, passages: Sequence[Passage]) -> tuple[str, list[dict]]
     return cleaned, [passage_citation(n, passages[n - 1]) for n in sorted(cited)]
 
 
+def _markdown(text: str) -> str:
+    html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists", "nl2br"])
+    return nh3.clean(html)
+
+
+def render_passages_html(notice: str, citations: Sequence[dict]) -> str:
+    """Retrieval-only answers: each passage rendered on its own, so one cut mid-table or mid-code
+    block cannot spill into the next."""
+    parts = [f'<div class="notice">{_markdown(notice)}</div>']
+    for citation in citations:
+        where = f" — {escape(citation['location'])}" if citation["location"] else ""
+        parts.append(
+            f"<p><strong>[{citation['n']}] {escape(citation['document'])}</strong>{where}</p>"
+            f"<blockquote>{_markdown(citation['text'])}</blockquote>"
+        )
+    return "\n".join(parts)
+
+
 def render_html(content: str, *, message_id: int, citations: Sequence[dict]) -> str:
     """Markdown to sanitised HTML, with valid [n] markers as links to the message's source cards."""
     numbers = {c["n"] for c in citations}
@@ -48,11 +67,9 @@ def render_html(content: str, *, message_id: int, citations: Sequence[dict]) -> 
         return "".join(f"\ue000{n}\ue001" if int(n) in numbers else f"[{n}]" for n in found)
 
     marked = MARKER.sub(mark, content)
-    html = markdown.markdown(marked, extensions=["fenced_code", "tables", "sane_lists", "nl2br"])
-    safe = nh3.clean(html)
     return _PLACEHOLDER.sub(
         lambda m: (
             f'<a class="cite" href="#cite-{message_id}-{m.group(1)}" data-n="{m.group(1)}">[{m.group(1)}]</a>'
         ),
-        safe,
+        _markdown(marked),
     )

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, citations, llm
+from chat import answering, llm
 from chat.models import Conversation
 from knowledge.models import KnowledgeBase
 
@@ -24,9 +24,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
     messages = list(conversation.messages.all()) if conversation else []
     for message in messages:
         message.citations = answering.citation_cards(message.citations)
-        message.html = citations.render_html(
-            message.content, message_id=message.id, citations=message.citations
-        )
+        message.html = answering.answer_html(message, message.citations)
     chosen = conversation.knowledge_bases.values_list("id", flat=True).first() if conversation else None
     config = llm.model_config()
     return render(

@@ -1,6 +1,7 @@
 """The sentence-transformers embedder, loaded once per process and used offline."""
 
 import os
+import threading
 from collections.abc import Sequence
 from functools import cache
 
@@ -53,3 +54,8 @@ def embed(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         show_progress_bar=False,
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def warm_up_in_background() -> None:
+    """Load the model while the server starts, so the first question does not wait for it."""
+    threading.Thread(target=get_model, name="embedding-warm-up", daemon=True).start()

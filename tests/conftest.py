@@ -98,3 +98,11 @@ def llm(settings, fake_llm):  # noqa: F811
     settings.LLM_BASE_URL = fake_llm.base_url
     settings.LLM_API_KEY = "sk-test"
     return fake_llm
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Let fixtures see whether the test failed (the browser fixture saves a screenshot then)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
