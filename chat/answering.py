@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -71,8 +72,17 @@ def retrieval_only_answer(passages: list[Passage]) -> str:
 
 def answer_html(message: Message, cards: list[dict]) -> str:
     if message.mode == Message.Mode.RETRIEVAL_ONLY:
-        return citations.render_passages_html(retrieval_only_notice(bool(cards)), cards)
+        notice = retrieval_only_notice(bool(cards))
+        return citations.render_passages_html(notice, message_id=message.id, citations=cards)
     return citations.render_html(message.content, message_id=message.id, citations=cards)
+
+
+def _retrieve(**query) -> list[Passage]:
+    """Retrieval in a pool thread; that thread's database connection is closed after, not leaked."""
+    try:
+        return retrieve_passages(**query)
+    finally:
+        connections.close_all()
 
 
 async def _readable_knowledge_bases(user, conversation: Conversation) -> list[KnowledgeBase]:
@@ -116,7 +126,7 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     retrieval_ms = 0
     try:
         knowledge_bases = await _readable_knowledge_bases(user, conversation)
-        passages = await sync_to_async(retrieve_passages, thread_sensitive=False)(
+        passages = await sync_to_async(_retrieve, thread_sensitive=False)(
             question=question, knowledge_bases=knowledge_bases
         )
         retrieval_ms = progress.ms_since_start(time.monotonic()) or 0

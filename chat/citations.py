@@ -45,14 +45,17 @@ def _markdown(text: str) -> str:
     return nh3.clean(html)
 
 
-def render_passages_html(notice: str, citations: Sequence[dict]) -> str:
+def render_passages_html(notice: str, *, message_id: int, citations: Sequence[dict]) -> str:
     """Retrieval-only answers: each passage rendered on its own, so one cut mid-table or mid-code
     block cannot spill into the next."""
     parts = [f'<div class="notice">{_markdown(notice)}</div>']
     for citation in citations:
         where = f" — {escape(citation['location'])}" if citation["location"] else ""
+        title = escape(citation["document"])
+        if citation.get("document_url"):
+            title = f'<a href="{escape(citation["document_url"])}" target="_blank" rel="noopener">{title}</a>'
         parts.append(
-            f"<p><strong>[{citation['n']}] {escape(citation['document'])}</strong>{where}</p>"
+            f'<p id="cite-{message_id}-{citation["n"]}"><strong>[{citation["n"]}] {title}</strong>{where}</p>'
             f"<blockquote>{_markdown(citation['text'])}</blockquote>"
         )
     return "\n".join(parts)

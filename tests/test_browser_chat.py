@@ -69,7 +69,7 @@ def test_it_streams_reasoning_then_collapses_it_and_shows_a_cited_answer(page, u
     page.keyboard.press("Enter")
 
     thinking = page.locator("details.reasoning.is-thinking")
-    expect(thinking).to_be_visible()
+    expect(thinking).to_be_visible(timeout=30_000)  # the server may still be loading its model
     expect(thinking).to_have_attribute("open", "")
     expect(thinking).to_contain_text("DeepSeek-V3")
     page.screenshot(path=str(ARTIFACTS / "chat-reasoning.png"))

@@ -175,7 +175,9 @@
       settle(view);
       if (data.status === "stopped") showStopped(view);
       if (data.status === "failed" && !view.failed) showFailure(view, strings.requestFailed);
-      if (data.citations?.length) view.body.append(renderSources(data.message_id, data.citations));
+      if (data.citations?.length && data.mode !== "retrieval-only") {
+        view.body.append(renderSources(data.message_id, data.citations));
+      }
       decorateCitations(view.article);
     },
   };
