@@ -1,8 +1,9 @@
 """Split extracted sections into chunks that fit the embedding model.
 
-Chunk offsets (``char_start``/``char_end``) index the document text: the sections' texts joined with
-a blank line, exactly as ``document_text`` builds it, so ``document_text(sections)[start:end]`` is the
-chunk text. A chunk never spans two sections.
+Chunk offsets (``char_start``/``char_end``) point into the file's own decoded text where sections
+are slices of it (``Section.start`` is set: TXT, Markdown), so a citation can point into the
+original; otherwise into the document text, the sections' texts joined with a blank line exactly as
+``document_text`` builds it. Either way the slice is the chunk text. A chunk never spans two sections.
 
 A section is cut into units at paragraph breaks, sentence ends (Chinese 。！？； with any closing
 quotes or brackets, English .!? before whitespace) and line breaks; a unit longer than the limit is
@@ -41,7 +42,7 @@ class ChunkDraft:
     text: str
     page: int | None
     heading: str
-    char_start: int  # offset into document_text(sections)
+    char_start: int  # into the file's text (Section.start set) or into document_text(sections)
     char_end: int
 
 
@@ -71,6 +72,7 @@ def split_sections(
     drafts: list[ChunkDraft] = []
     offset = 0
     for section in sections:
+        base = offset if section.start is None else section.start
         units = _units(section.text, count_tokens, max_tokens)
         for start, end in _pack(units, section.text, count_tokens, max_tokens, overlap_tokens):
             drafts.append(
@@ -78,8 +80,8 @@ def split_sections(
                     text=section.text[start:end],
                     page=section.page,
                     heading=section.heading,
-                    char_start=offset + start,
-                    char_end=offset + end,
+                    char_start=base + start,
+                    char_end=base + end,
                 )
             )
         offset += len(section.text) + len(SECTION_SEPARATOR)

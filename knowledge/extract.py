@@ -1,62 +1,81 @@
 """Turn an uploaded file into text sections.
 
-Each format is one function from a path to sections, registered in ``_EXTRACTORS`` under its mime
-type; supporting a new format means adding a function there and its extension(s) to
-``_MIME_BY_EXTENSION``.
+Each format is one function from a path to sections in ``knowledge.formats``, registered in
+``_EXTRACTORS`` under its mime type; supporting a new format means adding a function there and its
+extension(s) to ``_MIME_BY_EXTENSION``. A file's format is judged by its content where the content can
+tell (PDF, the ZIP-based Word and Excel files, HTML) and by its extension otherwise.
 """
 
 import codecs
-import re
+import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PasswordType, PdfReader
-from pypdf.errors import DependencyError
+from knowledge.formats.common import ExtractionError, Section
+from knowledge.formats.office import extract_docx
+from knowledge.formats.pdf import extract_pdf
+from knowledge.formats.tables import extract_csv, extract_tsv, extract_xlsx
+from knowledge.formats.text import SNIFF_BYTES, extract_markdown, extract_text, is_utf16_without_bom
+from knowledge.formats.web import extract_html, looks_like_html
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "ExtractionError",
+    "Section",
+    "detect_mime",
+    "extract_sections",
+    "is_zip",
+]
 
 TEXT = "text/plain"
 MARKDOWN = "text/markdown"
 PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HTML = "text/html"
+CSV = "text/csv"
+TSV = "text/tab-separated-values"
 
-_MIME_BY_EXTENSION = {".txt": TEXT, ".md": MARKDOWN, ".markdown": MARKDOWN, ".pdf": PDF}
+_MIME_BY_EXTENSION = {
+    ".txt": TEXT,
+    ".md": MARKDOWN,
+    ".markdown": MARKDOWN,
+    ".pdf": PDF,
+    ".docx": DOCX,
+    ".html": HTML,
+    ".htm": HTML,
+    ".csv": CSV,
+    ".tsv": TSV,
+    ".xlsx": XLSX,
+}
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(_MIME_BY_EXTENSION)
+_OLD_OFFICE_FORMATS = {
+    ".doc": "Old Word documents (.doc) are not supported. Save the document as .docx and upload that.",
+    ".xls": "Old Excel workbooks (.xls) are not supported. Save the workbook as .xlsx and upload that.",
+}
+# What a file of each format is called when its content turns out to be something else.
+_FORMAT_NAMES = {PDF: "a PDF", DOCX: "a Word document", XLSX: "an Excel workbook"}
+# The part every Word or Excel file holds; both are ZIP archives of XML parts.
+_OFFICE_MAIN_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX}
+_OFFICE_CONTENT_TYPES = "[Content_Types].xml"
 
-_SNIFF_BYTES = 8192
+_ZIP_SIGNATURE = b"PK\x03\x04"
 # Control bytes that do not occur in text files; tab, newlines, form feed and escape are left out.
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\v\f\r\x1b")
 _SIGNATURES = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
     b"GIF8": "a GIF image",
-    b"PK\x03\x04": "a ZIP archive or Office document",
+    # OLE2 compound file: the container of .doc/.xls, and of password-protected .docx/.xlsx.
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old-format (.doc/.xls) or password-protected Office file",
 }
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# Encodings tried in order when there is no byte-order mark; GB18030 is a superset of GBK and GB2312.
-_FALLBACK_ENCODINGS = ("utf-8", "gb18030")
-
-# ATX heading: up to three spaces, 1-6 '#', then a space/tab or the end of the line.
-_ATX_HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-
-
-class ExtractionError(Exception):
-    """Extraction failed; the message is a reason a person understands, e.g. 'The PDF is encrypted.'"""
-
-
-@dataclass(frozen=True)
-class Section:
-    text: str
-    page: int | None = None  # 1-based PDF page
-    heading: str = ""  # heading path, e.g. "部署 > 硬件要求"
 
 
 def detect_mime(path: Path, filename: str) -> str:
     """Mime type of an upload, judged by its content as well as its extension."""
     extension = Path(filename).suffix.lower()
+    if extension in _OLD_OFFICE_FORMATS:
+        raise ExtractionError(_OLD_OFFICE_FORMATS[extension])
     claimed = _MIME_BY_EXTENSION.get(extension)
     if claimed is None:
         supported = ", ".join(SUPPORTED_EXTENSIONS)
@@ -64,129 +83,77 @@ def detect_mime(path: Path, filename: str) -> str:
             f"Unsupported file type: {extension or 'no extension'} (supported: {supported})."
         )
     with path.open("rb") as file:
-        head = file.read(_SNIFF_BYTES)
+        head = file.read(SNIFF_BYTES)
     if not head:
         raise ExtractionError("The file is empty.")
     if b"%PDF-" in head[:1024]:
         return PDF
-    if claimed == PDF:
-        raise ExtractionError(f"Unsupported file type: {filename} is {_describe_content(head)}, not a PDF.")
-    if _looks_binary(head):
-        raise ExtractionError(f"Unsupported file type: {filename} is {_describe_content(head)}, not text.")
-    return claimed
+    if head.startswith(_ZIP_SIGNATURE):
+        return _zip_mime(path, filename, claimed)
+    if claimed in (DOCX, XLSX) and _signature(head) is None:
+        return claimed  # a damaged file: its reader says so
+    if claimed in _FORMAT_NAMES or _looks_binary(head):
+        raise ExtractionError(
+            f"Unsupported file type: {filename} is {_describe_content(head)}, not {_format_name(claimed)}."
+        )
+    return HTML if looks_like_html(head) else claimed
 
 
 def extract_sections(path: Path, *, filename: str) -> list[Section]:
-    """The text of an upload as sections (pages of a PDF, heading sections of Markdown)."""
+    """The text of an upload as sections (pages of a PDF, heading sections of documents, table rows)."""
     return _EXTRACTORS[detect_mime(path, filename)](path)
+
+
+def is_zip(path: Path) -> bool:
+    """Whether the file is a ZIP archive other than a Word or Excel file (which are ZIP files too)."""
+    members = _zip_members(path)
+    return members is not None and not members.intersection(_OFFICE_MAIN_PARTS)
+
+
+def _zip_mime(path: Path, filename: str, claimed: str) -> str:
+    members = _zip_members(path)
+    for part, mime in _OFFICE_MAIN_PARTS.items():
+        if part in (members or ()):
+            return mime
+    if claimed in (DOCX, XLSX) and (members is None or _OFFICE_CONTENT_TYPES in members):
+        return claimed  # a damaged Office file: its reader says so
+    raise ExtractionError(f"Unsupported file type: {filename} is a ZIP archive, not {_format_name(claimed)}.")
+
+
+def _zip_members(path: Path) -> set[str] | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+def _format_name(mime: str) -> str:
+    return _FORMAT_NAMES.get(mime, "text")
 
 
 def _looks_binary(head: bytes) -> bool:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
     control_count = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    return control_count * 100 > len(head)
+    return control_count * 100 > len(head) and not is_utf16_without_bom(head)
+
+
+def _signature(head: bytes) -> str | None:
+    return next((name for signature, name in _SIGNATURES.items() if head.startswith(signature)), None)
 
 
 def _describe_content(head: bytes) -> str:
-    for signature, description in _SIGNATURES.items():
-        if head.startswith(signature):
-            return description
-    return "binary data" if _looks_binary(head) else "text"
-
-
-def _normalise(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-
-
-def _decode(data: bytes) -> str:
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError as error:
-                name = encoding.upper()
-                raise ExtractionError(
-                    f"The file has a {name} byte-order mark but is not valid {name}."
-                ) from error
-    for encoding in _FALLBACK_ENCODINGS:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ExtractionError("The text encoding was not recognised (tried UTF-8, UTF-16 and GB18030/GBK).")
-
-
-def _read_text(path: Path) -> str:
-    text = _normalise(_decode(path.read_bytes()))
-    if not text.strip():
-        raise ExtractionError("The file contains no text.")
-    return text
-
-
-def _extract_text(path: Path) -> list[Section]:
-    return [Section(text=_read_text(path))]
-
-
-def _extract_markdown(path: Path) -> list[Section]:
-    """One section per ATX heading, carrying its heading line and its heading path.
-
-    Lines inside fenced code blocks are never headings (a '# comment' in a Python block is code).
-    Sections holding only a heading line are dropped: their title lives on in the paths below them.
-    """
-    sections: list[Section] = []
-    path_titles: list[tuple[int, str]] = []
-    lines: list[str] = []
-    fence = ""
-
-    def close_section() -> None:
-        text = "".join(lines)
-        body = text.partition("\n")[2] if path_titles else text
-        if body.strip():
-            sections.append(Section(text=text, heading=" > ".join(title for _, title in path_titles)))
-        lines.clear()
-
-    for line in _read_text(path).splitlines(keepends=True):
-        fence_match = _FENCE.match(line)
-        if fence_match and (not fence or fence_match.group(1).startswith(fence)):
-            fence = "" if fence else fence_match.group(1)
-        heading = None if fence else _ATX_HEADING.match(line.rstrip("\n"))
-        if heading:
-            close_section()
-            level = len(heading.group(1))
-            path_titles = [(lvl, title) for lvl, title in path_titles if lvl < level]
-            path_titles.append((level, (heading.group(2) or "").strip()))
-        lines.append(line)
-    close_section()
-    return sections
-
-
-def _extract_pdf(path: Path) -> list[Section]:
-    try:
-        reader = PdfReader(path)
-        if reader.is_encrypted and not _decrypt_without_password(reader):
-            raise ExtractionError("The PDF is encrypted; upload a copy without a password.")
-        texts = [_normalise(page.extract_text()) for page in reader.pages]
-    except ExtractionError:
-        raise
-    except Exception as error:  # pypdf raises many exception types on damaged input
-        raise ExtractionError("The PDF could not be read (damaged or not a PDF).") from error
-    sections = [Section(text=text, page=number) for number, text in enumerate(texts, start=1) if text.strip()]
-    if not sections:
-        raise ExtractionError("No extractable text; OCR is not enabled.")
-    return sections
-
-
-def _decrypt_without_password(reader: PdfReader) -> bool:
-    """Open PDFs that are encrypted only against editing (empty user password)."""
-    try:
-        return reader.decrypt("") != PasswordType.NOT_DECRYPTED
-    except DependencyError:
-        return False
+    return _signature(head) or ("binary data" if _looks_binary(head) else "text")
 
 
 _EXTRACTORS: dict[str, Callable[[Path], list[Section]]] = {
-    TEXT: _extract_text,
-    MARKDOWN: _extract_markdown,
-    PDF: _extract_pdf,
+    TEXT: extract_text,
+    MARKDOWN: extract_markdown,
+    PDF: extract_pdf,
+    DOCX: extract_docx,
+    XLSX: extract_xlsx,
+    HTML: extract_html,
+    CSV: extract_csv,
+    TSV: extract_tsv,
 }

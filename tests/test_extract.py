@@ -1,14 +1,30 @@
+import io
 import re
+import zipfile
+from datetime import datetime
 from pathlib import Path
 
+import docx
+import openpyxl
 import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from knowledge.extract import PDF, ExtractionError, Section, detect_mime, extract_sections
+from knowledge.extract import (
+    DOCX,
+    HTML,
+    PDF,
+    XLSX,
+    ExtractionError,
+    Section,
+    detect_mime,
+    extract_sections,
+    is_zip,
+)
 
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 ZH = "大模型不能只被老美独享。我们都知道，部署需要较高配置的硬件设备！"
+ZH_TRADITIONAL = "大模型不能只被老美獨享。我們都知道，部署需要較高配置的硬體設備！"
 
 
 def fails_with(message: str):
@@ -44,9 +60,50 @@ def encrypt(path: Path, *, user_password: str, owner_password: str) -> Path:
     return encrypted
 
 
+def make_docx(tmp_path: Path, name: str = "handbook.docx") -> Path:
+    document = docx.Document()
+    document.add_heading("Handbook", level=0)
+    document.add_paragraph("Read this first.")
+    document.add_heading("部署", level=1)
+    document.add_paragraph(ZH)
+    table = document.add_table(rows=3, cols=2)
+    for row, values in enumerate([("Name", "Role"), ("Alice", "Engineer"), ("张三", "工程师")]):
+        for column, value in enumerate(values):
+            table.cell(row, column).text = value
+    document.add_paragraph("After the table.")
+    document.add_heading("硬件要求", level=2)
+    document.add_paragraph("GPU。")
+    document.save(str(tmp_path / name))
+    return tmp_path / name
+
+
+def make_xlsx(tmp_path: Path, name: str = "book.xlsx") -> Path:
+    workbook = openpyxl.Workbook()
+    staff = workbook.active
+    staff.title = "员工"
+    staff.append(["姓名", "入职日期", "薪资"])
+    staff.append(["张三", datetime(2024, 3, 1), 12000.0])
+    staff.append([])
+    staff.append(["Alice", None, 9500.5])
+    workbook.create_sheet("Empty")
+    notes = workbook.create_sheet("Notes")
+    notes.append(["Topic", "Detail"])
+    notes.append(["GPU", "24 GB"])
+    workbook.save(tmp_path / name)
+    return tmp_path / name
+
+
+def zip_bytes(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+    return buffer.getvalue()
+
+
 def test_it_reads_utf8_text(tmp_path):
     path = write(tmp_path, "notes.txt", "Hello world.\n" + ZH)
-    assert extract_sections(path, filename="notes.txt") == [Section(text="Hello world.\n" + ZH)]
+    assert extract_sections(path, filename="notes.txt") == [Section(text="Hello world.\n" + ZH, start=0)]
 
 
 def test_it_reads_gbk_chinese_text(tmp_path):
@@ -71,10 +128,28 @@ def test_it_normalises_line_endings_and_drops_nuls(tmp_path):
     assert "\r" not in text and "\x00" not in text
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", ["Hello 你好\n" + ZH, ZH + ZH])
+def test_it_reads_utf16_text_without_bom(tmp_path, encoding, text):
+    path = write(tmp_path, "utf16.txt", text.encode(encoding))
+    assert extract_sections(path, filename="utf16.txt")[0].text == text
+
+
+def test_it_reads_big5_text(tmp_path):
+    path = write(tmp_path, "big5.txt", ZH_TRADITIONAL.encode("big5"))
+    assert extract_sections(path, filename="big5.txt")[0].text == ZH_TRADITIONAL
+
+
+def test_it_reads_western_text_in_cp1252(tmp_path):
+    text = "Café au lait, crème brûlée et naïveté."
+    path = write(tmp_path, "latin.txt", text.encode("cp1252"))
+    assert extract_sections(path, filename="latin.txt")[0].text == text
+
+
 def test_it_fails_clearly_on_an_unknown_encoding(tmp_path):
-    path = write(tmp_path, "latin.txt", b"caf\xff au lait")
+    path = write(tmp_path, "odd.txt", b"abc \x81\x8d\x8f\x90\x9d")
     with fails_with("encoding was not recognised"):
-        extract_sections(path, filename="latin.txt")
+        extract_sections(path, filename="odd.txt")
 
 
 def test_it_splits_markdown_on_nested_headings(tmp_path):
@@ -98,7 +173,7 @@ def test_it_splits_markdown_on_nested_headings(tmp_path):
 def test_it_drops_markdown_sections_with_only_a_heading(tmp_path):
     path = write(tmp_path, "guide.markdown", "# 2、理论篇\n\n## 2.1 概述\n\n正文。\n")
     assert extract_sections(path, filename="guide.markdown") == [
-        Section(text="## 2.1 概述\n\n正文。\n", heading="2、理论篇 > 2.1 概述")
+        Section(text="## 2.1 概述\n\n正文。\n", heading="2、理论篇 > 2.1 概述", start=len("# 2、理论篇\n\n"))
     ]
 
 
@@ -180,3 +255,158 @@ def test_it_rejects_unsupported_extension(tmp_path):
 def test_it_detects_pdf_by_content(tmp_path):
     path = make_pdf(tmp_path, ["Misnamed."], name="report.txt")
     assert detect_mime(path, "report.txt") == PDF
+
+
+def test_it_reads_docx_in_reading_order_with_heading_paths(tmp_path):
+    assert extract_sections(make_docx(tmp_path), filename="handbook.docx") == [
+        Section(text="Handbook\n\nRead this first.", heading="Handbook"),
+        Section(
+            text=f"部署\n\n{ZH}\n\nName: Alice; Role: Engineer\nName: 张三; Role: 工程师\n\nAfter the table.",
+            heading="Handbook > 部署",
+        ),
+        Section(text="硬件要求\n\nGPU。", heading="Handbook > 部署 > 硬件要求"),
+    ]
+
+
+def test_it_reads_docx_table_without_header_as_cells(tmp_path):
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 2)).text = "季度 summary"
+    for column, value in enumerate(["1", "", "3"]):
+        table.cell(1, column).text = value
+    document.save(str(tmp_path / "t.docx"))
+    assert extract_sections(tmp_path / "t.docx", filename="t.docx")[0].text == "季度 summary\n1 | 3"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"PK\x03\x04 truncated", b"just some text, not a zip", zip_bytes({"[Content_Types].xml": "<Types/>"})],
+    ids=["truncated", "not a zip", "no document part"],
+)
+def test_it_rejects_corrupt_docx(tmp_path, content):
+    with fails_with("The Word document could not be read (damaged or not a .docx)."):
+        extract_sections(write(tmp_path, "broken.docx", content), filename="broken.docx")
+
+
+def test_it_tells_office_files_apart_by_content(tmp_path):
+    assert detect_mime(make_docx(tmp_path, "report.txt"), "report.txt") == DOCX
+    assert detect_mime(make_xlsx(tmp_path, "sheet.docx"), "sheet.docx") == XLSX
+
+
+def test_it_rejects_plain_zip(tmp_path):
+    path = write(tmp_path, "bundle.docx", zip_bytes({"readme.txt": "hello"}))
+    assert is_zip(path) and not is_zip(make_docx(tmp_path))
+    with fails_with("Unsupported file type: bundle.docx is a ZIP archive, not a Word document."):
+        extract_sections(path, filename="bundle.docx")
+
+
+def test_it_rejects_png_named_docx(tmp_path):
+    path = write(tmp_path, "scan.docx", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64))
+    with fails_with("Unsupported file type: scan.docx is a PNG image, not a Word document."):
+        extract_sections(path, filename="scan.docx")
+
+
+def test_it_reads_only_the_main_text_of_a_web_page(tmp_path):
+    page = """<!DOCTYPE html><html><head><title>站点</title><style>p {color: red}</style></head><body>
+    <header>网站首页</header><nav><a href="/">Home</a></nav><div role="navigation">面包屑</div>
+    <main><h1>部署指南</h1><p>大模型<b>不能</b>只被
+    老美独享。</p><script>track("view")</script>
+    <h2>硬件要求</h2><ul><li>GPU</li><li>显存 24 GB</li></ul>
+    <table><tr><th>Name</th><th>Role</th></tr><tr><td>Alice</td><td>Engineer</td></tr></table>
+    <aside>Related posts</aside><form>Search <input></form></main>
+    <footer>© 2025</footer><noscript>Enable JS</noscript></body></html>"""
+    assert extract_sections(write(tmp_path, "guide.html", page), filename="guide.html") == [
+        Section(text="部署指南\n\n大模型不能只被老美独享。", heading="部署指南"),
+        Section(
+            text="硬件要求\n\nGPU\n显存 24 GB\n\nName: Alice; Role: Engineer", heading="部署指南 > 硬件要求"
+        ),
+    ]
+
+
+def test_it_reads_the_article_with_its_own_header(tmp_path):
+    page = "<body><div>Sidebar links</div><article><header><h1>Release notes</h1></header><p>v2 is out.</p>"
+    assert extract_sections(write(tmp_path, "notes.htm", page), filename="notes.htm") == [
+        Section(text="Release notes\n\nv2 is out.", heading="Release notes")
+    ]
+
+
+def test_it_reads_gbk_web_page_declared_in_meta(tmp_path):
+    page = f'<html><head><meta charset="gbk"><title>标题</title></head><body><p>{ZH}</p></body></html>'
+    path = write(tmp_path, "gbk.html", page.encode("gbk"))
+    assert extract_sections(path, filename="gbk.html") == [Section(text=ZH)]
+
+
+def test_it_detects_html_by_content(tmp_path):
+    path = write(
+        tmp_path, "saved.txt", "<!-- saved from url=(0014)about:internet -->\n<!DOCTYPE html><p>Hi</p>"
+    )
+    assert detect_mime(path, "saved.txt") == HTML
+
+
+def test_it_reads_csv_rows_as_column_value_lines(tmp_path):
+    path = write(tmp_path, "staff.csv", 'Name,Role,Notes\nAlice,Engineer,\n张三,工程师,"负责部署, 运维"\n')
+    assert extract_sections(path, filename="staff.csv") == [
+        Section(
+            text="Name: Alice; Role: Engineer\nName: 张三; Role: 工程师; Notes: 负责部署, 运维",
+            heading="Rows 2–3",
+        )
+    ]
+
+
+def test_it_reads_gbk_csv_with_chinese_headers(tmp_path):
+    path = write(tmp_path, "gbk.csv", "姓名,部门\n张三,研发部\n李四,市场部\n".encode("gbk"))
+    assert (
+        extract_sections(path, filename="gbk.csv")[0].text
+        == "姓名: 张三; 部门: 研发部\n姓名: 李四; 部门: 市场部"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("semicolons.csv", 'Name;City\nAlice;"Paris, France"\nBob;Berlin\n'),
+        ("tabs.tsv", "Name\tCity\nAlice\tParis, France\nBob\tBerlin\n"),
+    ],
+)
+def test_it_reads_other_delimiters(tmp_path, name, content):
+    path = write(tmp_path, name, content)
+    assert (
+        extract_sections(path, filename=name)[0].text
+        == "Name: Alice; City: Paris, France\nName: Bob; City: Berlin"
+    )
+
+
+def test_it_groups_rows_in_sections_with_spreadsheet_row_numbers(tmp_path):
+    rows = [f"item {number},{number}" for number in range(2, 122)]
+    rows[10] = ","  # row 12 is empty
+    path = write(tmp_path, "items.csv", "Item,Count\n" + "\n".join(rows))
+    sections = extract_sections(path, filename="items.csv")
+    assert [s.heading for s in sections] == ["Rows 2–52", "Rows 53–102", "Rows 103–121"]
+    assert sections[0].text.splitlines()[:2] == ["Item: item 2; Count: 2", "Item: item 3; Count: 3"]
+
+
+def test_it_rejects_csv_without_data_rows(tmp_path):
+    with fails_with("The table has no rows of data below its header."):
+        extract_sections(write(tmp_path, "header.csv", "Name,Role\n,\n"), filename="header.csv")
+
+
+def test_it_reads_xlsx_sheets_with_row_numbers(tmp_path):
+    assert extract_sections(make_xlsx(tmp_path), filename="book.xlsx") == [
+        Section(
+            text="姓名: 张三; 入职日期: 2024-03-01; 薪资: 12000\n姓名: Alice; 薪资: 9500.5",
+            heading="员工 > Rows 2–4",
+        ),
+        Section(text="Topic: GPU; Detail: 24 GB", heading="Notes > Row 2"),
+    ]
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 truncated", b"just some text, not a zip"])
+def test_it_rejects_corrupt_xlsx(tmp_path, content):
+    with fails_with("The Excel workbook could not be read (damaged or not an .xlsx)."):
+        extract_sections(write(tmp_path, "broken.xlsx", content), filename="broken.xlsx")
+
+
+def test_it_asks_for_xlsx_instead_of_xls(tmp_path):
+    path = write(tmp_path, "old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
+    with fails_with("Save the workbook as .xlsx"):
+        extract_sections(path, filename="old.xls")
