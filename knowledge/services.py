@@ -1,19 +1,29 @@
-"""Writes on knowledge bases and documents: upload, ingestion, deletion, index rebuilds."""
+"""Writes on knowledge bases and documents: upload, queueing, deletion, index rebuilds."""
 
 import hashlib
 import logging
 import mimetypes
-from pathlib import Path
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from knowledge import chunking, embedding, extract, index
+from knowledge import embedding, extract, index
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 logger = logging.getLogger(__name__)
+
+BROKER_DOWN = "Waiting for the task queue, which could not be reached; it will be sent automatically."
+WORKER_LOST = "The worker stopped while indexing this document; it was queued again."
 
 
 class UploadRejected(Exception):
@@ -21,9 +31,16 @@ class UploadRejected(Exception):
 
 
 class DuplicateDocument(UploadRejected):
-    def __init__(self, existing: Document):
+    def __init__(self, name: str, existing: Document):
         self.existing = existing
-        super().__init__(f"Same content as “{existing.title}”, already in this knowledge base.")
+        super().__init__(f"{name}: same content as “{existing.title}”, already in this knowledge base.")
+
+
+@dataclass
+class UploadReport:
+    created: list[Document] = field(default_factory=list)
+    duplicates: list[DuplicateDocument] = field(default_factory=list)
+    rejected: list[UploadRejected] = field(default_factory=list)
 
 
 def _sha256(file: File) -> str:
@@ -40,23 +57,20 @@ def upload_check(*, knowledge_base: KnowledgeBase, file: File, name: str) -> str
     if file.size == 0:
         raise UploadRejected(f"{name}: the file is empty.")
     if file.size > limit:
-        raise UploadRejected(
-            f"{name}: {file.size / 1048576:.1f} MB is over the {settings.MAX_UPLOAD_MB} MB limit."
-        )
+        size = file.size / 1048576
+        raise UploadRejected(f"{name}: {size:.1f} MB is over the {settings.MAX_UPLOAD_MB} MB limit.")
     if Path(name).suffix.lower() not in extract.SUPPORTED_EXTENSIONS:
         supported = ", ".join(extract.SUPPORTED_EXTENSIONS)
-        raise UploadRejected(f"{name}: unsupported file type (supported: {supported}).")
+        raise UploadRejected(f"{name}: unsupported file type (supported: {supported}, and .zip of them).")
     sha256 = _sha256(file)
     existing = Document.objects.filter(knowledge_base=knowledge_base, sha256=sha256).first()
     if existing:
-        raise DuplicateDocument(existing)
+        raise DuplicateDocument(name, existing)
     return sha256
 
 
-def document_store(
-    *, document: Document, file: File, name: str, sha256: str, user=None, enqueue: bool = True
-) -> Document:
-    """Save a checked upload as a queued document and hand it to a worker once committed."""
+def document_store(*, document: Document, file: File, name: str, sha256: str, user=None) -> Document:
+    """Save a checked upload as a queued document (the caller queues it)."""
     document.title = document.title or Path(name).name
     document.sha256 = sha256
     document.size = file.size
@@ -65,116 +79,130 @@ def document_store(
     document.uploaded_by = user if user is not None and user.is_authenticated else None
     document.file.save(Path(name).name, file, save=False)
     document.save()
-    if enqueue:
-        document_enqueue(document=document)
     return document
 
 
-def document_create(
-    *, knowledge_base: KnowledgeBase, file: File, name: str, user=None, enqueue: bool = True
-) -> Document:
-    sha256 = upload_check(knowledge_base=knowledge_base, file=file, name=name)
-    document = Document(knowledge_base=knowledge_base)
-    return document_store(document=document, file=file, name=name, sha256=sha256, user=user, enqueue=enqueue)
+def _zip_members(name: str, file: File) -> Iterator[tuple[str, File]]:
+    """The documents inside a .zip, named by their path in it; folders and hidden files skipped."""
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise UploadRejected(f"{name}: the .zip archive is damaged.") from None
+    with archive:
+        for info in archive.infolist():
+            path = PurePosixPath(info.filename)
+            if info.is_dir() or any(part.startswith((".", "__MACOSX")) for part in path.parts):
+                continue
+            if info.file_size > settings.MAX_UPLOAD_MB * 1024 * 1024:
+                raise UploadRejected(f"{name}/{info.filename}: over the {settings.MAX_UPLOAD_MB} MB limit.")
+            yield info.filename, ContentFile(archive.read(info), name=path.name)
 
 
-def document_enqueue(*, document: Document) -> None:
-    from knowledge.tasks import ingest_document
+def upload_files(
+    *, knowledge_base: KnowledgeBase, files: Iterable[tuple[str, File]], user=None, enqueue: bool = True
+) -> UploadReport:
+    """Store each file (and each document inside a .zip) as its own document, then queue them all."""
+    report = UploadReport()
+
+    def add(name: str, file: File) -> None:
+        try:
+            sha256 = upload_check(knowledge_base=knowledge_base, file=file, name=name)
+        except DuplicateDocument as exc:
+            report.duplicates.append(exc)
+            return
+        except UploadRejected as exc:
+            report.rejected.append(exc)
+            return
+        document = Document(knowledge_base=knowledge_base, title=name[:300])
+        report.created.append(
+            document_store(document=document, file=file, name=name, sha256=sha256, user=user)
+        )
+
+    for name, file in files:
+        if Path(name).suffix.lower() != ".zip":
+            add(name, file)
+            continue
+        try:
+            for member, content in _zip_members(name, file):
+                add(member, content)
+        except UploadRejected as exc:
+            report.rejected.append(exc)
+    if enqueue:
+        documents_enqueue(documents=report.created)
+    return report
+
+
+def documents_enqueue(*, documents: list[Document]) -> None:
+    """Send the documents to the workers in groups, once the current transaction commits.
+
+    A document whose message cannot be sent stays queued with a visible reason; the periodic
+    sweep sends it again when the broker is back.
+    """
+    from knowledge.tasks import ingest_documents
+
+    ids = [document.id for document in documents]
+    size = settings.INGEST_GROUP_SIZE
 
     def send() -> None:
-        try:
-            ingest_document.delay(document.id)
-        except Exception:
-            # The document stays queued with a visible status; re-index sends it again.
-            logger.exception("Could not reach the task queue for document %s", document.id)
+        for start in range(0, len(ids), size):
+            group = ids[start : start + size]
+            try:
+                ingest_documents.apply_async(args=[group], retry=False)
+            except Exception:
+                logger.warning("Could not reach the task queue for documents %s", group, exc_info=True)
+                Document.objects.filter(id__in=group, status=Document.Status.QUEUED).update(
+                    queued_at=None, error=BROKER_DOWN
+                )
+                continue
+            sent = Document.objects.filter(id__in=group, status=Document.Status.QUEUED)
+            sent.update(queued_at=timezone.now())
+            sent.filter(error=BROKER_DOWN).update(error="")
 
     transaction.on_commit(send)
 
 
-def document_reindex(*, document: Document) -> None:
-    _set_status(document, Document.Status.QUEUED)
-    document_enqueue(document=document)
+def documents_reindex(*, documents: Iterable[Document]) -> int:
+    """Queue documents again (ready, failed or stuck); their file is read and indexed anew."""
+    ids = [document.id for document in documents]
+    Document.objects.filter(id__in=ids).update(
+        status=Document.Status.QUEUED, error="", chunks_done=0, chunks_total=0, updated_at=timezone.now()
+    )
+    documents_enqueue(documents=list(Document.objects.filter(id__in=ids)))
+    return len(ids)
 
 
-def _set_status(document: Document, status: str, *, error: str = "", chunk_count: int | None = None) -> None:
-    document.status = status
-    document.error = error
-    fields = ["status", "error", "updated_at"]
-    if chunk_count is not None:
-        document.chunk_count = chunk_count
-        fields.append("chunk_count")
-    document.save(update_fields=fields)
-
-
-def document_ingest(*, document_id: int) -> Document | None:
-    """Extract, chunk, embed and index one document. Idempotent: running it twice gives one copy."""
-    document = Document.objects.select_related("knowledge_base").filter(id=document_id).first()
-    if document is None:
-        return None  # deleted while queued
-    _set_status(document, Document.Status.PROCESSING)
-    try:
-        sections = extract.extract_sections(Path(document.file.path), filename=document.title)
-        drafts = chunking.split_sections(
-            sections,
-            count_tokens=embedding.count_tokens,
-            max_tokens=embedding.max_chunk_tokens(),
-            overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+def documents_requeue_stalled() -> int:
+    """Queue again what no worker is moving: processing without a heartbeat, and queued messages
+    that never reached the broker or were lost. Running a document twice is harmless."""
+    now = timezone.now()
+    stalled = Document.objects.filter(
+        status=Document.Status.PROCESSING,
+        updated_at__lt=now - timedelta(seconds=settings.INGEST_STALE_SECONDS),
+    )
+    lost = stalled.update(status=Document.Status.QUEUED, error=WORKER_LOST, updated_at=now)
+    waiting = Document.objects.filter(status=Document.Status.QUEUED).filter(
+        Q(
+            queued_at__isnull=True,
+            updated_at__lt=now - timedelta(seconds=settings.INGEST_RESEND_UNSENT_SECONDS),
         )
-        if not drafts:
-            raise extract.ExtractionError("The file contains no text.")
-        vectors = embedding.embed([draft.text for draft in drafts])
-    except extract.ExtractionError as exc:
-        _set_status(document, Document.Status.FAILED, error=str(exc), chunk_count=0)
-        return document
-    except FileNotFoundError:
-        _set_status(document, Document.Status.FAILED, error="The stored file is missing.", chunk_count=0)
-        return document
-    _store_chunks(document, drafts, vectors)
-    _set_status(document, Document.Status.READY, chunk_count=len(drafts))
-    return document
-
-
-def _store_chunks(document: Document, drafts: list[chunking.ChunkDraft], vectors: np.ndarray) -> None:
-    with transaction.atomic():
-        old_ids = list(document.chunks.values_list("id", flat=True))
-        document.chunks.all().delete()
-        chunks = Chunk.objects.bulk_create(
-            Chunk(
-                document=document,
-                knowledge_base_id=document.knowledge_base_id,
-                position=position,
-                text=draft.text,
-                heading=draft.heading[:500],
-                page=draft.page,
-                char_start=draft.char_start,
-                char_end=draft.char_end,
-                vector=vector.tobytes(),
-            )
-            for position, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
-        )
-        ids = [chunk.id for chunk in chunks]
-        if any(i is None for i in ids):  # backends that do not return ids from bulk inserts
-            ids = list(document.chunks.order_by("position").values_list("id", flat=True))
-        index.update(
-            document.knowledge_base_id,
-            dim=vectors.shape[1],
-            remove_ids=old_ids,
-            add_ids=ids,
-            add_vectors=vectors,
-        )
+        | Q(queued_at__lt=now - timedelta(seconds=settings.INGEST_RESEND_QUEUED_SECONDS))
+        | Q(error=WORKER_LOST)
+    )
+    documents = list(waiting)
+    documents_enqueue(documents=documents)
+    if lost or documents:
+        logger.info("Re-queued %d stalled and %d waiting documents", lost, len(documents))
+    return len(documents)
 
 
 def document_delete(*, document: Document) -> None:
-    chunk_ids = list(document.chunks.values_list("id", flat=True))
+    """Delete a document with its chunks, vectors and file."""
     with transaction.atomic():
+        chunk_ids = list(document.chunks.values_list("id", flat=True))
         document.delete()
         if chunk_ids:
             index.update(
-                document.knowledge_base_id,
-                dim=embedding.dimension(),
-                remove_ids=chunk_ids,
-                add_ids=[],
-                add_vectors=np.zeros((0, 0), dtype=np.float32),
+                document.knowledge_base_id, remove_ids=chunk_ids, add_ids=[], add_vectors=np.zeros(0)
             )
     document.file.delete(save=False)
 
@@ -182,8 +210,34 @@ def document_delete(*, document: Document) -> None:
 def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase) -> int:
     """Rewrite the knowledge base's index from the chunks in the database; returns the vector count."""
     dim = embedding.dimension()
-    rows = Chunk.objects.filter(knowledge_base=knowledge_base).values_list("id", "vector")
-    ids = [row[0] for row in rows]
-    vectors = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=np.float32).reshape(-1, dim)
-    index.replace(knowledge_base.id, dim=dim, ids=ids, vectors=vectors)
+    with transaction.atomic():
+        rows = list(Chunk.objects.filter(knowledge_base=knowledge_base).values_list("id", "vector"))
+        ids = [row[0] for row in rows]
+        vectors = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=np.float32).reshape(-1, dim)
+        index.replace(knowledge_base.id, ids=ids, vectors=vectors)
     return len(ids)
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    knowledge_base: KnowledgeBase
+    chunks: int
+    vectors: int
+    missing: int  # chunks without a vector
+    orphans: int  # vectors without a chunk
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and self.orphans == 0
+
+
+def knowledge_base_check_index(*, knowledge_base: KnowledgeBase) -> IndexCheck:
+    chunk_ids = set(Chunk.objects.filter(knowledge_base=knowledge_base).values_list("id", flat=True))
+    vector_ids = index.vector_ids(knowledge_base.id)
+    return IndexCheck(
+        knowledge_base,
+        chunks=len(chunk_ids),
+        vectors=len(vector_ids),
+        missing=len(chunk_ids - vector_ids),
+        orphans=len(vector_ids - chunk_ids),
+    )

@@ -1,8 +1,13 @@
 from celery import shared_task
 
-from knowledge import services
+from knowledge import ingestion, services
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
-def ingest_document(document_id: int) -> None:
-    services.document_ingest(document_id=document_id)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def ingest_documents(document_ids: list[int]) -> None:
+    ingestion.ingest_documents(document_ids=document_ids)
+
+
+@shared_task(ignore_result=True)
+def requeue_stalled_documents() -> int:
+    return services.documents_requeue_stalled()

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.files import File
 
-from knowledge import embedding, index, lexical, services
+from knowledge import embedding, index, ingestion, lexical, services
 from knowledge.models import Document, KnowledgeBase
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 
@@ -78,10 +78,13 @@ def kb(readers) -> KnowledgeBase:
 def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -> Document:
     """Upload and ingest a file in this process, through the same services the worker runs."""
     with path.open("rb") as handle:
-        document = services.document_create(
-            knowledge_base=knowledge_base, file=File(handle), name=name or path.name, enqueue=False
+        report = services.upload_files(
+            knowledge_base=knowledge_base, files=[(name or path.name, File(handle))], enqueue=False
         )
-    services.document_ingest(document_id=document.id)
+    if report.duplicates or report.rejected:
+        raise (report.duplicates + report.rejected)[0]
+    document = report.created[0]
+    ingestion.ingest_documents(document_ids=[document.id])
     document.refresh_from_db()
     return document
 

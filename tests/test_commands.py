@@ -15,13 +15,13 @@ def test_it_ingests_a_folder_inline_creating_the_knowledge_base(tmp_path, capsys
     call_command("ingest", str(tmp_path), kb="policies", create=True, inline=True)
     kb = KnowledgeBase.objects.get(slug="policies")
     assert sorted(kb.documents.values_list("status", flat=True)) == ["ready", "ready"]
-    assert "2 of 2 files ready" in capsys.readouterr().out
+    assert "2 of 2 new documents ready" in capsys.readouterr().out
 
 
 def test_it_exits_non_zero_naming_the_file_that_failed(tmp_path, capsys):
     (tmp_path / "good.txt").write_text("Parking is free for staff.")
     (tmp_path / "empty.txt").write_text("   \n")
-    with pytest.raises(CommandError, match="1 of 2 files failed"):
+    with pytest.raises(CommandError, match=r"1 file\(s\) failed"):
         call_command("ingest", str(tmp_path), kb="policies", create=True, inline=True)
     assert "empty.txt" in capsys.readouterr().err
 

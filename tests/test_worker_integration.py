@@ -71,5 +71,5 @@ def test_it_reports_a_failed_document_with_its_reason(worker, admin_client, kb, 
 def test_ingest_command_goes_through_the_running_worker(worker, tmp_path, capsys):
     (tmp_path / "leave.txt").write_text("Parental leave is 16 weeks at full pay.")
     call_command("ingest", str(tmp_path / "leave.txt"), kb="hr", create=True)
-    assert "1 of 1 files ready" in capsys.readouterr().out
+    assert "1 of 1 new documents ready" in capsys.readouterr().out
     assert Document.objects.get().chunk_count == 1

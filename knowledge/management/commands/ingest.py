@@ -1,15 +1,17 @@
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from chatsite.celery import app as celery_app
-from knowledge import extract, services
+from knowledge import extract, ingestion, services
 from knowledge.models import Document, KnowledgeBase
 
 POLL_SECONDS = 0.5
+UPLOADABLE = {*extract.SUPPORTED_EXTENSIONS, ".zip"}
 
 
 def _files(paths: list[str]) -> list[Path]:
@@ -17,9 +19,7 @@ def _files(paths: list[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in extract.SUPPORTED_EXTENSIONS
-            )
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in UPLOADABLE)
         elif path.is_file():
             found.append(path)
         else:
@@ -35,7 +35,7 @@ def worker_running() -> bool:
 
 
 class Command(BaseCommand):
-    help = "Ingest files or folders into a knowledge base, through the worker or --inline in this process."
+    help = "Ingest files, folders or .zip archives into a knowledge base, through the worker or --inline."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("paths", nargs="+", metavar="PATH")
@@ -54,28 +54,26 @@ class Command(BaseCommand):
             raise CommandError("No supported files found.")
         if not inline and not worker_running():
             raise CommandError("No Celery worker answers; start one (make run) or pass --inline.")
-        failures: list[str] = []
-        documents: list[Document] = []
-        for path in files:
-            try:
-                with path.open("rb") as handle:
-                    documents.append(
-                        services.document_create(
-                            knowledge_base=knowledge_base,
-                            file=File(handle),
-                            name=path.name,
-                            enqueue=not inline,
-                        )
-                    )
-            except services.UploadRejected as exc:
-                failures.append(str(exc))
-        self._follow(documents, inline, failures)
+        handles = [path.open("rb") for path in files]
+        try:
+            report = services.upload_files(
+                knowledge_base=knowledge_base,
+                files=[(path.name, File(handle)) for path, handle in zip(files, handles, strict=True)],
+                enqueue=not inline,
+            )
+        finally:
+            for handle in handles:
+                handle.close()
+        failures = [str(exc) for exc in report.rejected]
+        for duplicate in report.duplicates:
+            self.stdout.write(f"skipped: {duplicate}")
+        self._follow(report.created, inline, failures)
         for reason in failures:
             self.stderr.write(self.style.ERROR(f"failed: {reason}"))
-        ready = sum(1 for d in documents if d.status == Document.Status.READY)
-        self.stdout.write(f"{ready} of {len(files)} files ready in “{knowledge_base.name}”.")
+        ready = sum(1 for d in report.created if d.status == Document.Status.READY)
+        self.stdout.write(f"{ready} of {len(report.created)} new documents ready in “{knowledge_base.name}”.")
         if failures:
-            raise CommandError(f"{len(failures)} of {len(files)} files failed.")
+            raise CommandError(f"{len(failures)} file(s) failed.")
 
     def _knowledge_base(self, slug: str, create: bool) -> KnowledgeBase:
         if create:
@@ -88,11 +86,12 @@ class Command(BaseCommand):
             raise CommandError(f"No knowledge base with slug {slug!r}; add --create to make one.") from None
 
     def _follow(self, documents: list[Document], inline: bool, failures: list[str]) -> None:
-        pending = {d.id: d for d in documents}
-        with tqdm(total=len(documents), unit="file", disable=not documents) as bar:
+        pending = {document.id: document for document in documents}
+        group = settings.INGEST_GROUP_SIZE
+        with tqdm(total=len(documents), unit="doc", disable=not documents) as bar:
             while pending:
                 if inline:
-                    services.document_ingest(document_id=next(iter(pending)))
+                    ingestion.ingest_documents(document_ids=list(pending)[:group])
                 else:
                     time.sleep(POLL_SECONDS)
                 for fresh in Document.objects.filter(id__in=pending, status__in=["ready", "failed"]):
