@@ -21,6 +21,7 @@ class Command(BaseCommand):
         python = sys.executable
         commands = {
             "web": [python, "-m", "uvicorn", "chatsite.asgi:application", "--host", host, "--port", port],
+            # --beat runs, inside the worker, the periodic sweep that re-queues stalled documents.
             "worker": [
                 python,
                 "-m",
@@ -28,9 +29,9 @@ class Command(BaseCommand):
                 "-A",
                 "chatsite",
                 "worker",
-                "--pool",
-                "solo",
-                "--loglevel",
+                "--beat",
+                "--pool=solo",
+                "-l",
                 "INFO",
             ],
         }
