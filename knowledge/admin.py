@@ -1,83 +1,125 @@
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.defaultfilters import filesizeformat
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from knowledge import services
+from knowledge import admin_views, services
 from knowledge.models import Document, KnowledgeBase
+
+ADMIN_CSS = "knowledge/admin/document_progress.css"
 
 
 @admin.register(KnowledgeBase)
 class KnowledgeBaseAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_public", "document_count", "top_k"]
+    list_display = ["name", "slug", "is_public", "document_count", "top_k", "chunk_overlap", "index_health"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["groups"]
+    readonly_fields = ["document_count", "index_health"]
     actions = ["rebuild_index"]
+
+    class Media:
+        css = {"all": [ADMIN_CSS]}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (None, {"fields": ["name", "slug", "description"]}),
+            (_("Who may read it"), {"fields": ["is_public", "groups"]}),
+            (_("Retrieval"), {"fields": ["top_k", "chunk_overlap"]}),
+        ]
+        if obj is not None:
+            fieldsets.append((_("Index"), {"fields": ["document_count", "index_health"]}))
+        return fieldsets
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_documents=Count("documents"))
 
     @admin.display(description=_("documents"), ordering="_documents")
-    def document_count(self, kb: KnowledgeBase) -> int:
-        return kb._documents
+    def document_count(self, kb: KnowledgeBase) -> str:
+        return format_html('<a href="{}">{}</a>', admin_views.changelist_url(kb.id), kb._documents)
 
-    @admin.action(description=_("Rebuild the search index from the database"))
+    @admin.display(description=_("index health"))
+    def index_health(self, kb: KnowledgeBase) -> str:
+        check = services.knowledge_base_check_index(knowledge_base=kb)
+        counts = _("%(chunks)d chunks · %(vectors)d vectors") % {
+            "chunks": check.chunks,
+            "vectors": check.vectors,
+        }
+        if check.ok:
+            return format_html('<span class="kb-index kb-index-ok">{} ✓</span>', counts)
+        return format_html(
+            '<span class="kb-index kb-index-bad">{} — {}</span>',
+            counts,
+            _("mismatch: run “Rebuild search index”"),
+        )
+
+    @admin.action(description=_("Rebuild search index"))
     def rebuild_index(self, request, queryset) -> None:
         for kb in queryset:
             count = services.knowledge_base_rebuild_index(knowledge_base=kb)
             self.message_user(
-                request, _("%(kb)s: index rebuilt with %(n)d passages.") % {"kb": kb, "n": count}
+                request, _("%(kb)s: search index rebuilt with %(n)d vectors.") % {"kb": kb, "n": count}
             )
-
-
-class DocumentUploadForm(forms.ModelForm):
-    class Meta:
-        model = Document
-        fields = ["knowledge_base", "file", "title"]
-
-    title = forms.CharField(required=False, help_text=_("Defaults to the file name."))
-
-    def clean(self):
-        data = super().clean()
-        kb, upload = data.get("knowledge_base"), data.get("file")
-        if kb and upload:
-            try:
-                data["sha256"] = services.upload_check(knowledge_base=kb, file=upload, name=upload.name)
-            except services.UploadRejected as exc:
-                raise forms.ValidationError(str(exc)) from None
-        return data
 
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ["title", "knowledge_base", "status_badge", "chunk_count", "size_kb", "created_at"]
+    list_display = ["title", "knowledge_base", "state", "chunks", "size_display", "created_at"]
     list_filter = ["status", "knowledge_base"]
+    list_select_related = ["knowledge_base"]
     search_fields = ["title"]
-    readonly_fields = ["knowledge_base", "file", "status", "error", "chunk_count", "sha256", "size", "mime"]
+    readonly_fields = [
+        "knowledge_base",
+        "file_link",
+        "state",
+        "chunks",
+        "attempts",
+        "sha256",
+        "size_display",
+        "mime",
+        "uploaded_by",
+        "created_at",
+        "updated_at",
+    ]
+    fields = ["title", *readonly_fields]
     actions = ["reindex"]
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = DocumentUploadForm
-        return super().get_form(request, obj, **kwargs)
+    class Media:
+        css = {"all": [ADMIN_CSS]}
+        js = ["knowledge/admin/document_progress.js"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else []
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        own = [
+            path(
+                "progress/",
+                view(admin_views.progress),
+                {"model_admin": self},
+                name="knowledge_document_progress",
+            ),
+            path(
+                "reindex-failed/",
+                view(admin_views.reindex_failed),
+                {"model_admin": self},
+                name="knowledge_document_reindex_failed",
+            ),
+        ]
+        return own + super().get_urls()
 
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["knowledge_base", "file", "title"]
-        return ["title", *self.readonly_fields]
+    def add_view(self, request, form_url="", extra_context=None):
+        return admin_views.upload(request, model_admin=self)
 
-    def save_model(self, request, obj, form, change) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        upload = form.cleaned_data["file"]
-        services.document_store(
-            document=obj, file=upload, name=upload.name, sha256=form.cleaned_data["sha256"], user=request.user
-        )
+    def changelist_view(self, request, extra_context=None):
+        knowledge_base_id = request.GET.get(admin_views.KB_FILTER, "")
+        failed = admin_views.failed_documents(knowledge_base_id).count()
+        context = {
+            "failed_count": failed if self.has_change_permission(request) else 0,
+            "failed_knowledge_base": knowledge_base_id,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
 
     def delete_model(self, request, obj) -> None:
         services.document_delete(document=obj)
@@ -87,23 +129,28 @@ class DocumentAdmin(admin.ModelAdmin):
             services.document_delete(document=document)
 
     @admin.display(description=_("status"), ordering="status")
-    def status_badge(self, document: Document) -> str:
+    def state(self, document: Document) -> str:
+        return admin_views.status_cell(document)
+
+    @admin.display(description=_("chunks"), ordering="chunk_count")
+    def chunks(self, document: Document) -> str:
         return format_html(
-            '<span class="doc-status doc-status-{}" title="{}">{}</span>{}',
-            document.status,
-            document.error,
-            document.get_status_display(),
-            format_html('<div class="doc-error">{}</div>', document.error) if document.error else "",
+            '<span class="doc-chunks" data-document-id="{}">{}</span>', document.id, document.chunk_count
         )
 
     @admin.display(description=_("size"), ordering="size")
-    def size_kb(self, document: Document) -> str:
-        return f"{document.size / 1024:.0f} KB"
+    def size_display(self, document: Document) -> str:
+        return filesizeformat(document.size)
 
-    @admin.action(description=_("Re-index the selected documents"))
+    @admin.display(description=_("file"))
+    def file_link(self, document: Document) -> str:
+        url = reverse("knowledge:download", args=[document.id])
+        return format_html('<a href="{}">{}</a>', url, document.file.name.rsplit("/", 1)[-1])
+
+    @admin.action(description=_("Re-index selected documents"))
     def reindex(self, request, queryset) -> None:
-        for document in queryset:
-            services.document_reindex(document=document)
-        self.message_user(
-            request, _("%d documents queued for indexing.") % queryset.count(), messages.SUCCESS
+        count = services.documents_reindex(documents=queryset)
+        text = ngettext(
+            "%(n)d document queued for re-indexing.", "%(n)d documents queued for re-indexing.", count
         )
+        self.message_user(request, text % {"n": count}, messages.SUCCESS)

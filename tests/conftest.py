@@ -8,6 +8,7 @@ from django.core.files import File
 
 from knowledge import embedding, index, ingestion, lexical, services
 from knowledge.models import Document, KnowledgeBase
+from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"

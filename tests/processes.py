@@ -47,15 +47,22 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def celery_worker(data_dir: Path, *, log: Path) -> Iterator[subprocess.Popen]:
-    """A real worker on the real broker, with the same queue the app sends to; stale messages purged."""
-    celery_app.control.purge()
-    command = [sys.executable, "-m", "celery", "-A", "chatsite", "worker", "--pool", "solo", "-l", "INFO"]
+def celery_worker(
+    data_dir: Path, *, log: Path, name: str = "worker", beat: bool = False, purge: bool = True, **env: str
+) -> Iterator[subprocess.Popen]:
+    """A real worker on the real broker, with the same queue the app sends to."""
+    if purge:
+        celery_app.control.purge()
+    command = [sys.executable, "-m", "celery", "-A", "chatsite", "worker", "--pool=solo", "-l", "INFO"]
+    command += [f"--hostname={name}@%h", *(["--beat", f"--schedule={data_dir / name}-beat"] if beat else [])]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=app_env(data_dir), stdout=output, stderr=output)
+        environment = app_env(data_dir, **env)
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
         try:
             deadline = time.monotonic() + 90
-            while not celery_app.control.ping(timeout=1.0):
+            while not any(
+                key.startswith(f"{name}@") for reply in celery_app.control.ping(timeout=1.0) for key in reply
+            ):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"The Celery worker did not start:\n{log.read_text()[-3000:]}")
             yield process

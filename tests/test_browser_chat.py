@@ -1,52 +1,12 @@
 """The chat page in headless Chromium against the app under its ASGI server and the test upstream."""
 
-import shutil
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from tests.browser import ARTIFACTS
 from tests.conftest import CORPUS, ingest
-from tests.fake_llm import _shared_fake_llm
-from tests.processes import asgi_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("browser-app")
-    fake = _shared_fake_llm()
-    llm = {"LLM_BASE_URL": fake.base_url, "LLM_API_KEY": "sk-test"}
-    with asgi_server(data_dir, log=data_dir / "server.log", **llm) as url:
-        yield url, data_dir
-
-
-@pytest.fixture
-def page(request, server, settings, monkeypatch) -> Page:
-    # Playwright runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.INDEX_DIR = server[1] / "indexes"
-    settings.MEDIA_ROOT = server[1] / "media"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 860}, base_url=server[0])
-        ARTIFACTS.mkdir(exist_ok=True)
-        yield page
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
-            page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
-        browser.close()
 
 
 def log_in(page: Page, username: str, password: str) -> None:

@@ -46,7 +46,7 @@ def test_it_ingests_an_admin_upload_in_the_worker_and_answers_with_a_citation(
 ):
     upload = SimpleUploadedFile(CORPUS.name, CORPUS.read_bytes(), content_type="text/markdown")
     response = admin_client.post(
-        reverse("admin:knowledge_document_add"), {"knowledge_base": kb.id, "file": upload, "title": ""}
+        reverse("admin:knowledge_document_add"), {"knowledge_base": kb.id, "files": [upload]}
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     document = wait_until_done(Document.objects.get())
@@ -62,7 +62,7 @@ def test_it_ingests_an_admin_upload_in_the_worker_and_answers_with_a_citation(
 
 def test_it_reports_a_failed_document_with_its_reason(worker, admin_client, kb, tmp_path):
     scanned = SimpleUploadedFile("scan.pdf", b"%PDF-1.4\n%broken beyond repair")
-    admin_client.post(reverse("admin:knowledge_document_add"), {"knowledge_base": kb.id, "file": scanned})
+    admin_client.post(reverse("admin:knowledge_document_add"), {"knowledge_base": kb.id, "files": [scanned]})
     document = wait_until_done(Document.objects.get())
     assert document.status == Document.Status.FAILED
     assert "PDF" in document.error

@@ -1,0 +1,169 @@
+"""The document admin's own pages: bulk upload, live progress (JSON), re-index of all failed documents."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin import ModelAdmin, helpers
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_POST
+
+from knowledge import extract, services
+from knowledge.models import Document, KnowledgeBase
+
+KB_FILTER = "knowledge_base__id__exact"
+MAX_PROGRESS_IDS = 500
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Django's documented pattern for a file field that takes several files at once."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single_file_clean = super().clean
+        if isinstance(data, list | tuple):
+            return [single_file_clean(item, initial) for item in data]
+        return [single_file_clean(data, initial)]
+
+
+class UploadForm(forms.Form):
+    knowledge_base = forms.ModelChoiceField(KnowledgeBase.objects.all(), label=gettext_lazy("Knowledge base"))
+    files = MultipleFileField(label=gettext_lazy("Files"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        extensions = [*extract.SUPPORTED_EXTENSIONS, ".zip"]
+        self.fields["files"].widget.attrs["accept"] = ",".join(extensions)
+        self.fields["files"].help_text = _(
+            "Supported: %(types)s, and .zip archives of them. Each file becomes its own document; "
+            "up to %(mb)d MB per file and %(count)d files per upload (put more in a .zip)."
+        ) % {
+            "types": ", ".join(extract.SUPPORTED_EXTENSIONS),
+            "mb": settings.MAX_UPLOAD_MB,
+            "count": settings.DATA_UPLOAD_MAX_NUMBER_FILES or 0,
+        }
+
+
+def changelist_url(knowledge_base_id: object = None) -> str:
+    url = reverse("admin:knowledge_document_changelist")
+    return f"{url}?{KB_FILTER}={knowledge_base_id}" if knowledge_base_id else url
+
+
+def failed_documents(knowledge_base_id: str | None):
+    failed = Document.objects.filter(status=Document.Status.FAILED)
+    if knowledge_base_id and knowledge_base_id.isdigit():
+        failed = failed.filter(knowledge_base_id=int(knowledge_base_id))
+    return failed
+
+
+def _progress_label(document: Document) -> str:
+    if document.status != Document.Status.PROCESSING:
+        return ""
+    if not document.chunks_total:
+        return _("reading the file…")
+    return _("%(done)d/%(total)d chunks · %(percent)d%%") % {
+        "done": document.chunks_done,
+        "total": document.chunks_total,
+        "percent": document.progress_percent,
+    }
+
+
+def progress_state(document: Document) -> dict:
+    """What the status cell shows, for the page and for the poller alike."""
+    return {
+        "id": document.id,
+        "status": document.status,
+        "status_display": document.get_status_display(),
+        "progress": document.progress_percent,
+        "progress_label": _progress_label(document),
+        "chunks_done": document.chunks_done,
+        "chunks_total": document.chunks_total,
+        "chunk_count": document.chunk_count,
+        "error": document.error,
+    }
+
+
+def status_cell(document: Document) -> SafeString:
+    return format_html(
+        '<div class="doc-state" data-document-id="{id}" data-status="{status}" data-progress-url="{url}">'
+        '<span class="doc-badge">{status_display}</span>'
+        '<span class="doc-progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
+        'aria-valuenow="{progress}"><span class="doc-progress-bar" style="width: {progress}%"></span></span>'
+        '<span class="doc-progress-label">{progress_label}</span>'
+        '<div class="doc-reason">{error}</div></div>',
+        url=reverse("admin:knowledge_document_progress"),
+        **progress_state(document),
+    )
+
+
+def upload(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    filters = QueryDict(request.GET.get("_changelist_filters", ""))
+    form = UploadForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+        initial={"knowledge_base": filters.get(KB_FILTER)},
+    )
+    if form.is_valid():
+        knowledge_base = form.cleaned_data["knowledge_base"]
+        files = [(file.name, file) for file in form.cleaned_data["files"]]
+        report = services.upload_files(knowledge_base=knowledge_base, files=files, user=request.user)
+        _report_upload(request, report)
+        return redirect(changelist_url(knowledge_base.id))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Upload documents"),
+        "opts": Document._meta,
+        "adminform": helpers.AdminForm(form, [(None, {"fields": ["knowledge_base", "files"]})], {}),
+        "errors": helpers.AdminErrorList(form, []),
+    }
+    return TemplateResponse(request, "admin/knowledge/document/upload.html", context)
+
+
+def _report_upload(request: HttpRequest, report: services.UploadReport) -> None:
+    if report.created:
+        count = len(report.created)
+        text = ngettext("%(n)d document queued for indexing.", "%(n)d documents queued for indexing.", count)
+        messages.success(request, text % {"n": count})
+    for duplicate in report.duplicates:
+        link = reverse("admin:knowledge_document_change", args=[duplicate.existing.id])
+        text = format_html('{} {} <a href="{}">{}</a>', _("Skipped:"), str(duplicate), link, _("Open it"))
+        messages.info(request, text)
+    for rejected in report.rejected:
+        messages.warning(request, _("Not uploaded: %s") % rejected)
+
+
+def progress(request: HttpRequest, model_admin: ModelAdmin) -> JsonResponse:
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    raw = [part for part in request.GET.get("ids", "").split(",") if part.strip()]
+    if not all(part.strip().isdigit() for part in raw) or len(raw) > MAX_PROGRESS_IDS:
+        return JsonResponse({"error": "ids: up to 500 comma-separated document ids"}, status=400)
+    documents = Document.objects.filter(id__in=[int(part) for part in raw])
+    return JsonResponse({"documents": [progress_state(document) for document in documents]})
+
+
+@require_POST
+def reindex_failed(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
+    if not model_admin.has_change_permission(request):
+        raise PermissionDenied
+    knowledge_base_id = request.POST.get("knowledge_base", "")
+    count = services.documents_reindex(documents=failed_documents(knowledge_base_id))
+    text = ngettext("%(n)d failed document queued again.", "%(n)d failed documents queued again.", count)
+    messages.success(request, text % {"n": count})
+    return redirect(changelist_url(knowledge_base_id if knowledge_base_id.isdigit() else None))
