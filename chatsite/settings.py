@@ -89,7 +89,12 @@ def _database() -> dict:
         raise ImproperlyConfigured(f"DATABASE_URL is not usable: {exc}") from None
     if config["ENGINE"].endswith("sqlite3"):
         # Web and worker write to the same file: wait for locks instead of failing.
-        config["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+        # WAL lets the web server read while the worker writes.
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
         config["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
     return config
 
@@ -156,7 +161,7 @@ EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
 INDEX_DIR = DATA_DIR / "indexes"
 # Ingestion: documents per task (the embedder batches across them), chunks per embedding call,
 # and when the periodic sweep re-queues work that no worker is moving.
-INGEST_GROUP_SIZE = env_int("INGEST_GROUP_SIZE", 16, minimum=1)
+INGEST_GROUP_SIZE = env_int("INGEST_GROUP_SIZE", 128, minimum=1)
 INGEST_EMBED_BATCH = env_int("INGEST_EMBED_BATCH", 256, minimum=1)
 INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 600, minimum=1)
 INGEST_RESEND_UNSENT_SECONDS = env_int("INGEST_RESEND_UNSENT_SECONDS", 30, minimum=0)

@@ -36,6 +36,13 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_documents=Count("documents"))
 
+    def delete_model(self, request, obj) -> None:
+        services.knowledge_base_delete(knowledge_base=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for knowledge_base in queryset:
+            services.knowledge_base_delete(knowledge_base=knowledge_base)
+
     @admin.display(description=_("documents"), ordering="_documents")
     def document_count(self, kb: KnowledgeBase) -> str:
         return format_html('<a href="{}">{}</a>', admin_views.changelist_url(kb.id), kb._documents)

@@ -28,6 +28,10 @@ _load_lock = threading.Lock()
 @cache
 def _load():
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    # Counting tokens of a whole section warns that it is longer than the model reads; we know.
+    transformers_logging.set_verbosity_error()
 
     return SentenceTransformer(model_path(), device="cpu")
 

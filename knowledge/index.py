@@ -14,6 +14,7 @@ new tombstones (or reload everything after a compaction).
 import fcntl
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -230,6 +231,14 @@ def _load(kb_id: int, dim: int) -> LoadedIndex:
         _cache[kb_id] = loaded
         return loaded
     raise RuntimeError(f"The index of knowledge base {kb_id} keeps changing; try again.")
+
+
+def drop(kb_id: int) -> None:
+    """Remove a deleted knowledge base's index from disk and from this process."""
+    folder = Path(settings.INDEX_DIR) / f"kb-{kb_id}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    _cache.pop(kb_id, None)
 
 
 def search(kb_id: int, query: np.ndarray, *, dim: int, k: int) -> list[tuple[int, float]]:

@@ -40,17 +40,22 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _claim(document_id: int) -> Document | None:
-    """Take a queued document for this worker; None when it is gone, done, or taken by another."""
-    taken = Document.objects.filter(id=document_id, status=Document.Status.QUEUED).update(
-        status=Document.Status.PROCESSING,
-        attempts=F("attempts") + 1,
-        error="",
-        chunks_done=0,
-        chunks_total=0,
-        updated_at=timezone.now(),
-    )
-    return Document.objects.select_related("knowledge_base").get(id=document_id) if taken else None
+def _claim(document_ids: list[int]) -> list[Document]:
+    """Take the queued documents among these for this worker; gone, done or taken ones are skipped."""
+    with transaction.atomic():
+        queued = Document.objects.select_for_update(skip_locked=True).filter(
+            id__in=document_ids, status=Document.Status.QUEUED
+        )
+        ids = list(queued.values_list("id", flat=True))
+        Document.objects.filter(id__in=ids).update(
+            status=Document.Status.PROCESSING,
+            attempts=F("attempts") + 1,
+            error="",
+            chunks_done=0,
+            chunks_total=0,
+            updated_at=timezone.now(),
+        )
+    return list(Document.objects.select_related("knowledge_base").filter(id__in=ids).order_by("id"))
 
 
 def _fail(document: Document, reason: str) -> None:
@@ -60,10 +65,16 @@ def _fail(document: Document, reason: str) -> None:
     mine.update(status=Document.Status.FAILED, error=reason, chunk_count=0, updated_at=timezone.now())
 
 
-def _report_progress(work: _Work) -> None:
+def _report_progress(works: list[_Work]) -> None:
     """Chunks with a vector so far; also the heartbeat that tells the sweeper this worker is alive."""
-    done = len(work.hashes) - len(work.missing)
-    Document.objects.filter(id=work.document.id).update(chunks_done=done, updated_at=timezone.now())
+    now = timezone.now()
+    for work in works:
+        work.document.chunks_total = len(work.hashes)
+        work.document.chunks_done = len(work.hashes) - len(work.missing)
+        work.document.updated_at = now
+    Document.objects.bulk_update(
+        [work.document for work in works], ["chunks_total", "chunks_done", "updated_at"], batch_size=500
+    )
 
 
 def _prepare(document: Document) -> _Work:
@@ -76,16 +87,22 @@ def _prepare(document: Document) -> _Work:
     )
     if not drafts:
         raise extract.ExtractionError("The file contains no text.")
-    work = _Work(document, drafts, [content_hash(d.text) for d in drafts])
-    # Unchanged chunks (same text anywhere in this knowledge base) keep their stored vectors.
-    stored = Chunk.objects.filter(
-        knowledge_base_id=document.knowledge_base_id, content_hash__in=set(work.hashes)
-    )
-    for digest, vector in stored.values_list("content_hash", "vector"):
-        work.vectors[digest] = np.frombuffer(bytes(vector), dtype=np.float32)
-    Document.objects.filter(id=document.id).update(chunks_total=len(drafts), error="")
-    _report_progress(work)
-    return work
+    return _Work(document, drafts, [content_hash(d.text) for d in drafts])
+
+
+def _reuse_stored_vectors(works: list[_Work]) -> None:
+    """Unchanged chunks (same text anywhere in the knowledge base) keep their stored vectors."""
+    by_kb: dict[int, set[str]] = {}
+    for work in works:
+        by_kb.setdefault(work.document.knowledge_base_id, set()).update(work.hashes)
+    stored: dict[tuple[int, str], np.ndarray] = {}
+    for kb_id, hashes in by_kb.items():
+        rows = Chunk.objects.filter(knowledge_base_id=kb_id, content_hash__in=hashes)
+        for digest, vector in rows.values_list("content_hash", "vector"):
+            stored[kb_id, digest] = np.frombuffer(bytes(vector), dtype=np.float32)
+    for work in works:
+        kb_id = work.document.knowledge_base_id
+        work.vectors.update({d: stored[kb_id, d] for d in work.hashes if (kb_id, d) in stored})
 
 
 def _embed(works: list[_Work]) -> None:
@@ -96,59 +113,82 @@ def _embed(works: list[_Work]) -> None:
         batch = pending[start : start + step]
         texts = list(dict.fromkeys(work.drafts[i].text for work, i in batch))
         fresh = dict(zip(map(content_hash, texts), embedding.embed(texts), strict=True))
-        for work in {id(work): work for work, _i in batch}.values():
+        touched = list({id(work): work for work, _i in batch}.values())
+        for work in touched:
             work.vectors.update({digest: fresh[digest] for digest in work.hashes if digest in fresh})
-            _report_progress(work)
+        _report_progress(touched)
 
 
-def _store(work: _Work) -> None:
-    document = work.document
+def _chunk_rows(work: _Work) -> list[Chunk]:
+    rows = zip(work.drafts, work.hashes, strict=True)
+    return [
+        Chunk(
+            document_id=work.document.id,
+            knowledge_base_id=work.document.knowledge_base_id,
+            position=position,
+            text=draft.text,
+            heading=draft.heading[:500],
+            page=draft.page,
+            char_start=draft.char_start,
+            char_end=draft.char_end,
+            content_hash=digest,
+            vector=work.vectors[digest].tobytes(),
+        )
+        for position, (draft, digest) in enumerate(rows)
+    ]
+
+
+def _store(works: list[_Work]) -> None:
+    """Replace the chunks of every document this attempt still owns, and index them, in one transaction.
+
+    One transaction and one index update per knowledge base for the whole group: per-document
+    writes would cost more than embedding short documents.
+    """
     with transaction.atomic():
-        current = Document.objects.select_for_update().filter(id=document.id).first()
-        if (
-            current is None
-            or current.attempts != document.attempts
-            or current.status != Document.Status.PROCESSING
-        ):
-            return  # deleted, or re-queued and claimed again: that attempt will store its own copy
-        old_ids = list(current.chunks.values_list("id", flat=True))
-        current.chunks.all().delete()
-        vectors = np.stack([work.vectors[digest] for digest in work.hashes])
-        rows = zip(work.drafts, work.hashes, vectors, strict=True)
+        owned = Document.objects.select_for_update().filter(
+            id__in=[work.document.id for work in works], status=Document.Status.PROCESSING
+        )
+        attempts = dict(owned.values_list("id", "attempts"))
+        # A document re-queued and claimed again meanwhile is left to that attempt.
+        mine = [work for work in works if attempts.get(work.document.id) == work.document.attempts]
+        if not mine:
+            return
+        old = Chunk.objects.filter(document_id__in=[work.document.id for work in mine])
+        removed: dict[int, list[int]] = {}
+        for kb_id, chunk_id in old.values_list("knowledge_base_id", "id"):
+            removed.setdefault(kb_id, []).append(chunk_id)
+        old.delete()
         chunks = Chunk.objects.bulk_create(
-            Chunk(
-                document=current,
-                knowledge_base_id=current.knowledge_base_id,
-                position=position,
-                text=draft.text,
-                heading=draft.heading[:500],
-                page=draft.page,
-                char_start=draft.char_start,
-                char_end=draft.char_end,
-                content_hash=digest,
-                vector=vector.tobytes(),
+            [chunk for work in mine for chunk in _chunk_rows(work)], batch_size=500
+        )
+        added: dict[int, list[Chunk]] = {}
+        for chunk in chunks:
+            added.setdefault(chunk.knowledge_base_id, []).append(chunk)
+        for kb_id in removed.keys() | added.keys():
+            new = added.get(kb_id, [])
+            vectors = (
+                np.stack([np.frombuffer(c.vector, dtype=np.float32) for c in new]) if new else np.zeros(0)
             )
-            for position, (draft, digest, vector) in enumerate(rows)
-        )
-        ids = [chunk.id for chunk in chunks]
-        index.update(current.knowledge_base_id, remove_ids=old_ids, add_ids=ids, add_vectors=vectors)
-        Document.objects.filter(id=current.id).update(
-            status=Document.Status.READY,
-            error="",
-            chunk_count=len(ids),
-            chunks_done=len(ids),
-            chunks_total=len(ids),
-            updated_at=timezone.now(),
-        )
+            index.update(
+                kb_id, remove_ids=removed.get(kb_id, []), add_ids=[c.id for c in new], add_vectors=vectors
+            )
+        now = timezone.now()
+        for work in mine:
+            count = len(work.drafts)
+            Document.objects.filter(id=work.document.id).update(
+                status=Document.Status.READY,
+                error="",
+                chunk_count=count,
+                chunks_done=count,
+                chunks_total=count,
+                updated_at=now,
+            )
 
 
 def ingest_documents(*, document_ids: list[int]) -> None:
     """Ingest the queued documents among these ids; others are skipped."""
     works: list[_Work] = []
-    for document_id in document_ids:
-        document = _claim(document_id)
-        if document is None:
-            continue
+    for document in _claim(document_ids):
         try:
             works.append(_prepare(document))
         except extract.ExtractionError as exc:
@@ -159,9 +199,10 @@ def ingest_documents(*, document_ids: list[int]) -> None:
             logger.exception("Reading document %s failed", document.id)
             _fail(document, f"The file could not be read ({type(exc).__name__}: {exc}).")
     try:
+        _reuse_stored_vectors(works)
+        _report_progress(works)
         _embed(works)
-        for work in works:
-            _store(work)
+        _store(works)
     except Exception as exc:
         logger.exception("Indexing documents %s failed", [w.document.id for w in works])
         for work in works:

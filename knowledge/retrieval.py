@@ -1,13 +1,22 @@
-"""Finding the passages that answer a question: dense (FAISS) and lexical (BM25) search, fused."""
+"""Finding the passages that answer a question: dense (FAISS) and lexical (BM25) search, fused.
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+`search` is the one retrieval function: chat, the `ask` command, the hit-testing page and
+evaluation all call it, so a query ranks the same everywhere. It returns the passages with each
+search's score and rank, and how long each step took.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 from knowledge import embedding, index, lexical
 from knowledge.models import Chunk, KnowledgeBase
 
 RRF_K = 60
 CANDIDATES = 50
+MODES = ("hybrid", "dense", "lexical")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -18,12 +27,21 @@ class Passage:
     knowledge_base_id: int
     text: str
     location: str
-    score: float
-    dense_score: float | None
-    lexical_score: float | None
+    score: float  # the fused score that ranks passages
+    rank: int  # 1-based position in the fused ranking
+    dense_score: float | None  # cosine similarity in [-1, 1]
+    dense_rank: int | None
+    lexical_score: float | None  # BM25
+    lexical_rank: int | None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class SearchResult:
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 def _lexical_index(kb_id: int) -> lexical.LexicalIndex:
@@ -45,41 +63,79 @@ def _fuse(ranked_lists: Sequence[list[tuple[int, float]]]) -> dict[int, float]:
     return fused
 
 
+def _ranks(hits: list[tuple[int, float]]) -> dict[int, tuple[float, int]]:
+    return {chunk_id: (score, rank) for rank, (chunk_id, score) in enumerate(hits, start=1)}
+
+
+def search(
+    *,
+    query: str,
+    knowledge_bases: Sequence[KnowledgeBase],
+    top_k: int | None = None,
+    mode: str = "hybrid",
+) -> SearchResult:
+    """The best passages for the query across the given knowledge bases, best first.
+
+    Callers pass only knowledge bases the asking user may read. `mode` is "hybrid" (both searches,
+    fused), "dense" or "lexical".
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if not knowledge_bases or not query.strip():
+        return SearchResult([])
+    timings: dict[str, float] = {}
+
+    def timed(step: str, work: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        result = work()
+        timings[step] = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    top_k = top_k or max(kb.top_k for kb in knowledge_bases)
+    dim = embedding.dimension()
+    vector = timed("embed", lambda: embedding.embed([query])[0])
+    dense = timed(
+        "dense",
+        lambda: [hit for kb in knowledge_bases for hit in index.search(kb.id, vector, dim=dim, k=CANDIDATES)],
+    )
+    sparse = timed(
+        "lexical",
+        lambda: [hit for kb in knowledge_bases for hit in _lexical_index(kb.id).search(query, k=CANDIDATES)],
+    )
+    dense.sort(key=lambda hit: -hit[1])
+    sparse.sort(key=lambda hit: -hit[1])
+    fused = timed("fuse", lambda: _fuse([dense, sparse]))
+    best = sorted(fused, key=lambda chunk_id: -fused[chunk_id])[:top_k]
+    chunks = timed("fetch", lambda: Chunk.objects.select_related("document").in_bulk(best))
+    timings["total"] = round(sum(timings.values()), 2)
+    dense_ranks, sparse_ranks = _ranks(dense), _ranks(sparse)
+    passages = []
+    for chunk_id in best:
+        chunk = chunks.get(chunk_id)
+        if chunk is None:
+            continue  # deleted since the index was read
+        dense_score, dense_rank = dense_ranks.get(chunk_id, (None, None))
+        lexical_score, lexical_rank = sparse_ranks.get(chunk_id, (None, None))
+        passages.append(
+            Passage(
+                chunk_id=chunk.id,
+                document_id=chunk.document_id,
+                document_title=chunk.document.title,
+                knowledge_base_id=chunk.knowledge_base_id,
+                text=chunk.text,
+                location=chunk.location,
+                score=fused[chunk.id],
+                rank=len(passages) + 1,
+                dense_score=dense_score,
+                dense_rank=dense_rank,
+                lexical_score=lexical_score,
+                lexical_rank=lexical_rank,
+            )
+        )
+    return SearchResult(passages, timings)
+
+
 def retrieve_passages(
     *, question: str, knowledge_bases: Sequence[KnowledgeBase], top_k: int | None = None
 ) -> list[Passage]:
-    """The best passages for the question across the given knowledge bases, best first.
-
-    Callers pass only knowledge bases the asking user may read.
-    """
-    if not knowledge_bases or not question.strip():
-        return []
-    top_k = top_k or max(kb.top_k for kb in knowledge_bases)
-    dim = embedding.dimension()
-    query = embedding.embed([question])[0]
-    dense: list[tuple[int, float]] = []
-    sparse: list[tuple[int, float]] = []
-    for kb in knowledge_bases:
-        dense += index.search(kb.id, query, dim=dim, k=CANDIDATES)
-        sparse += _lexical_index(kb.id).search(question, k=CANDIDATES)
-    dense.sort(key=lambda hit: -hit[1])
-    sparse.sort(key=lambda hit: -hit[1])
-    fused = _fuse([dense, sparse])
-    best = sorted(fused, key=lambda chunk_id: -fused[chunk_id])[:top_k]
-    chunks = Chunk.objects.select_related("document").in_bulk(best)
-    dense_scores, sparse_scores = dict(dense), dict(sparse)
-    return [
-        Passage(
-            chunk_id=chunk.id,
-            document_id=chunk.document_id,
-            document_title=chunk.document.title,
-            knowledge_base_id=chunk.knowledge_base_id,
-            text=chunk.text,
-            location=chunk.location,
-            score=fused[chunk.id],
-            dense_score=dense_scores.get(chunk.id),
-            lexical_score=sparse_scores.get(chunk.id),
-        )
-        for chunk_id in best
-        if (chunk := chunks.get(chunk_id)) is not None
-    ]
+    return search(query=question, knowledge_bases=knowledge_bases, top_k=top_k).passages

@@ -101,8 +101,9 @@ def _zip_members(name: str, file: File) -> Iterator[tuple[str, File]]:
 def upload_files(
     *, knowledge_base: KnowledgeBase, files: Iterable[tuple[str, File]], user=None, enqueue: bool = True
 ) -> UploadReport:
-    """Store each file (and each document inside a .zip) as its own document, then queue them all."""
+    """Store each file (and each document inside a .zip) as its own document, and queue them in groups."""
     report = UploadReport()
+    unsent: list[Document] = []
 
     def add(name: str, file: File) -> None:
         try:
@@ -117,6 +118,11 @@ def upload_files(
         report.created.append(
             document_store(document=document, file=file, name=name, sha256=sha256, user=user)
         )
+        unsent.append(document)
+        if enqueue and len(unsent) == settings.INGEST_GROUP_SIZE:
+            # Workers start on the first groups while the rest of a large upload is still stored.
+            documents_enqueue(documents=unsent[:])
+            unsent.clear()
 
     for name, file in files:
         if Path(name).suffix.lower() != ".zip":
@@ -128,7 +134,7 @@ def upload_files(
         except UploadRejected as exc:
             report.rejected.append(exc)
     if enqueue:
-        documents_enqueue(documents=report.created)
+        documents_enqueue(documents=unsent)
     return report
 
 
@@ -205,6 +211,16 @@ def document_delete(*, document: Document) -> None:
                 document.knowledge_base_id, remove_ids=chunk_ids, add_ids=[], add_vectors=np.zeros(0)
             )
     document.file.delete(save=False)
+
+
+def knowledge_base_delete(*, knowledge_base: KnowledgeBase) -> None:
+    """Delete a knowledge base with its documents, their files, and its index folder."""
+    files = [document.file for document in knowledge_base.documents.all()]
+    kb_id = knowledge_base.id
+    knowledge_base.delete()
+    for file in files:
+        file.delete(save=False)
+    index.drop(kb_id)
 
 
 def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase) -> int:

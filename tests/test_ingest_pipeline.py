@@ -61,10 +61,10 @@ def test_it_drops_the_work_of_an_attempt_that_was_superseded(kb, monkeypatch):
     document = upload(kb, ("a.txt", b"Lunch is served from noon to two.")).created[0]
     real_store = ingestion._store
 
-    def requeued_meanwhile(work):
+    def requeued_meanwhile(works):
         # The sweeper re-queued the document and another worker claimed it before this one stored.
-        Document.objects.filter(id=document.id).update(attempts=work.document.attempts + 1)
-        real_store(work)
+        Document.objects.filter(id=document.id).update(attempts=works[0].document.attempts + 1)
+        real_store(works)
 
     monkeypatch.setattr(ingestion, "_store", requeued_meanwhile)
     ingestion.ingest_documents(document_ids=[document.id])
@@ -178,3 +178,12 @@ def test_the_sweep_resends_unsent_and_requeues_stalled_documents(
     assert (stalled.status, stalled.error) == ("queued", services.WORKER_LOST)
     unsent.refresh_from_db()
     assert unsent.error == "" and unsent.queued_at is not None
+
+
+def test_deleting_a_knowledge_base_removes_its_files_and_index(guide, settings):
+    kb = guide.knowledge_base
+    stored = Path(guide.file.path)
+    services.knowledge_base_delete(knowledge_base=kb)
+    assert not stored.exists()
+    assert not (Path(settings.INDEX_DIR) / f"kb-{kb.id}").exists()
+    assert not Chunk.objects.exists()

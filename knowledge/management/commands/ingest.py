@@ -27,11 +27,15 @@ def _files(paths: list[str]) -> list[Path]:
     return found
 
 
-def worker_running() -> bool:
-    try:
-        return bool(celery_app.control.ping(timeout=1.0))
-    except Exception:
-        return False
+def worker_running(attempts: int = 3) -> bool:
+    """Whether a worker answers a ping. The embedded file broker can hand a ping a half-written
+    control file (a race inside kombu's filesystem transport), so a failed ping is asked again."""
+    for _attempt in range(attempts):
+        try:
+            return bool(celery_app.control.ping(timeout=1.0))
+        except Exception:
+            time.sleep(0.2)
+    return False
 
 
 class Command(BaseCommand):
