@@ -5,7 +5,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,9 +88,9 @@ def asgi_server(data_dir: Path, *, log: Path, **env: str) -> Iterator[str]:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    urllib.request.urlopen(f"{url}/accounts/login/", timeout=2).close()
+                    urllib.request.urlopen(f"{url}/accounts/login/", timeout=10).close()
                     break
-                except (urllib.error.URLError, ConnectionError):
+                except OSError:  # refused while starting, or slow while it loads the model
                     if process.poll() is not None or time.monotonic() > deadline:
                         output_tail = log.read_text()[-3000:]
                         raise RuntimeError(f"The web server did not start:\n{output_tail}") from None
