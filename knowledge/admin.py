@@ -14,7 +14,16 @@ ADMIN_CSS = "knowledge/admin/document_progress.css"
 
 @admin.register(KnowledgeBase)
 class KnowledgeBaseAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_public", "document_count", "top_k", "chunk_overlap", "index_health"]
+    list_display = [
+        "name",
+        "slug",
+        "is_public",
+        "document_count",
+        "top_k",
+        "chunk_overlap",
+        "index_health",
+        "hit_testing_link",
+    ]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["groups"]
     readonly_fields = ["document_count", "index_health"]
@@ -61,6 +70,11 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
             counts,
             _("mismatch: run “Rebuild search index”"),
         )
+
+    @admin.display(description=_("Hit testing"))
+    def hit_testing_link(self, kb: KnowledgeBase) -> str:
+        url = reverse("knowledge:hit_testing", args=[kb.slug])
+        return format_html('<a href="{}" style="white-space: nowrap">{}</a>', url, _("Test retrieval"))
 
     @admin.action(description=_("Rebuild search index"))
     def rebuild_index(self, request, queryset) -> None:

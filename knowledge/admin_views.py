@@ -114,10 +114,12 @@ def upload(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
     filters = QueryDict(request.GET.get("_changelist_filters", ""))
+    only = KnowledgeBase.objects.values_list("id", flat=True)[:2]
+    chosen = filters.get(KB_FILTER) or (only[0] if len(only) == 1 else None)  # the only one: preselected
     form = UploadForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
-        initial={"knowledge_base": filters.get(KB_FILTER)},
+        initial={"knowledge_base": chosen},
     )
     if form.is_valid():
         knowledge_base = form.cleaned_data["knowledge_base"]

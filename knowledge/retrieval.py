@@ -92,19 +92,25 @@ def search(
         return result
 
     top_k = top_k or max(kb.top_k for kb in knowledge_bases)
-    dim = embedding.dimension()
-    vector = timed("embed", lambda: embedding.embed([query])[0])
-    dense = timed(
-        "dense",
-        lambda: [hit for kb in knowledge_bases for hit in index.search(kb.id, vector, dim=dim, k=CANDIDATES)],
-    )
-    sparse = timed(
-        "lexical",
-        lambda: [hit for kb in knowledge_bases for hit in _lexical_index(kb.id).search(query, k=CANDIDATES)],
-    )
-    dense.sort(key=lambda hit: -hit[1])
-    sparse.sort(key=lambda hit: -hit[1])
-    fused = timed("fuse", lambda: _fuse([dense, sparse]))
+    depth = max(CANDIDATES, top_k)  # each search's candidates; evaluation asks for hundreds
+    dense: list[tuple[int, float]] = []
+    sparse: list[tuple[int, float]] = []
+    if mode != "lexical":
+        dim = embedding.dimension()
+        vector = timed("embed", lambda: embedding.embed([query])[0])
+        dense = timed(
+            "dense",
+            lambda: [h for kb in knowledge_bases for h in index.search(kb.id, vector, dim=dim, k=depth)],
+        )
+        dense.sort(key=lambda hit: -hit[1])
+    if mode != "dense":
+        sparse = timed(
+            "lexical",
+            lambda: [h for kb in knowledge_bases for h in _lexical_index(kb.id).search(query, k=depth)],
+        )
+        sparse.sort(key=lambda hit: -hit[1])
+    # One search alone ranks by its own score; both are fused by rank.
+    fused = timed("fuse", lambda: _fuse([dense, sparse]) if mode == "hybrid" else dict(dense or sparse))
     best = sorted(fused, key=lambda chunk_id: -fused[chunk_id])[:top_k]
     chunks = timed("fetch", lambda: Chunk.objects.select_related("document").in_bulk(best))
     timings["total"] = round(sum(timings.values()), 2)

@@ -5,4 +5,5 @@ from knowledge import views
 app_name = "knowledge"
 urlpatterns = [
     path("documents/<int:document_id>/download/", views.download, name="download"),
+    path("kb/<slug:slug>/hit-testing/", views.hit_testing, name="hit_testing"),
 ]

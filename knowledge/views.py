@@ -1,8 +1,33 @@
-from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest
-from django.shortcuts import get_object_or_404
+import re
 
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+
+from knowledge import retrieval
 from knowledge.models import Document, KnowledgeBase
+
+MAX_QUERY_CHARS = 2000
+MAX_TOP_K = 50
+# Passages longer than this (in characters or lines) are shown collapsed, with a "show more" toggle.
+LONG_PASSAGE_CHARS = 320
+LONG_PASSAGE_LINES = 6
+TIMING_STEPS = {
+    "embed": _("embed"),
+    "dense": _("dense"),
+    "lexical": _("lexical"),
+    "fuse": _("fuse"),
+    "fetch": _("fetch"),
+    "total": _("total"),
+}
+_WORD = re.compile(r"[^\W_\u3400-\u9fff\uf900-\ufaff]{2,}")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
+_LONGEST_HAN_TERM = 8
 
 
 @login_required
@@ -10,3 +35,108 @@ def download(request: HttpRequest, document_id: int) -> FileResponse:
     readable = KnowledgeBase.objects.readable_by(request.user)
     document = get_object_or_404(Document, id=document_id, knowledge_base__in=readable)
     return FileResponse(document.file.open("rb"), filename=document.title)
+
+
+class HitTestingForm(forms.Form):
+    q = forms.CharField(label=_("Query"), required=False)
+    mode = forms.ChoiceField(
+        label=_("Search"),
+        choices=[
+            ("hybrid", _("Hybrid (dense + lexical)")),
+            ("dense", _("Dense only")),
+            ("lexical", _("Lexical only")),
+        ],
+        required=False,
+    )
+    top_k = forms.IntegerField(label=_("Passages"), min_value=1, max_value=MAX_TOP_K, required=False)
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"][:MAX_QUERY_CHARS]
+
+
+def _query_terms(query: str) -> tuple[set[str], set[str]]:
+    """The words of the query, and every run of 2 to 8 Chinese characters in it."""
+    words = {word.casefold() for word in _WORD.findall(query)}
+    han = {
+        run[start:end]
+        for run in _HAN.findall(query)
+        for start in range(len(run) - 1)
+        for end in range(start + 2, min(start + _LONGEST_HAN_TERM, len(run)) + 1)
+    }
+    return words, han
+
+
+def _match_spans(text: str, words: set[str], han: set[str]) -> list[tuple[int, int]]:
+    spans = [match.span() for match in _WORD.finditer(text) if match.group().casefold() in words]
+    for run in _HAN.finditer(text):
+        chars, at = run.group(), 0
+        while at < len(chars) - 1:
+            longest = min(_LONGEST_HAN_TERM, len(chars) - at)
+            size = next((n for n in range(longest, 1, -1) if chars[at : at + n] in han), 0)
+            if size:
+                spans.append((run.start() + at, run.start() + at + size))
+            at += size or 1
+    return sorted(spans)
+
+
+def highlight(text: str, query: str) -> SafeString:
+    """The text, escaped, with the query's words and Chinese phrases wrapped in <mark>."""
+    parts, done = [], 0
+    for start, end in _match_spans(text, *_query_terms(query)):
+        parts.append(f"{escape(text[done:start])}<mark>{escape(text[start:end])}</mark>")
+        done = end
+    parts.append(escape(text[done:]))
+    # Safe: every piece of the text went through escape().
+    return mark_safe("".join(parts).replace("</mark><mark>", ""))
+
+
+def _milliseconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}" if value >= 1 else f"{value:.2f}"
+
+
+def _is_long(text: str) -> bool:
+    return len(text) > LONG_PASSAGE_CHARS or text.count("\n") >= LONG_PASSAGE_LINES
+
+
+def _hits(result: retrieval.SearchResult, query: str) -> list[dict]:
+    return [
+        {
+            "passage": passage,
+            "html": highlight(passage.text, query),
+            "long": _is_long(passage.text),
+        }
+        for passage in result.passages
+    ]
+
+
+@login_required
+@require_GET
+def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
+    readable = KnowledgeBase.objects.readable_by(request.user)
+    kb = get_object_or_404(readable, slug=slug)
+    form = HitTestingForm({"mode": "hybrid", "top_k": kb.top_k, **request.GET.dict()})
+    result, query, mode = None, "", "hybrid"
+    if form.is_valid() and form.cleaned_data["q"].strip():
+        query, mode = form.cleaned_data["q"], form.cleaned_data["mode"] or "hybrid"
+        top_k = form.cleaned_data["top_k"] or kb.top_k
+        result = retrieval.search(query=query, knowledge_bases=[kb], top_k=top_k, mode=mode)
+    return render(
+        request,
+        "knowledge/hit_testing.html",
+        {
+            "kb": kb,
+            "knowledge_bases": readable,
+            "form": form,
+            "max_query_chars": MAX_QUERY_CHARS,
+            "max_top_k": MAX_TOP_K,
+            "query": query,
+            "mode": mode,
+            "hits": _hits(result, query) if result else [],
+            "searched": result is not None,
+            "timings": [
+                (label, _milliseconds(result.timings_ms[step]))
+                for step, label in TIMING_STEPS.items()
+                if result and step in result.timings_ms
+            ],
+        },
+    )

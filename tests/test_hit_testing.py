@@ -1,0 +1,97 @@
+"""The hit-testing page: a query's ranked passages with each search's score and the step timings."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from knowledge import retrieval
+from knowledge.views import highlight
+from tests.conftest import ingest
+
+QUESTION = "DeepSeek-V3 有多少参数？"
+URL = reverse("knowledge:hit_testing", args=["guide"])
+
+
+def chunk_ids(page: str) -> list[int]:
+    return [int(found) for found in re.findall(r'data-chunk-id="(\d+)"', page)]
+
+
+@pytest.fixture
+def reader(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_it_requires_login(client, kb):
+    response = client.get(URL)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_it_hides_a_knowledge_base_the_user_may_not_read(client, outsider, kb):
+    client.force_login(outsider)
+    assert client.get(URL, {"q": QUESTION}).status_code == 404
+
+
+def test_it_shows_just_the_form_without_a_query(reader, kb):
+    page = reader.get(URL).content.decode()
+    assert 'name="q"' in page and chunk_ids(page) == []
+
+
+def test_it_ranks_passages_with_scores_and_timings(reader, guide):
+    page = reader.get(URL, {"q": QUESTION}).content.decode()
+    first = page.split('class="hit"')[1].split("</li>")[0]
+    assert "6710亿（671B）" in re.sub(r"</?mark>", "", first)
+    assert 'class="score score-dense"' in first and 'class="score score-lexical"' in first
+    assert all(f"{step} <b>" in page for step in ("embed", "dense", "lexical", "fuse", "fetch", "total"))
+
+
+def test_it_ranks_exactly_as_the_chat_does(reader, kb, guide):
+    page = reader.get(URL, {"q": QUESTION}).content.decode()
+    expected = retrieval.search(query=QUESTION, knowledge_bases=[kb]).passages
+    assert chunk_ids(page) == [passage.chunk_id for passage in expected]
+    assert len(expected) == kb.top_k
+
+
+def test_it_shows_no_dense_scores_in_lexical_mode(reader, kb, guide):
+    page = reader.get(URL, {"q": QUESTION, "mode": "lexical"}).content.decode()
+    expected = retrieval.search(query=QUESTION, knowledge_bases=[kb], mode="lexical").passages
+    assert chunk_ids(page) == [passage.chunk_id for passage in expected]
+    assert chunk_ids(page) and 'class="score score-dense"' not in page
+
+
+@pytest.mark.parametrize("top_k", ["0", "51", "many"])
+def test_it_reports_an_invalid_top_k_as_a_form_error(reader, kb, top_k):
+    response = reader.get(URL, {"q": QUESTION, "top_k": top_k})
+    assert response.status_code == 200
+    assert response.context["form"].errors["top_k"] and chunk_ids(response.content.decode()) == []
+
+
+def test_it_reports_an_unknown_mode_as_a_form_error(reader, kb):
+    response = reader.get(URL, {"q": QUESTION, "mode": "magic"})
+    assert response.status_code == 200 and response.context["form"].errors["mode"]
+
+
+def test_it_caps_long_queries(reader, kb, guide):
+    response = reader.get(URL, {"q": "参数" * 5000})
+    assert response.status_code == 200 and len(response.context["query"]) == 2000
+
+
+def test_it_escapes_passage_text(reader, kb, tmp_path: Path):
+    hostile = tmp_path / "hostile.md"
+    hostile.write_text("# Notes\n\nAlert test: <script>alert(1)</script> in the passage.\n")
+    ingest(kb, hostile)
+    page = reader.get(URL, {"q": "alert test script"}).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;<mark>script</mark>&gt;<mark>alert</mark>(1)&lt;/<mark>script</mark>&gt;" in page
+
+
+def test_it_highlights_words_and_chinese_phrases():
+    marked = highlight("DeepSeek-V3 共有 6710亿参数 & <b>", "deepseek v3 有多少参数")
+    assert marked == "<mark>DeepSeek</mark>-<mark>V3</mark> 共有 6710亿<mark>参数</mark> &amp; &lt;b&gt;"
+
+
+def test_it_links_to_the_page_from_the_admin_changelist(admin_client, kb):
+    page = admin_client.get(reverse("admin:knowledge_knowledgebase_changelist")).content.decode()
+    assert f'href="{URL}"' in page
