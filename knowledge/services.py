@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import mimetypes
+import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -215,11 +216,10 @@ def document_delete(*, document: Document) -> None:
 
 def knowledge_base_delete(*, knowledge_base: KnowledgeBase) -> None:
     """Delete a knowledge base with its documents, their files, and its index folder."""
-    files = [document.file for document in knowledge_base.documents.all()]
     kb_id = knowledge_base.id
     knowledge_base.delete()
-    for file in files:
-        file.delete(save=False)
+    # Uploads live under documents/<knowledge base id>/ (see document_upload_path).
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "documents" / str(kb_id), ignore_errors=True)
     index.drop(kb_id)
 
 

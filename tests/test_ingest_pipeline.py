@@ -184,6 +184,6 @@ def test_deleting_a_knowledge_base_removes_its_files_and_index(guide, settings):
     kb = guide.knowledge_base
     stored = Path(guide.file.path)
     services.knowledge_base_delete(knowledge_base=kb)
-    assert not stored.exists()
+    assert not stored.exists() and not (Path(settings.MEDIA_ROOT) / "documents" / str(kb.id)).exists()
     assert not (Path(settings.INDEX_DIR) / f"kb-{kb.id}").exists()
     assert not Chunk.objects.exists()

@@ -1,0 +1,246 @@
+"""Retrieval quality on a public BEIR-format data set, measured through the product's own pipeline.
+
+The corpus is uploaded into a throw-away knowledge base and ingested as any upload is (extraction,
+chunking, embedding, index), every judged query goes through `retrieval.search`, and the chunks it
+returns are collapsed to documents before scoring, so the figures are those a user of this app gets.
+The metrics follow BEIR (pytrec_eval): nDCG@10 with linear gain, Recall@100 and MRR@10, averaged
+over queries.
+"""
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils.text import slugify
+from tqdm import tqdm
+
+from knowledge import ingestion, retrieval, services
+from knowledge.models import Chunk, Document, KnowledgeBase
+
+# Chunks asked of search per query: several chunks of one document collapse into one, and Recall@100
+# needs at least 100 documents after that wherever the corpus has them.
+SEARCH_DEPTH = 300
+
+
+class DatasetError(Exception):
+    """The folder is not a readable BEIR data set; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    corpus: dict[str, tuple[str, str]]  # BEIR _id -> (title, text), in file order
+    queries: dict[str, str]  # only the judged ones, in file order
+    qrels: dict[str, dict[str, int]]  # query id -> corpus id -> graded relevance
+
+
+@dataclass
+class Ingested:
+    knowledge_base: KnowledgeBase
+    beir_ids: dict[int, list[str]] = field(default_factory=dict)  # document id -> BEIR ids
+    failed: list[str] = field(default_factory=list)  # BEIR ids that did not become a ready document
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    dataset: str
+    mode: str
+    queries: int
+    documents: int
+    chunks: int
+    failed: int
+    ingest_s: float
+    ndcg_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+    p50_ms: float
+    p95_ms: float
+    knowledge_base: str
+
+    def as_json(self) -> str:
+        names = {"ndcg_at_10": "ndcg@10", "recall_at_100": "recall@100", "mrr_at_10": "mrr@10"}
+        return json.dumps({names.get(key, key): value for key, value in asdict(self).items()})
+
+
+def _jsonl(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"{path}, line {number}: not JSON ({exc.msg}).") from None
+
+
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            fields = line.split()
+            if not fields or (number == 1 and fields[0] == "query-id"):
+                continue
+            if len(fields) != 3:
+                raise DatasetError(f"{path}, line {number}: expected query-id, corpus-id and score.")
+            qrels.setdefault(fields[0], {})[fields[1]] = int(float(fields[2]))
+    return qrels
+
+
+def load_dataset(folder: Path, *, split: str = "test") -> Dataset:
+    """Read corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv; keep only the queries judged in the split."""
+    for required in ("corpus.jsonl", "queries.jsonl"):
+        if not (folder / required).is_file():
+            raise DatasetError(
+                f"{folder}: no {required} (a BEIR data set has corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)."
+            )
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        splits = ", ".join(sorted(path.stem for path in (folder / "qrels").glob("*.tsv"))) or "none"
+        raise DatasetError(f"{folder}: no judgements for split {split!r} (splits found: {splits}).")
+    qrels = _read_qrels(qrels_path)
+    corpus = {
+        str(row["_id"]): (row.get("title") or "", row.get("text") or "")
+        for row in _jsonl(folder / "corpus.jsonl")
+    }
+    queries = {
+        str(row["_id"]): row["text"] for row in _jsonl(folder / "queries.jsonl") if str(row["_id"]) in qrels
+    }
+    if not queries:
+        raise DatasetError(f"{qrels_path}: none of its queries is in queries.jsonl.")
+    return Dataset(folder.name, corpus, queries, {qid: qrels[qid] for qid in queries})
+
+
+def limit_dataset(dataset: Dataset, *, queries: int | None = None, corpus: int | None = None) -> Dataset:
+    """The first `queries` judged queries; the documents relevant to them plus the first `corpus` others."""
+    kept_queries = dict(list(dataset.queries.items())[:queries]) if queries is not None else dataset.queries
+    qrels = {qid: dataset.qrels[qid] for qid in kept_queries}
+    kept_corpus = dataset.corpus
+    if corpus is not None:
+        relevant = {doc_id for judged in qrels.values() for doc_id, score in judged.items() if score > 0}
+        others = [doc_id for doc_id in dataset.corpus if doc_id not in relevant][:corpus]
+        wanted = relevant.union(others)
+        kept_corpus = {doc_id: row for doc_id, row in dataset.corpus.items() if doc_id in wanted}
+    return replace(dataset, corpus=kept_corpus, queries=kept_queries, qrels=qrels)
+
+
+def _upload(ingested: Ingested, beir_id: str, title: str, text: str) -> Document | None:
+    """Store one corpus row as `<_id>.txt`; the new document, or None when it is not one."""
+    file = ContentFile((f"{title}\n\n{text}" if title else text).encode())
+    report = services.upload_files(
+        knowledge_base=ingested.knowledge_base, files=[(f"{beir_id}.txt", file)], enqueue=False
+    )
+    if report.created:
+        ingested.beir_ids[report.created[0].id] = [beir_id]
+        return report.created[0]
+    if report.duplicates:
+        # The same text under two ids: one document stands for both, as two tied results would.
+        ingested.beir_ids[report.duplicates[0].existing.id].append(beir_id)
+    else:
+        ingested.failed.append(beir_id)
+    return None
+
+
+def ingest_corpus(*, knowledge_base: KnowledgeBase, corpus: dict[str, tuple[str, str]]) -> Ingested:
+    """Upload every corpus row and ingest them inline, in groups as the workers do, with a progress bar."""
+    ingested = Ingested(knowledge_base)
+    started = time.perf_counter()
+    rows = list(corpus.items())
+    size = settings.INGEST_GROUP_SIZE
+    with tqdm(total=len(rows), unit="doc", desc="ingest", disable=not rows) as bar:
+        for start in range(0, len(rows), size):
+            group = rows[start : start + size]
+            documents = [_upload(ingested, beir_id, *row) for beir_id, row in group]
+            ingestion.ingest_documents(document_ids=[document.id for document in documents if document])
+            bar.update(len(group))
+    not_ready = Document.objects.filter(knowledge_base=knowledge_base).exclude(status=Document.Status.READY)
+    for document_id in not_ready.values_list("id", flat=True):
+        ingested.failed += ingested.beir_ids.pop(document_id)
+    ingested.seconds = time.perf_counter() - started
+    return ingested
+
+
+def ranked_documents(passages: Sequence[retrieval.Passage], beir_ids: dict[int, list[str]]) -> list[str]:
+    """BEIR ids in the order their best chunk appears."""
+    documents = dict.fromkeys(passage.document_id for passage in passages)
+    return [beir_id for document_id in documents for beir_id in beir_ids.get(document_id, [])]
+
+
+def ndcg_at(ranking: Sequence[str], judged: dict[str, int], k: int = 10) -> float:
+    """nDCG@k as pytrec_eval's ndcg_cut: gain rel / log2(rank + 1), ideal from the judged relevances."""
+    dcg = sum(judged.get(doc_id, 0) / math.log2(rank + 1) for rank, doc_id in enumerate(ranking[:k], start=1))
+    ideal = sorted(judged.values(), reverse=True)[:k]
+    idcg = sum(rel / math.log2(rank + 1) for rank, rel in enumerate(ideal, start=1))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def recall_at(ranking: Sequence[str], judged: dict[str, int], k: int = 100) -> float:
+    relevant = {doc_id for doc_id, rel in judged.items() if rel > 0}
+    return len(relevant.intersection(ranking[:k])) / len(relevant) if relevant else 0.0
+
+
+def mrr_at(ranking: Sequence[str], judged: dict[str, int], k: int = 10) -> float:
+    for rank, doc_id in enumerate(ranking[:k], start=1):
+        if judged.get(doc_id, 0) > 0:
+            return 1.0 / rank
+    return 0.0
+
+
+def run_queries(
+    *, ingested: Ingested, queries: dict[str, str], mode: str
+) -> tuple[dict[str, list[str]], list[float]]:
+    """Each query's ranked BEIR ids, and the wall time of each search in ms."""
+    kbs = [ingested.knowledge_base]
+    # Untimed: the first search loads the model and builds the lexical index.
+    retrieval.search(query=next(iter(queries.values())), knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode)
+    rankings: dict[str, list[str]] = {}
+    latencies: list[float] = []
+    for query_id, text in tqdm(queries.items(), unit="query", desc=f"search ({mode})"):
+        started = time.perf_counter()
+        result = retrieval.search(query=text, knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        rankings[query_id] = ranked_documents(result.passages, ingested.beir_ids)
+    return rankings, latencies
+
+
+def evaluate(*, dataset: Dataset, mode: str, keep: bool = False) -> Report:
+    """Ingest the corpus into a new knowledge base, run the judged queries, score them.
+
+    The knowledge base is deleted afterwards, also on error or interrupt, unless `keep`.
+    """
+    knowledge_base = KnowledgeBase.objects.create(
+        name=f"Evaluation: {dataset.name}", slug=f"eval-{slugify(dataset.name)[:40]}-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        ingested = ingest_corpus(knowledge_base=knowledge_base, corpus=dataset.corpus)
+        rankings, latencies = run_queries(ingested=ingested, queries=dataset.queries, mode=mode)
+        chunks = Chunk.objects.filter(knowledge_base=knowledge_base).count()
+    finally:
+        if not keep:
+            services.knowledge_base_delete(knowledge_base=knowledge_base)
+
+    def mean(metric: Callable[[list[str], dict[str, int]], float]) -> float:
+        return round(float(np.mean([metric(rankings[q], dataset.qrels[q]) for q in rankings])), 4)
+
+    return Report(
+        dataset=dataset.name,
+        mode=mode,
+        queries=len(rankings),
+        documents=len(ingested.beir_ids),
+        chunks=chunks,
+        failed=len(ingested.failed),
+        ingest_s=round(ingested.seconds, 1),
+        ndcg_at_10=mean(ndcg_at),
+        recall_at_100=mean(recall_at),
+        mrr_at_10=mean(mrr_at),
+        p50_ms=round(float(np.percentile(latencies, 50)), 1),
+        p95_ms=round(float(np.percentile(latencies, 95)), 1),
+        knowledge_base=knowledge_base.slug,
+    )

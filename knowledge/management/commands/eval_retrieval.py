@@ -1,0 +1,58 @@
+from argparse import ArgumentTypeError
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from knowledge import evaluation, retrieval
+
+
+def count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ArgumentTypeError(f"expected a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure retrieval quality on a BEIR-format data set (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv), "
+        "ingested into a throw-away knowledge base: nDCG@10, Recall@100, MRR@10 and query latency."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("dataset_dir", metavar="DATASET_DIR")
+        parser.add_argument("--split", default="test", help="qrels/SPLIT.tsv to judge by (default: test)")
+        parser.add_argument("--mode", choices=retrieval.MODES, default="hybrid")
+        parser.add_argument(
+            "--limit-queries", type=count, metavar="N", help="only the first N judged queries"
+        )
+        parser.add_argument(
+            "--limit-corpus", type=count, metavar="N", help="only the relevant documents plus N others"
+        )
+        parser.add_argument("--keep", action="store_true", help="keep the knowledge base for inspection")
+        parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+    def handle(
+        self, *args, dataset_dir: str, split: str, mode: str, keep: bool, json: bool, **options
+    ) -> None:
+        try:
+            dataset = evaluation.load_dataset(Path(dataset_dir), split=split)
+        except evaluation.DatasetError as exc:
+            raise CommandError(str(exc)) from None
+        dataset = evaluation.limit_dataset(
+            dataset, queries=options["limit_queries"], corpus=options["limit_corpus"]
+        )
+        report = evaluation.evaluate(dataset=dataset, mode=mode, keep=keep)
+        if report.failed:
+            self.stderr.write(self.style.WARNING(f"{report.failed} document(s) failed to ingest."))
+        self.stdout.write(
+            f"{report.dataset} ({split}), {mode}: {report.queries} queries, {report.documents} documents, "
+            f"{report.chunks} chunks, ingested in {report.ingest_s} s\n"
+            f"nDCG@10     {report.ndcg_at_10:.4f}\n"
+            f"Recall@100  {report.recall_at_100:.4f}\n"
+            f"MRR@10      {report.mrr_at_10:.4f}\n"
+            f"latency     p50 {report.p50_ms} ms, p95 {report.p95_ms} ms"
+        )
+        if keep:
+            self.stdout.write(f"Kept the knowledge base “{report.knowledge_base}”.")
+        if json:
+            self.stdout.write(report.as_json())

@@ -1,0 +1,129 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from knowledge import evaluation
+from knowledge.models import Chunk, Document, KnowledgeBase
+
+CORPUS = {
+    "vacation": ("Vacation policy", "Staff get 25 days of paid vacation per year, booked in the HR portal."),
+    "parking": ("Parking", "Parking in the garage is free for staff; visitors pay at the gate."),
+    "expenses": ("", "Expense reports are due on the fifth working day of each month."),
+    "laptops": (
+        "Laptops",
+        "Every engineer receives a laptop with 32 GB of memory, replaced every three years.",
+    ),
+    "canteen": ("Canteen", "The canteen serves lunch from noon until two in the afternoon."),
+    "security": ("Security", "Badges must be worn visibly at all times inside the building."),
+    "travel": ("Travel", "Book trains rather than planes for business trips under 500 kilometres."),
+    "printing": ("Printers", "Colour printing needs a code from the office manager."),
+    "gongzi": ("工资发放", "公司每月十日发放工资，遇到节假日提前到最近的工作日。"),
+    "jiaban": ("加班规定", "加班需要提前一天在系统中申请，并由部门经理批准。"),
+    "shitang": ("食堂", "员工食堂提供早餐和晚餐，早餐从七点开始。"),
+}
+QUERIES = {
+    "q1": "How many days of paid vacation do staff get?",
+    "q2": "When are expense reports due?",
+    "q3": "How much memory does an engineer's laptop have?",
+    "q4": "公司每月几号发放工资？",
+    "unjudged": "Where is the canteen?",
+}
+QRELS = {"q1": "vacation", "q2": "expenses", "q3": "laptops", "q4": "gongzi"}
+KEYS = {"ndcg@10", "recall@100", "mrr@10", "p50_ms", "p95_ms", "queries", "mode", "documents", "chunks"}
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    rows = [{"_id": doc_id, "title": title, "text": text} for doc_id, (title, text) in CORPUS.items()]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    queries = [{"_id": query_id, "text": text} for query_id, text in QUERIES.items()]
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in queries))
+    judgements = "".join(f"{query_id}\t{doc_id}\t1\n" for query_id, doc_id in QRELS.items())
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + judgements)
+    return folder
+
+
+def test_it_scores_a_perfect_ranking_one():
+    judged = {"a": 1, "b": 1}
+    assert evaluation.ndcg_at(["a", "b", "c"], judged) == pytest.approx(1.0)
+    assert evaluation.recall_at(["a", "b", "c"], judged) == 1.0
+    assert evaluation.mrr_at(["a", "b", "c"], judged) == 1.0
+
+
+def test_it_scores_a_known_ranking():
+    judged = {"a": 1, "b": 1, "z": 0}
+    ranking = ["x", "a", "y", "b"]
+    # DCG 1/log2(3) + 1/log2(5); ideal 1 + 1/log2(3)
+    assert evaluation.ndcg_at(ranking, judged) == pytest.approx(0.650921, abs=1e-6)
+    assert evaluation.mrr_at(ranking, judged) == 0.5
+    assert evaluation.recall_at(ranking, judged, k=2) == 0.5
+    assert evaluation.recall_at(ranking, judged) == 1.0
+
+
+def test_it_uses_graded_relevance_for_ndcg_only():
+    judged = {"a": 2, "b": 1}
+    # DCG 1 + 2/log2(3); ideal 2 + 1/log2(3)
+    assert evaluation.ndcg_at(["b", "a"], judged) == pytest.approx(0.859719, abs=1e-6)
+    assert evaluation.mrr_at(["b", "a"], judged) == 1.0
+
+
+def test_it_scores_zero_when_nothing_relevant_is_found_in_time():
+    ranking = [f"d{i}" for i in range(10)] + ["a"]
+    assert evaluation.ndcg_at(ranking, {"a": 1}) == 0.0
+    assert evaluation.mrr_at(ranking, {"a": 1}) == 0.0
+    assert evaluation.recall_at(ranking, {"a": 1}) == 1.0
+
+
+def test_it_keeps_relevant_documents_when_limiting_the_corpus(dataset):
+    limited = evaluation.limit_dataset(evaluation.load_dataset(dataset), queries=2, corpus=1)
+    assert list(limited.queries) == ["q1", "q2"]
+    assert list(limited.corpus) == ["vacation", "parking", "expenses"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_it_prints_the_metrics_as_json_and_removes_its_knowledge_base(dataset, mode, capsys):
+    call_command("eval_retrieval", str(dataset), mode=mode, json=True)
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert set(result) >= KEYS
+    assert (result["queries"], result["documents"], result["mode"]) == (4, 11, mode)
+    if mode != "dense":
+        assert (result["ndcg@10"], result["recall@100"], result["mrr@10"]) == (1.0, 1.0, 1.0)
+    assert not KnowledgeBase.objects.exists() and not Document.objects.exists() and not Chunk.objects.exists()
+    assert not any(Path(settings.INDEX_DIR).glob("kb-*"))
+    assert not any(path.is_file() for path in Path(settings.MEDIA_ROOT).rglob("*"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_removes_its_knowledge_base_when_interrupted(dataset, monkeypatch):
+    def interrupt(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "run_queries", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("eval_retrieval", str(dataset), mode="lexical")
+    assert not KnowledgeBase.objects.exists() and not Chunk.objects.exists()
+    assert not any(Path(settings.INDEX_DIR).glob("kb-*"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_knowledge_base_when_asked(dataset, capsys):
+    call_command("eval_retrieval", str(dataset), mode="lexical", keep=True, limit_queries=1, limit_corpus=2)
+    kb = KnowledgeBase.objects.get()
+    assert kb.documents.count() == 3
+    assert kb.slug in capsys.readouterr().out
+
+
+def test_it_refuses_a_folder_without_a_corpus(tmp_path):
+    with pytest.raises(CommandError, match=r"no corpus\.jsonl"):
+        call_command("eval_retrieval", str(tmp_path))
+
+
+def test_it_refuses_an_unknown_split_naming_the_ones_there(dataset):
+    with pytest.raises(CommandError, match=r"split 'dev' \(splits found: test\)"):
+        call_command("eval_retrieval", str(dataset), split="dev")
