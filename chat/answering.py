@@ -95,6 +95,13 @@ async def _history(conversation: Conversation) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} async for m in said.only("role", "content")]
 
 
+def retrieval_context(history: list[dict[str, str]]) -> list[str]:
+    """The previous question and answer, for retrieving a follow-up question. Only what was said:
+    reasoning is never part of the history."""
+    last = {turn["role"]: turn["content"] for turn in history}
+    return [last.get(Message.Role.USER, ""), citations.MARKER.sub("", last.get(Message.Role.ASSISTANT, ""))]
+
+
 async def answer_question(*, user, conversation: Conversation, question: str) -> AsyncIterator[Event]:
     """Yield (event, data) pairs: meta, reasoning*, content*, error?, done."""
     history = await _history(conversation)
@@ -127,7 +134,7 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     try:
         knowledge_bases = await _readable_knowledge_bases(user, conversation)
         passages = await sync_to_async(_retrieve, thread_sensitive=False)(
-            question=question, knowledge_bases=knowledge_bases
+            question=question, knowledge_bases=knowledge_bases, context=retrieval_context(history)
         )
         retrieval_ms = progress.ms_since_start(time.monotonic()) or 0
         if config is None:

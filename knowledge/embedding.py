@@ -69,6 +69,27 @@ def embed(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+_skills_lock = threading.Lock()
+
+
+@cache
+def _measure_skills() -> dict[str, float]:
+    from knowledge import probe
+
+    return probe.measure(embed)
+
+
+def skills() -> dict[str, float]:
+    """The model's measured skill per script (see `probe`), once per process."""
+    with _skills_lock:
+        return _measure_skills()
+
+
+def warm_up() -> None:
+    get_model()
+    skills()
+
+
 def warm_up_in_background() -> None:
-    """Load the model while the server starts, so the first question does not wait for it."""
-    threading.Thread(target=get_model, name="embedding-warm-up", daemon=True).start()
+    """Load and probe the model while the server starts, so the first question does not wait for it."""
+    threading.Thread(target=warm_up, name="embedding-warm-up", daemon=True).start()

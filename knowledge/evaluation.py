@@ -210,21 +210,42 @@ def run_queries(
     return rankings, latencies
 
 
-def evaluate(*, dataset: Dataset, mode: str, keep: bool = False) -> Report:
+def reuse_corpus(*, knowledge_base: KnowledgeBase) -> Ingested:
+    """A knowledge base kept by an earlier run (`--keep`): its ready documents, named `<_id>.txt`."""
+    ingested = Ingested(knowledge_base)
+    ready = Document.objects.filter(knowledge_base=knowledge_base, status=Document.Status.READY)
+    for document_id, title in ready.values_list("id", "title"):
+        ingested.beir_ids[document_id] = [title.removesuffix(".txt")]
+    if not ingested.beir_ids:
+        raise DatasetError(f"Knowledge base {knowledge_base.slug!r} has no ready documents to evaluate.")
+    return ingested
+
+
+def evaluate(
+    *, dataset: Dataset, mode: str, keep: bool = False, reuse: KnowledgeBase | None = None
+) -> Report:
     """Ingest the corpus into a new knowledge base, run the judged queries, score them.
 
-    The knowledge base is deleted afterwards, also on error or interrupt, unless `keep`.
+    The knowledge base is deleted afterwards, also on error or interrupt, unless `keep`. With `reuse`,
+    a knowledge base kept by an earlier run of the same data set is searched instead (and kept), so
+    the modes can be compared without embedding the corpus again.
     """
-    knowledge_base = KnowledgeBase.objects.create(
-        name=f"Evaluation: {dataset.name}", slug=f"eval-{slugify(dataset.name)[:40]}-{uuid.uuid4().hex[:8]}"
-    )
-    try:
-        ingested = ingest_corpus(knowledge_base=knowledge_base, corpus=dataset.corpus)
+    if reuse is not None:
+        ingested = reuse_corpus(knowledge_base=reuse)
         rankings, latencies = run_queries(ingested=ingested, queries=dataset.queries, mode=mode)
-        chunks = Chunk.objects.filter(knowledge_base=knowledge_base).count()
-    finally:
-        if not keep:
-            services.knowledge_base_delete(knowledge_base=knowledge_base)
+        chunks = Chunk.objects.filter(knowledge_base=reuse).count()
+    else:
+        knowledge_base = KnowledgeBase.objects.create(
+            name=f"Evaluation: {dataset.name}",
+            slug=f"eval-{slugify(dataset.name)[:40]}-{uuid.uuid4().hex[:8]}",
+        )
+        try:
+            ingested = ingest_corpus(knowledge_base=knowledge_base, corpus=dataset.corpus)
+            rankings, latencies = run_queries(ingested=ingested, queries=dataset.queries, mode=mode)
+            chunks = Chunk.objects.filter(knowledge_base=knowledge_base).count()
+        finally:
+            if not keep:
+                services.knowledge_base_delete(knowledge_base=knowledge_base)
 
     def mean(metric: Callable[[list[str], dict[str, int]], float]) -> float:
         return round(float(np.mean([metric(rankings[q], dataset.qrels[q]) for q in rankings])), 4)
@@ -242,5 +263,5 @@ def evaluate(*, dataset: Dataset, mode: str, keep: bool = False) -> Report:
         mrr_at_10=mean(mrr_at),
         p50_ms=round(float(np.percentile(latencies, 50)), 1),
         p95_ms=round(float(np.percentile(latencies, 95)), 1),
-        knowledge_base=knowledge_base.slug,
+        knowledge_base=ingested.knowledge_base.slug,
     )

@@ -1,33 +1,50 @@
-"""Each knowledge base's vector index: derived from the database, saved atomically with a version.
+"""Each knowledge base's search index: vectors and BM25 postings, derived from the database.
 
-On disk, under INDEX_DIR/kb-<id>/, an index is a list of immutable segment files (chunk ids and
-their vectors) plus a tombstone file of ids deleted since, named by a manifest. `CURRENT` holds the
-version of the manifest in use. Adding a document writes one small segment instead of rewriting
-the whole index; when segments or tombstones pile up they are compacted into one segment.
+On disk, under INDEX_DIR/kb-<id>/, an index is a list of immutable segment files (chunk ids, their
+vectors and the postings of their text) plus a tombstone file of ids deleted since, named by a
+manifest. `CURRENT` holds the version of the manifest in use. Adding a document writes one small
+segment instead of rewriting the whole index; when segments or tombstones pile up they are
+compacted into one segment.
+
+Vector search is exact (a flat inner-product index) until a knowledge base holds
+INDEX_APPROXIMATE_FROM chunks. From then on compaction also trains an inverted-file index (FAISS
+IVF) over the compacted segment and saves it next to it, and readers search that approximately;
+segments added later join it without retraining until they make up half the index, which triggers
+a compaction that trains afresh.
 
 Writers hold an exclusive file lock for the knowledge base, write new files, then switch `CURRENT`
-with an atomic rename, so a reader never sees a half-written index. Readers keep a FAISS index in
-memory per knowledge base and, when the version changes, add only the new segments and remove the
-new tombstones (or reload everything after a compaction).
+with an atomic rename, so a reader never sees a half-written index. Readers keep the index in
+memory per knowledge base and, when the version changes, add only the new segments and apply only
+the new tombstones (or reload everything after a compaction).
 """
 
 import fcntl
 import json
+import math
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import replace as replaced
 from pathlib import Path
 
 import faiss
 import numpy as np
 from django.conf import settings
 
+from knowledge import lexical
+
+FORMAT = 2  # 2: segments hold postings next to vectors
 MAX_SEGMENTS = 32
 MAX_TOMBSTONE_FRACTION = 0.2
 _KEEP_VERSIONS = 2  # files of the previous version stay for readers that read CURRENT just before a switch
+_TRAINING_POINTS_PER_LIST = 64
+
+
+class IndexOutdated(Exception):
+    """The saved index predates the current format; `manage.py rebuild_index` rewrites it."""
 
 
 @dataclass(frozen=True)
@@ -36,14 +53,28 @@ class Manifest:
     segments: tuple[str, ...]
     counts: tuple[int, ...]
     tombstones: str | None
+    approximate: str | None = None  # IVF index over segments[0]
+
+
+@dataclass(frozen=True)
+class Segment:
+    ids: np.ndarray
+    vectors: np.ndarray
+    postings: lexical.Postings
 
 
 @dataclass(frozen=True)
 class LoadedIndex:
     version: int
-    index: faiss.IndexIDMap2
+    vectors: faiss.Index | None  # None while the index is empty
+    lexical: tuple[lexical.Segment, ...]
     segments: tuple[str, ...]
-    tombstones_applied: int
+    approximate: str | None
+    tombstones: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return 0 if self.vectors is None else self.vectors.ntotal
 
 
 _cache: dict[int, LoadedIndex] = {}
@@ -80,12 +111,19 @@ def _manifest(kb_id: int, version: int) -> Manifest:
     if version == 0:
         return Manifest(0, (), (), None)
     raw = json.loads((_folder(kb_id) / f"manifest-{version}.json").read_text())
-    return Manifest(version, tuple(raw["segments"]), tuple(raw["counts"]), raw["tombstones"])
+    if raw.get("format", 1) < FORMAT:
+        raise IndexOutdated(
+            f"The search index of knowledge base {kb_id} was written by an older version; "
+            "run `python manage.py rebuild_index` to rewrite it."
+        )
+    return Manifest(
+        version, tuple(raw["segments"]), tuple(raw["counts"]), raw["tombstones"], raw.get("approximate")
+    )
 
 
-def _read_segment(kb_id: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_segment(kb_id: int, name: str) -> Segment:
     with np.load(_folder(kb_id) / name) as data:
-        return data["ids"], data["vectors"]
+        return Segment(data["ids"], data["vectors"], lexical.Postings.from_arrays(data))
 
 
 def _read_tombstones(kb_id: int, manifest: Manifest) -> np.ndarray:
@@ -94,16 +132,53 @@ def _read_tombstones(kb_id: int, manifest: Manifest) -> np.ndarray:
     return np.load(_folder(kb_id) / manifest.tombstones)
 
 
-def _write_segment(kb_id: int, version: int, ids: np.ndarray, vectors: np.ndarray) -> tuple[str, int]:
+def _write_segment(kb_id: int, version: int, segment: Segment) -> tuple[str, int]:
     name = f"seg-{version}.npz"
     tmp = _folder(kb_id) / f".{name}.tmp"
     with tmp.open("wb") as handle:
-        np.savez(handle, ids=ids.astype(np.int64), vectors=vectors.astype(np.float32))
+        np.savez(
+            handle,
+            ids=segment.ids.astype(np.int64),
+            vectors=segment.vectors.astype(np.float32),
+            **segment.postings.to_arrays(),
+        )
     os.replace(tmp, _folder(kb_id) / name)
-    return name, len(ids)
+    return name, len(segment.ids)
 
 
-def _commit(kb_id: int, version: int, segments: list[tuple[str, int]], tombstones: np.ndarray) -> int:
+def _list_count(size: int) -> int:
+    """Inverted lists for an IVF index of this many vectors: about the square root, as FAISS advises."""
+    return max(1, min(int(math.sqrt(size)), size // _TRAINING_POINTS_PER_LIST))
+
+
+def probes(lists: int) -> int:
+    """Lists searched per query: enough for a recall@10 of 0.98 against exact search (benchmarks/)."""
+    return max(1, min(lists, settings.INDEX_APPROXIMATE_PROBES or max(16, lists // 16)))
+
+
+def _write_approximate(kb_id: int, version: int, segment: Segment) -> str:
+    """Train an IVF index on the segment's vectors, add them, save it; returns the file name."""
+    count, dim = segment.vectors.shape
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFFlat(quantizer, dim, _list_count(count), faiss.METRIC_INNER_PRODUCT)
+    sample_size = min(count, ivf.nlist * _TRAINING_POINTS_PER_LIST)
+    sample = np.random.default_rng(version).choice(count, sample_size, replace=False)
+    ivf.train(np.ascontiguousarray(segment.vectors[np.sort(sample)], dtype=np.float32))
+    ivf.add_with_ids(np.ascontiguousarray(segment.vectors, dtype=np.float32), segment.ids.astype(np.int64))
+    name = f"ivf-{version}.faiss"
+    tmp = _folder(kb_id) / f".{name}.tmp"
+    faiss.write_index(ivf, str(tmp))
+    os.replace(tmp, _folder(kb_id) / name)
+    return name
+
+
+def _commit(
+    kb_id: int,
+    version: int,
+    segments: list[tuple[str, int]],
+    tombstones: np.ndarray,
+    approximate: str | None,
+) -> int:
     folder = _folder(kb_id)
     tomb_name = None
     if len(tombstones):
@@ -113,9 +188,11 @@ def _commit(kb_id: int, version: int, segments: list[tuple[str, int]], tombstone
             np.save(handle, tombstones.astype(np.int64))
         os.replace(tmp, folder / tomb_name)
     manifest = {
+        "format": FORMAT,
         "segments": [s[0] for s in segments],
         "counts": [s[1] for s in segments],
         "tombstones": tomb_name,
+        "approximate": approximate,
     }
     _atomic_write(folder / f"manifest-{version}.json", json.dumps(manifest).encode())
     _atomic_write(folder / "CURRENT", str(version).encode())
@@ -129,12 +206,11 @@ def _remove_unreferenced(kb_id: int, version: int) -> None:
     for kept in range(max(1, version - _KEEP_VERSIONS + 1), version + 1):
         try:
             manifest = _manifest(kb_id, kept)
-        except FileNotFoundError:
+        except (FileNotFoundError, IndexOutdated):
             continue
         keep.add(f"manifest-{kept}.json")
         keep.update(manifest.segments)
-        if manifest.tombstones:
-            keep.add(manifest.tombstones)
+        keep.update(name for name in (manifest.tombstones, manifest.approximate) if name)
     for path in folder.glob("*-*.*"):
         if path.name not in keep:
             path.unlink(missing_ok=True)
@@ -150,70 +226,131 @@ def _locked(kb_id: int) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _live(kb_id: int, manifest: Manifest, tombstones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ids and vectors of a manifest's segments, without the deleted ones."""
-    parts = [_read_segment(kb_id, name) for name in manifest.segments]
-    if not parts:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    ids = np.concatenate([p[0] for p in parts])
-    keep = ~np.isin(ids, tombstones)
-    return ids[keep], np.concatenate([p[1] for p in parts])[keep]
+def _merged(kb_id: int, names: Sequence[str], tombstones: np.ndarray) -> Segment | None:
+    """One segment holding the live rows of these segments, in order; None when nothing is live."""
+    parts = [_read_segment(kb_id, name) for name in names]
+    keeps = [~np.isin(part.ids, tombstones) for part in parts]
+    if not any(keep.any() for keep in keeps):
+        return None
+    return Segment(
+        ids=np.concatenate([part.ids[keep] for part, keep in zip(parts, keeps, strict=True)]),
+        vectors=np.concatenate([part.vectors[keep] for part, keep in zip(parts, keeps, strict=True)]),
+        postings=lexical.Postings.merge(
+            [(part.postings, keep) for part, keep in zip(parts, keeps, strict=True)]
+        ),
+    )
 
 
-def update(kb_id: int, *, remove_ids: list[int], add_ids: list[int], add_vectors: np.ndarray) -> int:
-    """Remove and add vectors in one new version of the index; returns that version.
+def _new_segment(ids: Sequence[int], vectors: np.ndarray, texts: Sequence[str]) -> Segment:
+    if not len(ids) == len(vectors) == len(texts):
+        raise ValueError(f"{len(ids)} ids, {len(vectors)} vectors and {len(texts)} texts do not match")
+    return Segment(
+        np.asarray(ids, dtype=np.int64),
+        np.asarray(vectors, dtype=np.float32),
+        lexical.Postings.build([lexical.tokenize(text) for text in texts]),
+    )
 
-    Chunk ids are never reused, so a tombstone can never hide a vector added later.
+
+def _commit_compacted(kb_id: int, version: int, segment: Segment | None) -> int:
+    """Write one segment (and, when it is large enough, its approximate index) as the whole index."""
+    if segment is None:
+        return _commit(kb_id, version, [], np.zeros(0, dtype=np.int64), None)
+    written = _write_segment(kb_id, version, segment)
+    approximate = None
+    if len(segment.ids) >= settings.INDEX_APPROXIMATE_FROM:
+        approximate = _write_approximate(kb_id, version, segment)
+    return _commit(kb_id, version, [written], np.zeros(0, dtype=np.int64), approximate)
+
+
+def update(
+    kb_id: int,
+    *,
+    remove_ids: Sequence[int] = (),
+    add_ids: Sequence[int] = (),
+    add_vectors: np.ndarray | None = None,
+    add_texts: Sequence[str] = (),
+) -> int:
+    """Remove and add chunks in one new version of the index; returns that version.
+
+    Chunk ids are never reused, so a tombstone can never hide a chunk added later.
     """
     with _locked(kb_id):
         manifest = _manifest(kb_id, current_version(kb_id))
         version = manifest.version + 1
         segments = list(zip(manifest.segments, manifest.counts, strict=True))
         tombstones = _read_tombstones(kb_id, manifest)
-        if remove_ids:
+        if len(remove_ids):
             tombstones = np.concatenate([tombstones, np.asarray(remove_ids, dtype=np.int64)])
-        if add_ids:
-            segments.append(_write_segment(kb_id, version, np.asarray(add_ids), add_vectors))
+        if len(add_ids):
+            new = _new_segment(add_ids, add_vectors, add_texts)
+            segments.append(_write_segment(kb_id, version, new))
         total = sum(count for _name, count in segments)
-        if len(segments) > MAX_SEGMENTS or len(tombstones) > MAX_TOMBSTONE_FRACTION * max(total, 1):
-            pending = Manifest(version, tuple(name for name, _count in segments), (), None)
-            ids, vectors = _live(kb_id, pending, tombstones)
-            segments = [_write_segment(kb_id, version, ids, vectors)] if len(ids) else []
-            tombstones = np.zeros(0, dtype=np.int64)
-        return _commit(kb_id, version, segments, tombstones)
+        live = total - len(tombstones)
+        outgrown = live >= settings.INDEX_APPROXIMATE_FROM and (
+            manifest.approximate is None or 2 * segments[0][1] < total
+        )
+        if (
+            len(segments) > MAX_SEGMENTS
+            or len(tombstones) > MAX_TOMBSTONE_FRACTION * max(total, 1)
+            or outgrown
+        ):
+            merged = _merged(kb_id, [name for name, _count in segments], tombstones)
+            return _commit_compacted(kb_id, version, merged)
+        return _commit(kb_id, version, segments, tombstones, manifest.approximate)
 
 
-def replace(kb_id: int, *, ids: list[int], vectors: np.ndarray) -> int:
-    """Write an index holding exactly these vectors (a rebuild from the database)."""
+def replace(kb_id: int, *, ids: Sequence[int], vectors: np.ndarray, texts: Sequence[str]) -> int:
+    """Write an index holding exactly these chunks (a rebuild from the database)."""
     with _locked(kb_id):
         version = current_version(kb_id) + 1
-        segments = [_write_segment(kb_id, version, np.asarray(ids), vectors)] if ids else []
-        return _commit(kb_id, version, segments, np.zeros(0, dtype=np.int64))
+        return _commit_compacted(kb_id, version, _new_segment(ids, vectors, texts) if len(ids) else None)
 
 
-def _load_fresh(kb_id: int, manifest: Manifest, dim: int) -> LoadedIndex:
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    for name in manifest.segments:
-        ids, vectors = _read_segment(kb_id, name)
-        index.add_with_ids(vectors, ids)
-    tombstones = _read_tombstones(kb_id, manifest)
-    if len(tombstones):
-        index.remove_ids(tombstones)
-    return LoadedIndex(manifest.version, index, manifest.segments, len(tombstones))
+def _dead(ids: np.ndarray, tombstones: np.ndarray) -> np.ndarray | None:
+    dead = np.isin(ids, tombstones) if len(tombstones) else None
+    return dead if dead is not None and dead.any() else None
+
+
+def _add(vectors: faiss.Index | None, segment: Segment) -> faiss.Index:
+    if vectors is None:
+        vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(segment.vectors.shape[1]))
+    vectors.add_with_ids(np.ascontiguousarray(segment.vectors), segment.ids)
+    return vectors
+
+
+def _load_fresh(kb_id: int, manifest: Manifest) -> LoadedIndex:
+    vectors: faiss.Index | None = None
+    if manifest.approximate:
+        vectors = faiss.read_index(str(_folder(kb_id) / manifest.approximate))
+        vectors.nprobe = probes(vectors.nlist)
+        # A hash table from id to list position: removals and exact re-scoring (`similarities`).
+        vectors.set_direct_map_type(faiss.DirectMap.Hashtable)
+    empty = LoadedIndex(manifest.version, vectors, (), (), manifest.approximate, np.zeros(0, dtype=np.int64))
+    return _catch_up(kb_id, empty, manifest)
 
 
 def _catch_up(kb_id: int, cached: LoadedIndex, manifest: Manifest) -> LoadedIndex:
     """Apply what changed since the cached version: new segments, then new tombstones."""
-    for name in manifest.segments[len(cached.segments) :]:
-        ids, vectors = _read_segment(kb_id, name)
-        cached.index.add_with_ids(vectors, ids)
+    vectors = cached.vectors
+    added: list[lexical.Segment] = []
+    for position, name in enumerate(manifest.segments[len(cached.segments) :], start=len(cached.segments)):
+        segment = _read_segment(kb_id, name)
+        if not (position == 0 and manifest.approximate):  # the IVF index holds the first segment already
+            vectors = _add(vectors, segment)
+        added.append(lexical.Segment(segment.postings, segment.ids, None))
+    # Chunk ids are never reused: old tombstones cannot hit new segments, so only new ones need applying.
     tombstones = _read_tombstones(kb_id, manifest)
-    if len(tombstones) > cached.tombstones_applied:
-        cached.index.remove_ids(tombstones[cached.tombstones_applied :])
-    return LoadedIndex(manifest.version, cached.index, manifest.segments, len(tombstones))
+    lexical_segments = cached.lexical + tuple(added)
+    if len(tombstones) > len(cached.tombstones):
+        if vectors is not None:
+            vectors.remove_ids(tombstones[len(cached.tombstones) :])
+        lexical_segments = tuple(replaced(s, dead=_dead(s.ids, tombstones)) for s in lexical_segments)
+    return LoadedIndex(
+        manifest.version, vectors, lexical_segments, manifest.segments, manifest.approximate, tombstones
+    )
 
 
-def _load(kb_id: int, dim: int) -> LoadedIndex:
+def _load(kb_id: int) -> LoadedIndex:
     """The index brought up to date with the saved version; the caller holds the knowledge base's lock."""
     cached = _cache.get(kb_id)
     for _attempt in range(3):
@@ -222,8 +359,12 @@ def _load(kb_id: int, dim: int) -> LoadedIndex:
             return cached
         try:
             manifest = _manifest(kb_id, version)
-            appended = cached and manifest.segments[: len(cached.segments)] == cached.segments
-            loaded = _catch_up(kb_id, cached, manifest) if appended else _load_fresh(kb_id, manifest, dim)
+            appended = (
+                cached
+                and cached.approximate == manifest.approximate
+                and manifest.segments[: len(cached.segments)] == cached.segments
+            )
+            loaded = _catch_up(kb_id, cached, manifest) if appended else _load_fresh(kb_id, manifest)
         except FileNotFoundError:
             # A writer compacted and cleaned up while we read: start again from the newer version.
             cached = None
@@ -241,16 +382,57 @@ def drop(kb_id: int) -> None:
     _cache.pop(kb_id, None)
 
 
-def search(kb_id: int, query: np.ndarray, *, dim: int, k: int) -> list[tuple[int, float]]:
+def search(kb_id: int, query: np.ndarray, *, k: int) -> list[tuple[int, float]]:
+    """The k chunks whose vectors have the largest inner product (cosine) with the query, best first."""
     with _kb_lock(kb_id):
-        loaded = _load(kb_id, dim)
-        if loaded.index.ntotal == 0:
+        loaded = _load(kb_id)
+        if loaded.size == 0:
             return []
-        scores, ids = loaded.index.search(query.reshape(1, -1), min(k, loaded.index.ntotal))
+        scores, ids = loaded.vectors.search(
+            np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), min(k, loaded.size)
+        )
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+
+def similarities(kb_id: int, query: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """The cosine similarity of the query with each of these chunks' vectors (exact, also when the
+    index searches approximately), in the order given."""
+    with _kb_lock(kb_id):
+        vectors = _load(kb_id).vectors
+        stored = vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+    return stored @ np.asarray(query, dtype=np.float32)
+
+
+def _lexical_segments(kb_id: int) -> tuple[lexical.Segment, ...]:
+    with _kb_lock(kb_id):
+        return _load(kb_id).lexical
+
+
+def search_lexical(kb_id: int, query: lexical.Query | str, *, k: int) -> list[tuple[int, float]]:
+    """The k chunks with the highest BM25 score for the query's terms, best first."""
+    return lexical.search(_lexical_segments(kb_id), query, k=k)
+
+
+def lexical_scores(kb_id: int, query: lexical.Query | str, ids: Sequence[int]) -> np.ndarray:
+    return lexical.scores(_lexical_segments(kb_id), query, ids)
+
+
+def lexical_ceiling(kb_id: int, query: lexical.Query | str) -> float:
+    return lexical.ceiling(_lexical_segments(kb_id), query)
+
+
+def is_approximate(kb_id: int) -> bool:
+    with _kb_lock(kb_id):
+        return _load(kb_id).approximate is not None
 
 
 def vector_ids(kb_id: int) -> set[int]:
     """The chunk ids the saved index holds, read from disk (not from this process's cache)."""
     manifest = _manifest(kb_id, current_version(kb_id))
-    return {int(i) for i in _live(kb_id, manifest, _read_tombstones(kb_id, manifest))[0]}
+    tombstones = _read_tombstones(kb_id, manifest)
+    ids: set[int] = set()
+    for name in manifest.segments:
+        with np.load(_folder(kb_id) / name) as data:
+            segment_ids = data["ids"]
+        ids.update(int(i) for i in segment_ids[~np.isin(segment_ids, tombstones)])
+    return ids

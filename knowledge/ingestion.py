@@ -166,11 +166,13 @@ def _store(works: list[_Work]) -> None:
             added.setdefault(chunk.knowledge_base_id, []).append(chunk)
         for kb_id in removed.keys() | added.keys():
             new = added.get(kb_id, [])
-            vectors = (
-                np.stack([np.frombuffer(c.vector, dtype=np.float32) for c in new]) if new else np.zeros(0)
-            )
+            vectors = [np.frombuffer(c.vector, dtype=np.float32) for c in new]
             index.update(
-                kb_id, remove_ids=removed.get(kb_id, []), add_ids=[c.id for c in new], add_vectors=vectors
+                kb_id,
+                remove_ids=removed.get(kb_id, []),
+                add_ids=[c.id for c in new],
+                add_vectors=np.stack(vectors) if vectors else None,
+                add_texts=[c.text for c in new],
             )
         now = timezone.now()
         for work in mine:

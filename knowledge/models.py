@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +26,27 @@ class KnowledgeBase(models.Model):
     groups = models.ManyToManyField(
         Group, blank=True, related_name="knowledge_bases", verbose_name=_("groups")
     )
-    top_k = models.PositiveSmallIntegerField(_("passages per question"), default=5)
+
+    class RetrievalMode(models.TextChoices):
+        HYBRID = "hybrid", _("Hybrid (meaning and words)")
+        DENSE = "dense", _("Meaning only (vectors)")
+        LEXICAL = "lexical", _("Words only (BM25)")
+
+    top_k = models.PositiveSmallIntegerField(
+        _("passages per question"), default=5, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    retrieval_mode = models.CharField(
+        _("search"), max_length=10, choices=RetrievalMode.choices, default=RetrievalMode.HYBRID
+    )
+    relevance_floor = models.FloatField(
+        _("relevance floor"),
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_(
+            "Passages whose relevance (0–1, shown on the hit-testing page) is below this are never "
+            "used. 0 keeps every passage found."
+        ),
+    )
     chunk_overlap = models.PositiveSmallIntegerField(
         _("chunk overlap (tokens)"),
         default=32,

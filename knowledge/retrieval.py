@@ -1,8 +1,24 @@
-"""Finding the passages that answer a question: dense (FAISS) and lexical (BM25) search, fused.
+"""Finding the passages that answer a question: dense (FAISS) and lexical (BM25) search, combined.
 
-`search` is the one retrieval function: chat, the `ask` command, the hit-testing page and
-evaluation all call it, so a query ranks the same everywhere. It returns the passages with each
-search's score and rank, and how long each step took.
+`search` is the one retrieval function: chat, the `ask` command, the hit-testing page, the API and
+evaluation all call it, so a query ranks the same everywhere and the relevance floor means the same
+everywhere.
+
+Relevance, the score passages are ranked by and the floor is compared with, is a number in [0, 1]:
+- dense: the cosine similarity of question and passage (negative ones count as 0);
+- lexical: the passage's BM25 score as a fraction of the highest score the question's terms could
+  reach in this knowledge base (every term, repeated, in a short passage);
+- hybrid: the weighted mean of the two, where the lexical side weighs 1 and the dense side weighs
+  the embedding model's skill in the question's script as measured when it loads (see `probe` and
+  `dense_weight`), or 0 where that skill is below USABLE_SKILL. With the default English-only model
+  a Chinese question is ranked by BM25 alone and an English one by both about alike; a
+  multilingual model keeps its weight in both.
+Both scores are computed exactly for every candidate either search found, so a passage's relevance
+does not depend on how deep each search looked.
+
+A follow-up question ("what about its memory needs?") is searched together with the previous
+question and, more lightly, the previous answer, so that what it refers to is found; the new
+question always weighs most.
 """
 
 import time
@@ -10,12 +26,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TypeVar
 
-from knowledge import embedding, index, lexical
+import numpy as np
+
+from knowledge import embedding, index, lexical, probe
 from knowledge.models import Chunk, KnowledgeBase
 
-RRF_K = 60
 CANDIDATES = 50
 MODES = ("hybrid", "dense", "lexical")
+# What earlier turns weigh next to the question (1): the previous question, then the previous answer.
+CONTEXT_WEIGHTS = (0.5, 0.25)
+# Below this probe skill the embedder is wrong more often than right in a script: its ranking is
+# noise there, and any weight on it pulls a hybrid below BM25 alone.
+USABLE_SKILL = 0.5
+MAJOR_SCRIPT_SHARE = 0.25
 T = TypeVar("T")
 
 
@@ -27,8 +50,8 @@ class Passage:
     knowledge_base_id: int
     text: str
     location: str
-    score: float  # the fused score that ranks passages
-    rank: int  # 1-based position in the fused ranking
+    score: float  # relevance in [0, 1]: ranks passages and is what the relevance floor compares with
+    rank: int  # 1-based position in the final ranking
     dense_score: float | None  # cosine similarity in [-1, 1]
     dense_rank: int | None
     lexical_score: float | None  # BM25
@@ -42,29 +65,95 @@ class Passage:
 class SearchResult:
     passages: list[Passage]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    below_floor: int = 0  # passages found but dropped by the relevance floor
 
 
-def _lexical_index(kb_id: int) -> lexical.LexicalIndex:
-    version = index.current_version(kb_id)
-    found = lexical.cached(kb_id, version)
-    if found is None:
-        rows = list(Chunk.objects.filter(knowledge_base_id=kb_id).values_list("id", "text"))
-        found = lexical.build(version, [r[0] for r in rows], [r[1] for r in rows])
-        lexical.remember(kb_id, found)
-    return found
+@dataclass
+class _Candidate:
+    chunk_id: int
+    knowledge_base: KnowledgeBase
+    relevance: float = 0.0
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    lexical_score: float | None = None
+    lexical_rank: int | None = None
 
 
-def _fuse(ranked_lists: Sequence[list[tuple[int, float]]]) -> dict[int, float]:
-    """Reciprocal rank fusion: robust to the two searches' scores being on different scales."""
-    fused: dict[int, float] = {}
-    for ranked in ranked_lists:
-        for rank, (chunk_id, _score) in enumerate(ranked):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    return fused
+def dense_weight(query: str) -> float:
+    """How much the dense side counts next to BM25 (1) for this query: the embedder's skill in the
+    weakest script making up at least MAJOR_SCRIPT_SHARE of the query (a Chinese question naming
+    "DeepSeek-V3" is a Chinese question), or 0 below USABLE_SKILL. Unprobed scripts count as the
+    weakest probed one."""
+    skills = embedding.skills()
+    weakest = min(skills.values())
+    shares = probe.script_shares(query) or {"latin": 1.0}
+    skill = min(
+        skills.get(script, weakest) for script, share in shares.items() if share >= MAJOR_SCRIPT_SHARE
+    )
+    return skill if skill >= USABLE_SKILL else 0.0
 
 
-def _ranks(hits: list[tuple[int, float]]) -> dict[int, tuple[float, int]]:
-    return {chunk_id: (score, rank) for rank, (chunk_id, score) in enumerate(hits, start=1)}
+def _query_vector(query: str, context: Sequence[tuple[str, float]]) -> np.ndarray:
+    """The question's embedding, nudged towards the earlier turns it may refer to."""
+    vectors = embedding.embed([query, *(text for text, _weight in context)])
+    blended = vectors[0] + sum(w * v for (_text, w), v in zip(context, vectors[1:], strict=True))
+    return blended / np.linalg.norm(blended)
+
+
+def _search_one(
+    kb: KnowledgeBase,
+    *,
+    mode: str,
+    vector: np.ndarray | None,
+    terms: lexical.Query | None,
+    depth: int,
+    dense_weight: float,
+    timed: Callable[[str, Callable[[], T]], T],
+) -> list[_Candidate]:
+    """Candidates from one knowledge base with their scores and relevance."""
+    dense = timed("dense", lambda: index.search(kb.id, vector, k=depth)) if mode != "lexical" else []
+    sparse = timed("lexical", lambda: index.search_lexical(kb.id, terms, k=depth)) if mode != "dense" else []
+    found: dict[int, _Candidate] = {}
+    for rank, (chunk_id, score) in enumerate(dense, start=1):
+        found[chunk_id] = _Candidate(chunk_id, kb, dense_score=score, dense_rank=rank)
+    for rank, (chunk_id, score) in enumerate(sparse, start=1):
+        candidate = found.setdefault(chunk_id, _Candidate(chunk_id, kb))
+        candidate.lexical_score, candidate.lexical_rank = score, rank
+    if found:
+        timed(
+            "fuse",
+            lambda: _score(kb.id, found, mode=mode, vector=vector, terms=terms, dense_weight=dense_weight),
+        )
+    return list(found.values())
+
+
+def _score(
+    kb_id: int,
+    found: dict[int, _Candidate],
+    *,
+    mode: str,
+    vector: np.ndarray | None,
+    terms: lexical.Query | None,
+    dense_weight: float,
+) -> None:
+    """Complete each candidate's scores (exactly, where one search did not return it) and relevance."""
+    if mode != "lexical":
+        missing = [i for i, c in found.items() if c.dense_score is None]
+        if missing:
+            for chunk_id, score in zip(missing, index.similarities(kb_id, vector, missing), strict=True):
+                found[chunk_id].dense_score = float(score)
+    ceiling = 1.0
+    if mode != "dense":
+        missing = [i for i, c in found.items() if c.lexical_score is None]
+        if missing:
+            for chunk_id, score in zip(missing, index.lexical_scores(kb_id, terms, missing), strict=True):
+                found[chunk_id].lexical_score = float(score)
+        ceiling = index.lexical_ceiling(kb_id, terms) or 1.0
+    weights = {"dense": (1.0, 0.0), "lexical": (0.0, 1.0), "hybrid": (dense_weight, 1.0)}[mode]
+    for candidate in found.values():
+        cosine = max(candidate.dense_score or 0.0, 0.0)
+        bm25 = (candidate.lexical_score or 0.0) / ceiling
+        candidate.relevance = (weights[0] * cosine + weights[1] * bm25) / sum(weights)
 
 
 def search(
@@ -72,56 +161,60 @@ def search(
     query: str,
     knowledge_bases: Sequence[KnowledgeBase],
     top_k: int | None = None,
-    mode: str = "hybrid",
+    mode: str | None = None,
+    context: Sequence[str] = (),
+    depth: int | None = None,
 ) -> SearchResult:
     """The best passages for the query across the given knowledge bases, best first.
 
-    Callers pass only knowledge bases the asking user may read. `mode` is "hybrid" (both searches,
-    fused), "dense" or "lexical".
+    Callers pass only knowledge bases the asking user may read. Each knowledge base is searched in
+    its own mode with its own relevance floor unless `mode` overrides the mode (the hit-testing page
+    and evaluation compare modes). `context` holds the previous question and answer, newest first,
+    for follow-up questions (either may be empty). `depth` is how many candidates each search
+    returns (at least top_k).
     """
-    if mode not in MODES:
+    if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if not knowledge_bases or not query.strip():
         return SearchResult([])
+    weighted = [
+        (text, weight) for text, weight in zip(context, CONTEXT_WEIGHTS, strict=False) if text.strip()
+    ]
     timings: dict[str, float] = {}
 
     def timed(step: str, work: Callable[[], T]) -> T:
         started = time.perf_counter()
         result = work()
-        timings[step] = round((time.perf_counter() - started) * 1000, 2)
+        timings[step] = round(timings.get(step, 0.0) + (time.perf_counter() - started) * 1000, 2)
         return result
 
     top_k = top_k or max(kb.top_k for kb in knowledge_bases)
-    depth = max(CANDIDATES, top_k)  # each search's candidates; evaluation asks for hundreds
-    dense: list[tuple[int, float]] = []
-    sparse: list[tuple[int, float]] = []
-    if mode != "lexical":
-        dim = embedding.dimension()
-        vector = timed("embed", lambda: embedding.embed([query])[0])
-        dense = timed(
-            "dense",
-            lambda: [h for kb in knowledge_bases for h in index.search(kb.id, vector, dim=dim, k=depth)],
+    depth = max(depth or CANDIDATES, top_k)
+    modes = {kb.id: mode or kb.retrieval_mode for kb in knowledge_bases}
+    vector = None
+    if any(m != "lexical" for m in modes.values()):
+        vector = timed("embed", lambda: _query_vector(query, weighted))
+    terms = lexical.Query.of(query, context=weighted)
+    weight = dense_weight(query)
+    candidates = [
+        candidate
+        for kb in knowledge_bases
+        for candidate in _search_one(
+            kb, mode=modes[kb.id], vector=vector, terms=terms, depth=depth, dense_weight=weight, timed=timed
         )
-        dense.sort(key=lambda hit: -hit[1])
-    if mode != "dense":
-        sparse = timed(
-            "lexical",
-            lambda: [h for kb in knowledge_bases for h in _lexical_index(kb.id).search(query, k=depth)],
-        )
-        sparse.sort(key=lambda hit: -hit[1])
-    # One search alone ranks by its own score; both are fused by rank.
-    fused = timed("fuse", lambda: _fuse([dense, sparse]) if mode == "hybrid" else dict(dense or sparse))
-    best = sorted(fused, key=lambda chunk_id: -fused[chunk_id])[:top_k]
-    chunks = timed("fetch", lambda: Chunk.objects.select_related("document").in_bulk(best))
+    ]
+    kept = [c for c in candidates if c.relevance >= c.knowledge_base.relevance_floor]
+    kept.sort(key=lambda c: (-c.relevance, c.chunk_id))
+    best = kept[:top_k]
+    chunks = timed(
+        "fetch", lambda: Chunk.objects.select_related("document").in_bulk([c.chunk_id for c in best])
+    )
     timings["total"] = round(sum(timings.values()), 2)
-    dense_ranks, sparse_ranks = _ranks(dense), _ranks(sparse)
     passages = []
-    for chunk_id in best:
-        chunk = chunks.get(chunk_id)
+    for candidate in best:
+        chunk = chunks.get(candidate.chunk_id)
         if chunk is None:
             continue  # deleted since the index was read
-        dense_score, dense_rank = dense_ranks.get(chunk_id, (None, None))
-        lexical_score, lexical_rank = sparse_ranks.get(chunk_id, (None, None))
         passages.append(
             Passage(
                 chunk_id=chunk.id,
@@ -130,18 +223,22 @@ def search(
                 knowledge_base_id=chunk.knowledge_base_id,
                 text=chunk.text,
                 location=chunk.location,
-                score=fused[chunk.id],
+                score=round(candidate.relevance, 4),
                 rank=len(passages) + 1,
-                dense_score=dense_score,
-                dense_rank=dense_rank,
-                lexical_score=lexical_score,
-                lexical_rank=lexical_rank,
+                dense_score=candidate.dense_score,
+                dense_rank=candidate.dense_rank,
+                lexical_score=candidate.lexical_score,
+                lexical_rank=candidate.lexical_rank,
             )
         )
-    return SearchResult(passages, timings)
+    return SearchResult(passages, timings, below_floor=len(candidates) - len(kept))
 
 
 def retrieve_passages(
-    *, question: str, knowledge_bases: Sequence[KnowledgeBase], top_k: int | None = None
+    *,
+    question: str,
+    knowledge_bases: Sequence[KnowledgeBase],
+    top_k: int | None = None,
+    context: Sequence[str] = (),
 ) -> list[Passage]:
-    return search(query=question, knowledge_bases=knowledge_bases, top_k=top_k).passages
+    return search(query=question, knowledge_bases=knowledge_bases, top_k=top_k, context=context).passages

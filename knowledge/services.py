@@ -208,9 +208,7 @@ def document_delete(*, document: Document) -> None:
         chunk_ids = list(document.chunks.values_list("id", flat=True))
         document.delete()
         if chunk_ids:
-            index.update(
-                document.knowledge_base_id, remove_ids=chunk_ids, add_ids=[], add_vectors=np.zeros(0)
-            )
+            index.update(document.knowledge_base_id, remove_ids=chunk_ids)
     document.file.delete(save=False)
 
 
@@ -227,10 +225,11 @@ def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase) -> int:
     """Rewrite the knowledge base's index from the chunks in the database; returns the vector count."""
     dim = embedding.dimension()
     with transaction.atomic():
-        rows = list(Chunk.objects.filter(knowledge_base=knowledge_base).values_list("id", "vector"))
+        chunks = Chunk.objects.filter(knowledge_base=knowledge_base).order_by("id")
+        rows = list(chunks.values_list("id", "vector", "text"))
         ids = [row[0] for row in rows]
         vectors = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=np.float32).reshape(-1, dim)
-        index.replace(knowledge_base.id, ids=ids, vectors=vectors)
+        index.replace(knowledge_base.id, ids=ids, vectors=vectors, texts=[row[2] for row in rows])
     return len(ids)
 
 

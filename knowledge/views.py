@@ -39,15 +39,7 @@ def download(request: HttpRequest, document_id: int) -> FileResponse:
 
 class HitTestingForm(forms.Form):
     q = forms.CharField(label=_("Query"), required=False)
-    mode = forms.ChoiceField(
-        label=_("Search"),
-        choices=[
-            ("hybrid", _("Hybrid (dense + lexical)")),
-            ("dense", _("Dense only")),
-            ("lexical", _("Lexical only")),
-        ],
-        required=False,
-    )
+    mode = forms.ChoiceField(label=_("Search"), choices=KnowledgeBase.RetrievalMode.choices, required=False)
     top_k = forms.IntegerField(label=_("Passages"), min_value=1, max_value=MAX_TOP_K, required=False)
 
     def clean_q(self) -> str:
@@ -114,10 +106,10 @@ def _hits(result: retrieval.SearchResult, query: str) -> list[dict]:
 def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
     readable = KnowledgeBase.objects.readable_by(request.user)
     kb = get_object_or_404(readable, slug=slug)
-    form = HitTestingForm({"mode": "hybrid", "top_k": kb.top_k, **request.GET.dict()})
-    result, query, mode = None, "", "hybrid"
+    form = HitTestingForm({"mode": kb.retrieval_mode, "top_k": kb.top_k, **request.GET.dict()})
+    result, query, mode = None, "", kb.retrieval_mode
     if form.is_valid() and form.cleaned_data["q"].strip():
-        query, mode = form.cleaned_data["q"], form.cleaned_data["mode"] or "hybrid"
+        query, mode = form.cleaned_data["q"], form.cleaned_data["mode"] or kb.retrieval_mode
         top_k = form.cleaned_data["top_k"] or kb.top_k
         result = retrieval.search(query=query, knowledge_bases=[kb], top_k=top_k, mode=mode)
     return render(
@@ -133,6 +125,7 @@ def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
             "mode": mode,
             "hits": _hits(result, query) if result else [],
             "searched": result is not None,
+            "below_floor": result.below_floor if result else 0,
             "timings": [
                 (label, _milliseconds(result.timings_ms[step]))
                 for step, label in TIMING_STEPS.items()

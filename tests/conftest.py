@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.files import File
 
-from knowledge import embedding, index, ingestion, lexical, services
+from knowledge import embedding, index, ingestion, services
 from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
@@ -44,7 +44,6 @@ def _fresh_indexes(settings, tmp_path) -> None:
     settings.INDEX_DIR = tmp_path / "indexes"
     settings.MEDIA_ROOT = tmp_path / "media"
     index._cache.clear()
-    lexical._cache.clear()
 
 
 @pytest.fixture

@@ -188,7 +188,7 @@ def test_it_deletes_selected_documents_with_their_vectors(admin_client, kb, guid
 
 
 def test_it_rebuilds_the_index_and_shows_its_health(admin_client, kb, guide):
-    index.replace(kb.id, ids=[], vectors=np.zeros((0, embedding.dimension()), dtype=np.float32))
+    index.replace(kb.id, ids=[], vectors=np.zeros((0, embedding.dimension()), dtype=np.float32), texts=[])
     kb_changelist = reverse("admin:knowledge_knowledgebase_changelist")
     assert "mismatch: run" in admin_client.get(kb_changelist).content.decode()
     response = admin_client.post(kb_changelist, {"action": "rebuild_index", "_selected_action": [kb.id]})

@@ -117,6 +117,15 @@ def test_it_keeps_the_knowledge_base_when_asked(dataset, capsys):
     kb = KnowledgeBase.objects.get()
     assert kb.documents.count() == 3
     assert kb.slug in capsys.readouterr().out
+    call_command("eval_retrieval", str(dataset), mode="lexical", reuse=kb.slug, limit_queries=1, json=True)
+    reused = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert reused["knowledge_base"] == kb.slug and reused["documents"] == 3
+    assert KnowledgeBase.objects.get() == kb  # nothing ingested again, nothing removed
+
+
+def test_it_refuses_to_reuse_an_unknown_knowledge_base(dataset, db):
+    with pytest.raises(CommandError, match="No knowledge base"):
+        call_command("eval_retrieval", str(dataset), reuse="nope")
 
 
 def test_it_refuses_a_folder_without_a_corpus(tmp_path):

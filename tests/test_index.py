@@ -17,46 +17,59 @@ def vectors(ids: list[int]) -> np.ndarray:
     return values / np.linalg.norm(values, axis=1, keepdims=True)
 
 
+def texts(ids: list[int]) -> list[str]:
+    return [f"chunk{i} 第{i}段" for i in ids]
+
+
 def add(ids: list[int]) -> int:
-    return index.update(KB, remove_ids=[], add_ids=ids, add_vectors=vectors(ids))
+    return index.update(KB, add_ids=ids, add_vectors=vectors(ids), add_texts=texts(ids))
 
 
 def nearest(vector: np.ndarray) -> int:
-    return index.search(KB, vector, dim=DIM, k=1)[0][0]
+    return index.search(KB, vector, k=1)[0][0]
+
+
+def found_by_words(i: int) -> set[int]:
+    return {hit for hit, _ in index.search_lexical(KB, f"chunk{i}", k=5)}
 
 
 def test_it_finds_what_was_added_and_forgets_what_was_removed():
     add([1, 2, 3])
     assert nearest(vectors([2])[0]) == 2
-    index.update(KB, remove_ids=[2], add_ids=[], add_vectors=np.zeros(0))
-    assert 2 not in {hit for hit, _ in index.search(KB, vectors([2])[0], dim=DIM, k=3)}
+    index.update(KB, remove_ids=[2])
+    assert 2 not in {hit for hit, _ in index.search(KB, vectors([2])[0], k=3)}
     assert index.vector_ids(KB) == {1, 3}
+    assert found_by_words(3) == {3}
+    assert found_by_words(2) == set()
 
 
 def test_a_loaded_copy_catches_up_with_changes_made_elsewhere():
     add(list(range(1, 21)))
-    loaded = index._load(KB, DIM)
+    loaded = index._load(KB)
     add([21])
-    index.update(KB, remove_ids=[1], add_ids=[], add_vectors=np.zeros(0))
-    caught_up = index._load(KB, DIM)
-    assert caught_up.index is loaded.index  # the same copy, brought up to date, not reloaded
+    index.update(KB, remove_ids=[1])
+    caught_up = index._load(KB)
+    assert caught_up.vectors is loaded.vectors  # the same copy, brought up to date, not reloaded
     assert caught_up.version == index.current_version(KB)
     assert nearest(vectors([21])[0]) == 21
-    assert 1 not in {hit for hit, _ in index.search(KB, vectors([1])[0], dim=DIM, k=20)}
+    assert 1 not in {hit for hit, _ in index.search(KB, vectors([1])[0], k=20)}
+    assert found_by_words(21) == {21}
+    assert found_by_words(1) == set()
 
 
 def test_it_compacts_segments_and_tombstones(monkeypatch):
     monkeypatch.setattr(index, "MAX_SEGMENTS", 3)
     add([1, 2])
-    loaded = index._load(KB, DIM)
+    loaded = index._load(KB)
     for start in range(2, 12, 2):
         add([start + 1, start + 2])
-    index.update(KB, remove_ids=[1, 2, 3], add_ids=[], add_vectors=np.zeros(0))
+    index.update(KB, remove_ids=[1, 2, 3])
     manifest = index._manifest(KB, index.current_version(KB))
     assert len(manifest.segments) <= 3
     assert index.vector_ids(KB) == set(range(4, 13))
-    assert index._load(KB, DIM).index is not loaded.index  # a compaction means a fresh load
-    assert index._load(KB, DIM).index.ntotal == 9
+    assert index._load(KB).vectors is not loaded.vectors  # a compaction means a fresh load
+    assert index._load(KB).size == 9
+    assert [found_by_words(i) for i in (3, 4, 12)] == [set(), {4}, {12}]
 
 
 def test_it_keeps_only_recent_files_on_disk():
@@ -68,7 +81,7 @@ def test_it_keeps_only_recent_files_on_disk():
 
 def test_replace_writes_exactly_the_given_vectors():
     add([1, 2, 3])
-    index.replace(KB, ids=[8, 9], vectors=vectors([8, 9]))
+    index.replace(KB, ids=[8, 9], vectors=vectors([8, 9]), texts=texts([8, 9]))
     assert index.vector_ids(KB) == {8, 9}
     assert nearest(vectors([9])[0]) == 9
 
@@ -85,3 +98,36 @@ def test_concurrent_writers_lose_nothing(writers):
     for thread in threads:
         thread.join()
     assert index.vector_ids(KB) == {w * 100 + n for w in range(writers) for n in range(10)}
+
+
+def test_large_indexes_search_approximately_and_stay_up_to_date(settings):
+    """Above the threshold an IVF index is trained; later additions and deletions still apply to it."""
+    settings.INDEX_APPROXIMATE_FROM = 600
+    add(list(range(1, 501)))
+    assert not index.is_approximate(KB)
+    add(list(range(501, 701)))  # crossing the threshold compacts and trains
+    manifest = index._manifest(KB, index.current_version(KB))
+    assert manifest.approximate and len(manifest.segments) == 1
+    assert index.is_approximate(KB)
+    add([701])
+    index.update(KB, remove_ids=[5])
+    loaded = index._load(KB)
+    assert loaded.approximate and loaded.size == 700
+    assert nearest(vectors([701])[0]) == 701  # a segment added after training
+    assert nearest(vectors([300])[0]) == 300
+    assert 5 not in {hit for hit, _ in index.search(KB, vectors([5])[0], k=10)}
+    assert found_by_words(5) == set() and found_by_words(701) == {701}
+    index._cache.clear()  # another process loading from disk sees the same
+    assert index._load(KB).size == 700
+    assert nearest(vectors([701])[0]) == 701
+    assert index.vector_ids(KB) == set(range(1, 702)) - {5}
+
+
+def test_an_index_from_an_older_version_asks_for_a_rebuild():
+    add([1])
+    folder = index._folder(KB)
+    manifest = folder / f"manifest-{index.current_version(KB)}.json"
+    manifest.write_text(manifest.read_text().replace('"format": 2, ', ""))
+    index._cache.clear()
+    with pytest.raises(index.IndexOutdated, match="rebuild_index"):
+        index.search(KB, vectors([1])[0], k=1)

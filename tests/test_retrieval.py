@@ -1,5 +1,6 @@
+from knowledge import embedding, index, retrieval, services
 from knowledge.models import KnowledgeBase
-from knowledge.retrieval import retrieve_passages
+from knowledge.retrieval import retrieve_passages, search
 from tests.conftest import ingest
 
 
@@ -33,3 +34,83 @@ def test_readable_by_follows_groups_and_public_flag(kb, user, outsider):
     public = KnowledgeBase.objects.create(name="Handbook", slug="handbook", is_public=True)
     assert set(KnowledgeBase.objects.readable_by(user)) == {kb, public}
     assert set(KnowledgeBase.objects.readable_by(outsider)) == {public}
+
+
+def _notes(kb: KnowledgeBase, tmp_path, texts: dict[str, str]) -> None:
+    for name, text in texts.items():
+        path = tmp_path / name
+        path.write_text(text)
+        ingest(kb, path)
+
+
+PRODUCTS = {
+    "atlas.txt": "How much memory does the Atlas server need? The Atlas server needs 64 GB of memory.",
+    "boreal.txt": "The Boreal laptop is light and made for travel. It ships with 16 GB of memory.",
+}
+
+
+def test_a_follow_up_question_is_searched_with_what_it_refers_to(kb, tmp_path):
+    _notes(kb, tmp_path, PRODUCTS)
+    follow_up = "How much memory does it need?"
+    alone = retrieve_passages(question=follow_up, knowledge_bases=[kb])
+    assert alone[0].document_title == "atlas.txt"
+    context = ["Tell me about the Boreal laptop.", "The Boreal laptop is a light machine [1]."]
+    followed = retrieve_passages(question=follow_up, knowledge_bases=[kb], context=context)
+    assert followed[0].document_title == "boreal.txt"
+    # A new topic still wins over the previous one: the question weighs most.
+    switched = retrieve_passages(
+        question="What does the Atlas server need?", knowledge_bases=[kb], context=context
+    )
+    assert switched[0].document_title == "atlas.txt"
+
+
+def test_relevance_is_between_0_and_1_and_the_floor_drops_what_is_below(kb, tmp_path):
+    _notes(kb, tmp_path, PRODUCTS)
+    passages = search(query="Atlas server memory", knowledge_bases=[kb]).passages
+    assert [p.document_title for p in passages] == ["atlas.txt", "boreal.txt"]
+    assert 0 < passages[1].score < passages[0].score < 1
+    kb.relevance_floor = (passages[0].score + passages[1].score) / 2
+    kb.save()
+    result = search(query="Atlas server memory", knowledge_bases=[kb])
+    assert [p.document_title for p in result.passages] == ["atlas.txt"]
+    assert result.below_floor == 1
+
+
+def test_each_knowledge_base_is_searched_in_its_own_mode(kb, tmp_path):
+    _notes(kb, tmp_path, PRODUCTS)
+    kb.retrieval_mode = KnowledgeBase.RetrievalMode.LEXICAL
+    kb.save()
+    passages = search(query="notebook computer for trips", knowledge_bases=[kb]).passages
+    assert passages == []  # no word in common: BM25 alone finds nothing
+    assert search(query="notebook computer for trips", knowledge_bases=[kb], mode="dense").passages
+    kb.retrieval_mode = KnowledgeBase.RetrievalMode.DENSE
+    kb.save()
+    found = search(query="notebook computer for trips", knowledge_bases=[kb]).passages
+    assert found[0].document_title == "boreal.txt"
+    assert found[0].lexical_score is None and found[0].score == round(found[0].dense_score, 4)
+
+
+def test_scores_are_exact_for_passages_only_one_search_found(kb, tmp_path):
+    _notes(kb, tmp_path, PRODUCTS)
+    passages = search(query="notebook computer for trips", knowledge_bases=[kb], mode="hybrid").passages
+    assert all(p.dense_score is not None and p.lexical_score is not None for p in passages)
+
+
+def test_an_english_only_embedder_does_not_rank_chinese_questions(guide, kb):
+    skills = embedding.skills()
+    assert skills["latin"] >= retrieval.USABLE_SKILL > skills["han"]  # the default model, measured
+    assert retrieval.dense_weight("DeepSeek-V3 有多少参数？") < 0.1
+    assert retrieval.dense_weight("How many parameters does it have?") == skills["latin"]
+    hybrid = search(query="DeepSeek-V3 有多少参数？", knowledge_bases=[kb], top_k=10).passages
+    lexical_only = search(
+        query="DeepSeek-V3 有多少参数？", knowledge_bases=[kb], top_k=10, mode="lexical"
+    ).passages
+    assert [p.chunk_id for p in hybrid] == [p.chunk_id for p in lexical_only]
+
+
+def test_approximate_search_finds_the_same_passage(kb, guide, settings):
+    settings.INDEX_APPROXIMATE_FROM = 10
+    services.knowledge_base_rebuild_index(knowledge_base=kb)
+    assert index.is_approximate(kb.id)
+    passages = retrieve_passages(question="DeepSeek-V3 有多少参数？", knowledge_bases=[kb])
+    assert "6710亿（671B）" in passages[0].text

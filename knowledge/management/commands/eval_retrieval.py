@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from knowledge import evaluation, retrieval
+from knowledge.models import KnowledgeBase
 
 
 def count(value: str) -> int:
@@ -29,6 +30,11 @@ class Command(BaseCommand):
             "--limit-corpus", type=count, metavar="N", help="only the relevant documents plus N others"
         )
         parser.add_argument("--keep", action="store_true", help="keep the knowledge base for inspection")
+        parser.add_argument(
+            "--reuse",
+            metavar="SLUG",
+            help="search a knowledge base kept by an earlier run of this data set instead of ingesting it",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
     def handle(
@@ -41,7 +47,15 @@ class Command(BaseCommand):
         dataset = evaluation.limit_dataset(
             dataset, queries=options["limit_queries"], corpus=options["limit_corpus"]
         )
-        report = evaluation.evaluate(dataset=dataset, mode=mode, keep=keep)
+        reuse = None
+        if options["reuse"]:
+            reuse = KnowledgeBase.objects.filter(slug=options["reuse"]).first()
+            if reuse is None:
+                raise CommandError(f"No knowledge base with the slug {options['reuse']!r}.")
+        try:
+            report = evaluation.evaluate(dataset=dataset, mode=mode, keep=keep, reuse=reuse)
+        except evaluation.DatasetError as exc:
+            raise CommandError(str(exc)) from None
         if report.failed:
             self.stderr.write(self.style.WARNING(f"{report.failed} document(s) failed to ingest."))
         self.stdout.write(
@@ -52,7 +66,7 @@ class Command(BaseCommand):
             f"MRR@10      {report.mrr_at_10:.4f}\n"
             f"latency     p50 {report.p50_ms} ms, p95 {report.p95_ms} ms"
         )
-        if keep:
+        if keep or reuse:
             self.stdout.write(f"Kept the knowledge base “{report.knowledge_base}”.")
         if json:
             self.stdout.write(report.as_json())
