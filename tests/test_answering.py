@@ -4,6 +4,8 @@ import pytest
 
 from chat import answering
 from chat.models import Conversation, Message
+from tests.conftest import ingest
+from tests.test_retrieval import PRODUCTS
 
 # The answer path runs the ORM from other threads: they must see committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,3 +107,19 @@ def test_it_keeps_the_question_and_reports_a_wrong_key(user, kb, guide, llm):
 def test_it_searches_only_knowledge_bases_the_user_may_read(outsider, kb, guide):
     events = ask(outsider, kb)
     assert dict(events)["done"]["citations"] == []
+
+
+def test_a_follow_up_is_retrieved_with_the_previous_turn_but_not_its_reasoning(user, kb, llm, tmp_path):
+    for name, text in PRODUCTS.items():
+        (tmp_path / name).write_text(text)
+        ingest(kb, tmp_path / name)
+    conversation = Conversation.objects.create(user=user)
+    conversation.knowledge_bases.set([kb])
+    llm.script(reasoning="Atlas server, maybe?", content="The Boreal laptop is a light machine [1].")
+    ask(user, kb, "Tell me about the Boreal laptop.", conversation)
+    llm.script(content="16 GB [1].")
+    events = ask(user, kb, "How much memory does it need?", conversation)
+    assert events[-1][1]["citations"][0]["document"] == "boreal.txt"
+    # Without the conversation, the same words point at the other product.
+    fresh = ask(user, kb, "How much memory does it need?")
+    assert fresh[-1][1]["citations"][0]["document"] == "atlas.txt"
