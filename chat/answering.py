@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.db import connections
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,6 +21,8 @@ from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
 
 logger = logging.getLogger(__name__)
+STOP_CHECK_SECONDS = 0.25
+STOP_REQUEST_SECONDS = 3600
 
 Event = tuple[str, dict]
 
@@ -158,10 +161,39 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     yield "done", done_payload(message)
 
 
+def _stop_key(message_id: int) -> str:
+    return f"chat:stop:{message_id}"
+
+
+async def request_stop(message: Message) -> None:
+    """Ask the process streaming this answer to stop it; it keeps what has arrived."""
+    await cache.aset(_stop_key(message.id), True, timeout=STOP_REQUEST_SECONDS)
+
+
+class _StopWatch:
+    """Looks for a stop request at most every STOP_CHECK_SECONDS while events stream."""
+
+    def __init__(self, message_id: int) -> None:
+        self.key = _stop_key(message_id)
+        self.checked = time.monotonic()
+
+    async def stopped(self) -> bool:
+        if time.monotonic() - self.checked < STOP_CHECK_SECONDS:
+            return False
+        self.checked = time.monotonic()
+        return bool(await cache.aget(self.key))
+
+
 async def _stream_model(
     config: providers.ModelConfig, messages: list[dict[str, str]], message: Message, progress: _Progress
 ) -> AsyncIterator[Event]:
-    async for event in providers.stream_chat(config, messages):
+    watch = _StopWatch(message.id)
+    stream = providers.stream_chat(config, messages)
+    async for event in stream:
+        if await watch.stopped():
+            await stream.aclose()  # closes the upstream request: no more tokens are generated or billed
+            message.status = Message.Status.STOPPED
+            return
         match event:
             case providers.Reasoning(text=text):
                 progress.first_reasoning = progress.first_reasoning or time.monotonic()

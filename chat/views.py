@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import answering, llm
-from chat.models import Conversation
+from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
             "llm_configured": config is not None,
             "model_name": config.name if config else "",
             "ask_url": reverse("chat:ask"),
+            "stop_url": reverse("chat:stop", args=[0]).replace("/0/", "/{id}/"),
         },
     )
 
@@ -129,3 +130,19 @@ async def ask(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+@require_POST
+async def stop(request: HttpRequest, message_id: int) -> JsonResponse:
+    """Stop an answer that is streaming; the partial answer is kept and marked stopped."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return JsonResponse({"error": "Log in first."}, status=401)
+    message = await Message.objects.filter(
+        id=message_id, conversation__user=user, role=Message.Role.ASSISTANT
+    ).afirst()
+    if message is None:
+        raise Http404
+    if message.status == Message.Status.STREAMING:
+        await answering.request_stop(message)
+    return JsonResponse({"status": message.status, "stopping": message.status == Message.Status.STREAMING})

