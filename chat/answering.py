@@ -205,6 +205,7 @@ async def _stream_model(
                 yield "content", {"text": text}
             case providers.Usage():
                 message.usage = {k: v for k, v in vars(event).items() if v is not None}
+                message.cost_usd = config.cost(event)
             case providers.Error(code=code, message=error_message):
                 message.status = Message.Status.FAILED
                 message.error_code = code

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = _("Chat")
+
+    def ready(self) -> None:
+        from chat import llm
+
+        llm.models()  # a mistake in LLM_MODELS stops the app at start, naming the entry

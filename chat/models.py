@@ -51,6 +51,7 @@ class Message(models.Model):
     error_code = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=100, blank=True)
     usage = models.JSONField(default=dict, blank=True)
+    cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices
     timings = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -19,9 +19,18 @@ from chat.thinking import Part, ThinkSplitter
 
 
 @dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input_cache_hit: float
+    input_cache_miss: float
+    output: float
+
+
+@dataclass(frozen=True)
 class ModelConfig:
-    name: str
-    model: str
+    name: str  # shown to users, and what a conversation stores to pick the model
+    model: str  # the upstream's model id
     base_url: str
     api_key: str
     # A reasoning model's untagged content is reasoning until its first closing tag (R1 distills).
@@ -31,6 +40,20 @@ class ModelConfig:
     # Sent only when set: DeepSeek ignores it for R1, Ollama defaults to 1.0 unless told 0.6.
     temperature: float | None = None
     timeout: float = 300.0
+    # Tokens the model reads and writes in one request, and the part kept free for its reasoning and
+    # answer: the prompt is trimmed to the rest.
+    context_tokens: int = 65536
+    answer_tokens: int = 8192
+    price: Price | None = None
+
+    def cost(self, usage: "Usage") -> float | None:
+        """What a request cost in US dollars; the prompt counts as cache misses where no split is given."""
+        if self.price is None:
+            return None
+        hit = usage.cache_hit_tokens or 0
+        miss = usage.cache_miss_tokens if usage.cache_miss_tokens is not None else usage.prompt_tokens - hit
+        total = hit * self.price.input_cache_hit + miss * self.price.input_cache_miss
+        return round((total + usage.completion_tokens * self.price.output) / 1_000_000, 6)
 
 
 @dataclass(frozen=True)

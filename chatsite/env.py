@@ -1,6 +1,8 @@
 """Typed readers for environment variables that fail loudly, naming the variable."""
 
+import json
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -61,3 +63,13 @@ def env_url(name: str, default: str = "", *, schemes: tuple[str, ...]) -> str:
     if parsed.scheme in ("http", "https") and not parsed.netloc:
         raise ImproperlyConfigured(f"{name}={value!r} has no host.")
     return value
+
+
+def env_json(name: str, default: Any = None) -> Any:
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}).") from None

@@ -6,7 +6,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from chatsite.env import env_bool, env_int, env_list, env_str, env_url
+from chatsite.env import env_bool, env_int, env_json, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -197,6 +197,16 @@ if LLM_API_KEY and not LLM_BASE_URL:
     LLM_BASE_URL = "https://api.deepseek.com"
 LLM_MODEL = env_str("LLM_MODEL", "deepseek-reasoner")
 LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 300, minimum=1)
+# A local server's model (LLM_BASE_URL without LLM_MODELS): its context window, and whether it takes
+# system messages (the original R1 distills follow instructions best without them).
+LLM_CONTEXT_TOKENS = env_int("LLM_CONTEXT_TOKENS", 32768, minimum=2048)
+LLM_SYSTEM_MESSAGES = env_bool("LLM_SYSTEM_MESSAGES", True)
+# The models users choose from, as a JSON list (see chat/llm.py and the README); "api_key_env" names
+# the variable holding a model's key, so keys stay out of the list.
+LLM_MODELS = env_json("LLM_MODELS")
+for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
+    if isinstance(_entry, dict) and "api_key_env" in _entry:
+        _entry["api_key"] = env_str(str(_entry.pop("api_key_env")))
 
 LOGGING = {
     "version": 1,

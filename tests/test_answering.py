@@ -146,3 +146,22 @@ def test_a_stop_request_ends_the_stream_and_keeps_the_partial_answer(user, kb, g
     answer = Message.objects.get(role=Message.Role.ASSISTANT)
     assert answer.status == Message.Status.STOPPED
     assert answer.reasoning and len(answer.reasoning) < len("Let me think about this for a while. " * 20)
+
+
+def test_the_answer_records_usage_and_its_cost_at_the_configured_prices(user, kb, guide, llm, settings):
+    settings.LLM_MODELS = [
+        {"model": "deepseek-reasoner", "base_url": llm.base_url, "price": [0.14, 0.55, 2.19]}
+    ]
+    usage = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 500,
+        "prompt_cache_hit_tokens": 800,
+        "prompt_cache_miss_tokens": 200,
+        "completion_tokens_details": {"reasoning_tokens": 300},
+    }
+    llm.script(usage=usage)
+    ask(user, kb)
+    answer = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert answer.usage["reasoning_tokens"] == 300 and answer.usage["cache_hit_tokens"] == 800
+    assert answer.cost_usd == pytest.approx((800 * 0.14 + 200 * 0.55 + 500 * 2.19) / 1e6)
+    assert answer.model == "deepseek-reasoner"

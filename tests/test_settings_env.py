@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -46,3 +47,33 @@ def test_it_defaults_to_deepseek_when_only_a_key_is_set(tmp_path):
         [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.stdout.split()[-3:] == ["https://api.deepseek.com", "sk-x", "deepseek-reasoner"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[{", "not valid JSON"),
+        ('[{"model": "m", "base_url": "ftp://host"}]', "base_url"),
+        ('[{"model": "m", "base_url": "http://h/v1", "price": [1, 2]}]', "price"),
+        ('[{"model": "m", "base_url": "http://h/v1", "colour": "red"}]', "unknown field"),
+    ],
+)
+def test_a_bad_model_list_stops_the_app_naming_it(tmp_path, value, message):
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "LLM_MODELS": value}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "LLM_MODELS" in result.stderr.splitlines()[-1] and message in result.stderr.splitlines()[-1]
+
+
+def test_model_keys_come_from_the_variables_the_list_names(tmp_path):
+    models = json.dumps(
+        [{"name": "Local R1", "model": "r1:8b", "base_url": "http://gpu:11434/v1", "api_key_env": "GPU_KEY"}]
+    )
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "LLM_MODELS": models, "GPU_KEY": "sk-gpu"}
+    code = "from chat import llm; m = llm.model_config(); print(m.name, m.api_key, m.temperature)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.stdout.split()[-4:] == ["Local", "R1", "sk-gpu", "0.6"]
