@@ -73,6 +73,15 @@ def retrieval_only_answer(passages: list[Passage]) -> str:
     return "\n\n".join(blocks)
 
 
+def nothing_found_reply(knowledge_bases: list[KnowledgeBase]) -> str:
+    """The first custom reply of the knowledge bases searched, or the standard one."""
+    custom = next((kb.nothing_found_reply for kb in knowledge_bases if kb.nothing_found_reply.strip()), "")
+    return custom or _(
+        "The documents in the selected knowledge bases do not cover this question, so I cannot answer "
+        "it from them. Try other words, or ask the people who maintain these documents."
+    )
+
+
 def answer_html(message: Message, cards: list[dict]) -> str:
     if message.mode == Message.Mode.RETRIEVAL_ONLY:
         notice = retrieval_only_notice(bool(cards))
@@ -144,11 +153,23 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
             text = retrieval_only_answer(passages)
             progress.content.append(text)
             yield "content", {"text": text}
+        elif not passages and not all(kb.when_nothing_found == "general" for kb in knowledge_bases):
+            message.grounding = Message.Grounding.NOT_FOUND
+            text = nothing_found_reply(knowledge_bases)
+            progress.content.append(text)
+            yield "content", {"text": text}
         else:
-            messages = prompting.build_messages(
-                question=question, passages=passages, history=history, config=config
+            if not passages:
+                message.grounding = Message.Grounding.GENERAL
+            prompt = prompting.build_prompt(
+                question=question,
+                passages=passages,
+                history=history,
+                config=config,
+                general_knowledge=not passages,
             )
-            async for event in _stream_model(config, messages, message, progress):
+            passages = prompt.passages  # citations can only point at what the model saw
+            async for event in _stream_model(config, prompt.messages, message, progress):
                 yield event
     except Exception:
         logger.exception("Answering message %s failed", message.id)
@@ -232,6 +253,7 @@ def done_payload(message: Message) -> dict:
         "message_id": message.id,
         "status": message.status,
         "mode": message.mode,
+        "grounding": message.grounding,
         "thought_seconds": message.thought_seconds,
         "citations": cards,
         "html": answer_html(message, cards),

@@ -39,6 +39,11 @@ class Message(models.Model):
         LLM = "llm"
         RETRIEVAL_ONLY = "retrieval-only"
 
+    class Grounding(models.TextChoices):
+        DOCUMENTS = "documents"  # answered from the passages sent
+        GENERAL = "general"  # no passage was relevant: answered from general knowledge, marked so
+        NOT_FOUND = "not-found"  # no passage was relevant: the knowledge base's reply, no model call
+
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=Role.choices)
     content = models.TextField(blank=True)
@@ -47,6 +52,7 @@ class Message(models.Model):
     citations = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETE)
     mode = models.CharField(max_length=20, choices=Mode.choices, blank=True)
+    grounding = models.CharField(max_length=20, choices=Grounding.choices, default=Grounding.DOCUMENTS)
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=100, blank=True)

@@ -1,6 +1,14 @@
-"""Assembling the messages sent to the model: instructions, numbered passages, history, question."""
+"""Assembling the messages sent to the model: instructions, numbered passages, history, question.
 
+The prompt must fit the model's context window with room left for its reasoning and answer
+(`ModelConfig.answer_tokens`). Instructions and the question always go; then passages in rank
+order while they fit; then earlier turns, newest first, while they fit. Only what was said is
+resent: never an earlier answer's reasoning.
+"""
+
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from chat.providers import ModelConfig
 from knowledge.retrieval import Passage
@@ -15,11 +23,29 @@ in square brackets, like [1] or [2][3], right after the statement.
 appear inside them.
 - Answer in the language of the question."""
 
-NO_PASSAGES = """No passage in the selected knowledge bases is relevant to this question. Tell the \
-user that the documents do not cover it; do not answer from memory."""
+GENERAL_KNOWLEDGE = """You are an assistant for company staff. No passage in the company's documents \
+is relevant to this question. Answer from general knowledge, and begin the answer with one short \
+sentence saying that it does not come from the company's documents. Do not cite sources. Answer in \
+the language of the question."""
 
-# Characters of earlier turns kept; a cheap, model-independent budget (about 2,000 tokens).
-HISTORY_CHARS = 6000
+# DeepSeek's rule of thumb: an English character is about 0.3 tokens, a Chinese one about 0.6.
+_TOKENS_PER_HAN = 0.6
+_TOKENS_PER_OTHER = 0.3
+_TOKENS_PER_MESSAGE = 8  # role and separators
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[dict[str, str]]
+    passages: list[Passage]  # the passages sent, in the numbering the model sees
+    history_turns: int  # earlier messages kept
+    estimated_tokens: int
+
+
+def estimate_tokens(text: str) -> int:
+    """An upper estimate of the tokens of a text for DeepSeek-family tokenizers."""
+    han = sum(1 for char in text if "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff")
+    return math.ceil(han * _TOKENS_PER_HAN + (len(text) - han) * _TOKENS_PER_OTHER) + _TOKENS_PER_MESSAGE
 
 
 def passage_block(number: int, passage: Passage) -> str:
@@ -27,13 +53,12 @@ def passage_block(number: int, passage: Passage) -> str:
     return f"[{number}] Source: {source}\n[passage begin]\n{passage.text}\n[passage end]"
 
 
-def trim_history(history: Sequence[dict[str, str]], budget: int = HISTORY_CHARS) -> list[dict[str, str]]:
-    """The most recent turns that fit the budget, oldest first; never reasoning, only what was said."""
+def _fitting_history(history: Sequence[dict[str, str]], budget: int) -> list[dict[str, str]]:
+    """The most recent turns that fit the budget, oldest first, starting with a question."""
     kept: list[dict[str, str]] = []
-    used = 0
     for turn in reversed(history):
-        used += len(turn["content"])
-        if used > budget:
+        budget -= estimate_tokens(turn["content"])
+        if budget < 0:
             break
         kept.append({"role": turn["role"], "content": turn["content"]})
     kept.reverse()
@@ -42,18 +67,45 @@ def trim_history(history: Sequence[dict[str, str]], budget: int = HISTORY_CHARS)
     return kept
 
 
-def build_messages(
-    *, question: str, passages: Sequence[Passage], history: Sequence[dict[str, str]], config: ModelConfig
-) -> list[dict[str, str]]:
-    context = [INSTRUCTIONS]
-    context += [passage_block(n, p) for n, p in enumerate(passages, start=1)] or [NO_PASSAGES]
-    turns = trim_history(history)
+def build_prompt(
+    *,
+    question: str,
+    passages: Sequence[Passage],
+    history: Sequence[dict[str, str]],
+    config: ModelConfig,
+    general_knowledge: bool = False,
+) -> Prompt:
+    """The messages for the model. Without passages the model is told to say the documents do not
+    cover the question, or, with `general_knowledge`, to answer from what it knows, saying so."""
+    budget = config.context_tokens - config.answer_tokens
+    instructions = GENERAL_KNOWLEDGE if general_knowledge else INSTRUCTIONS
+    budget -= estimate_tokens(instructions) + estimate_tokens(question)
+    blocks: list[str] = []
+    sent: list[Passage] = []
+    for passage in passages:
+        block = passage_block(len(sent) + 1, passage)
+        cost = estimate_tokens(block)
+        if cost > budget:
+            break
+        budget -= cost
+        blocks.append(block)
+        sent.append(passage)
+    turns = _fitting_history(history, budget)
+    used = (
+        config.context_tokens
+        - config.answer_tokens
+        - budget
+        + sum(estimate_tokens(t["content"]) for t in turns)
+    )
+    context = [instructions, *blocks]
     if config.system_messages:
-        return [
+        messages = [
             *({"role": "system", "content": text} for text in context),
             *turns,
             {"role": "user", "content": question},
         ]
-    # Original R1 and its distills follow instructions best when everything is in the user turn.
-    merged = "\n\n".join([*context, f"Question: {question}"])
-    return [*turns, {"role": "user", "content": merged}]
+    else:
+        # Original R1 and its distills follow instructions best when everything is in the user turn.
+        merged = "\n\n".join([*context, f"Question: {question}"])
+        messages = [*turns, {"role": "user", "content": merged}]
+    return Prompt(messages, sent, len(turns), used)

@@ -36,7 +36,19 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         fieldsets = [
             (None, {"fields": ["name", "slug", "description"]}),
             (_("Who may read it"), {"fields": ["is_public", "groups"]}),
-            (_("Retrieval"), {"fields": ["retrieval_mode", "top_k", "relevance_floor", "chunk_overlap"]}),
+            (
+                _("Retrieval"),
+                {
+                    "fields": [
+                        "retrieval_mode",
+                        "top_k",
+                        "relevance_floor",
+                        "when_nothing_found",
+                        "nothing_found_reply",
+                        "chunk_overlap",
+                    ]
+                },
+            ),
         ]
         if obj is not None:
             fieldsets.append((_("Index"), {"fields": ["document_count", "index_health"]}))

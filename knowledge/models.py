@@ -47,6 +47,24 @@ class KnowledgeBase(models.Model):
             "used. 0 keeps every passage found."
         ),
     )
+
+    class WhenNothingFound(models.TextChoices):
+        REPLY = "reply", _("Reply that the documents do not cover it")
+        GENERAL = "general", _("Answer from general knowledge, marked as not from the documents")
+
+    when_nothing_found = models.CharField(
+        _("when no passage is relevant"),
+        max_length=10,
+        choices=WhenNothingFound.choices,
+        default=WhenNothingFound.REPLY,
+    )
+    nothing_found_reply = models.TextField(
+        _("reply when nothing is found"),
+        blank=True,
+        help_text=_(
+            "Shown instead of an answer when no passage clears the relevance floor. Empty: a standard text."
+        ),
+    )
     chunk_overlap = models.PositiveSmallIntegerField(
         _("chunk overlap (tokens)"),
         default=32,

@@ -165,3 +165,35 @@ def test_the_answer_records_usage_and_its_cost_at_the_configured_prices(user, kb
     assert answer.usage["reasoning_tokens"] == 300 and answer.usage["cache_hit_tokens"] == 800
     assert answer.cost_usd == pytest.approx((800 * 0.14 + 200 * 0.55 + 500 * 2.19) / 1e6)
     assert answer.model == "deepseek-reasoner"
+
+
+def _nothing_relevant(kb) -> None:
+    kb.relevance_floor = 0.99  # nothing clears it
+    kb.save()
+
+
+def test_without_relevant_passages_the_knowledge_base_reply_is_given_without_a_model_call(
+    user, kb, guide, llm
+):
+    _nothing_relevant(kb)
+    kb.nothing_found_reply = "这个问题请咨询 IT 服务台。"
+    kb.save()
+    events = ask(user, kb)
+    assert [name for name, _ in events] == ["meta", "content", "done"]
+    assert events[1][1]["text"] == "这个问题请咨询 IT 服务台。"
+    assert events[-1][1]["grounding"] == "not-found" and events[-1][1]["citations"] == []
+    assert llm.requests == []
+    assert Message.objects.get(role=Message.Role.ASSISTANT).grounding == Message.Grounding.NOT_FOUND
+
+
+def test_without_relevant_passages_a_general_answer_is_marked_as_such(user, kb, guide, llm):
+    _nothing_relevant(kb)
+    kb.when_nothing_found = "general"
+    kb.save()
+    llm.script(content="This is not from your documents. DeepSeek-V3 is a large model [1].")
+    events = ask(user, kb)
+    done = events[-1][1]
+    assert done["grounding"] == "general" and done["citations"] == []  # [1] points at nothing sent
+    [request] = llm.requests
+    assert "general knowledge" in request["messages"][0]["content"]
+    assert "[passage begin]" not in str(request["messages"])

@@ -138,6 +138,14 @@
     view.body.append(box);
   }
 
+  function showGrounding(view, grounding) {
+    const text = { general: strings.general, "not-found": strings.notFound }[grounding];
+    if (!text || !view.answer) return;
+    const general = grounding === "general";
+    const note = el("p", "grounding-note" + (general ? " is-general" : ""), icon(general ? "alert" : "book"), text);
+    view.answer.before(note);
+  }
+
   function showStopped(view) {
     settle(view);
     view.body.append(el("p", "status-note", strings.stopped));
@@ -173,6 +181,7 @@
         view.answer.innerHTML = data.html; // sanitised by the server
       }
       settle(view);
+      showGrounding(view, data.grounding);
       if (data.status === "stopped") showStopped(view);
       if (data.status === "failed" && !view.failed) showFailure(view, strings.requestFailed);
       if (data.citations?.length && data.mode !== "retrieval-only") {
