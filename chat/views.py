@@ -29,7 +29,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
         message.citations = answering.citation_cards(message.citations)
         message.html = answering.answer_html(message, message.citations)
     chosen = conversation.knowledge_bases.values_list("id", flat=True).first() if conversation else None
-    config = llm.model_config()
+    config = llm.model_config(conversation.model if conversation else None)
     return render(
         request,
         "chat/chat.html",
@@ -41,6 +41,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
             "messages": messages,
             "llm_configured": config is not None,
             "model_name": config.name if config else "",
+            "model_names": [model.name for model in llm.models()],
             "ask_url": reverse("chat:ask"),
             "stop_url": reverse("chat:stop", args=[0]).replace("/0/", "/{id}/"),
         },
@@ -86,6 +87,12 @@ async def _conversation_for(request: HttpRequest, user) -> Conversation:
         conversation = await Conversation.objects.acreate(user=user)
     if kb is not None:
         await conversation.knowledge_bases.aset([kb])
+    model = request.POST.get("model", "")
+    if model and model != conversation.model:
+        if model not in {config.name for config in llm.models()}:
+            raise Http404
+        conversation.model = model
+        await conversation.asave(update_fields=["model"])
     return conversation
 
 

@@ -105,3 +105,36 @@ def test_only_the_owner_can_stop_an_answer(client, user, outsider, kb):
     assert client.post(url).json() == {"status": "streaming", "stopping": True}
     assert cache.get(f"chat:stop:{answer.id}") is True
     assert client.get(url).status_code == 405
+
+
+@pytest.fixture
+def two_models(settings, fake_llm):
+    settings.LLM_MODELS = [
+        {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "base_url": fake_llm.base_url},
+        {"name": "DeepSeek-V3", "model": "deepseek-chat", "base_url": fake_llm.base_url, "reasoning": False},
+    ]
+    return fake_llm
+
+
+@pytest.mark.anyio
+async def test_the_user_picks_the_model_of_a_conversation(async_client, user, kb, guide, two_models):
+    await async_client.aforce_login(user)
+    page = (await async_client.get(reverse("chat:home"))).content.decode()
+    assert '<select name="model">' in page and ">DeepSeek-V3</option>" in page
+    response = await async_client.post(
+        reverse("chat:ask"),
+        {"question": "DeepSeek-V3 有多少参数？", "knowledge_base": kb.id, "model": "DeepSeek-V3"},
+    )
+    events = await sse_events(response)
+    assert events[0][1]["model"] == "deepseek-chat"
+    assert two_models.requests[-1]["model"] == "deepseek-chat"
+    conversation = await Conversation.objects.aget()
+    assert conversation.model == "DeepSeek-V3"
+    page = (await async_client.get(conversation.get_absolute_url())).content.decode()
+    assert '<option value="DeepSeek-V3" selected>' in page
+
+
+def test_an_unknown_model_is_refused(client, user, kb, two_models):
+    client.force_login(user)
+    response = client.post(reverse("chat:ask"), {"question": "hi", "knowledge_base": kb.id, "model": "GPT-9"})
+    assert response.status_code == 404
