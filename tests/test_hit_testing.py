@@ -95,3 +95,22 @@ def test_it_highlights_words_and_chinese_phrases():
 def test_it_links_to_the_page_from_the_admin_changelist(admin_client, kb):
     page = admin_client.get(reverse("admin:knowledge_knowledgebase_changelist")).content.decode()
     assert f'href="{URL}"' in page
+
+
+def test_it_uses_the_knowledge_base_mode_and_floor_as_the_chat_does(reader, kb, guide):
+    kb.retrieval_mode = "lexical"
+    kb.save()
+    first, second = retrieval.search(query=QUESTION, knowledge_bases=[kb]).passages[:2]
+    kb.relevance_floor = round((first.score + second.score) / 2, 2)
+    kb.save()
+    page = reader.get(URL, {"q": QUESTION}).content.decode()
+    expected = retrieval.search(query=QUESTION, knowledge_bases=[kb]).passages
+    assert chunk_ids(page) == [p.chunk_id for p in expected] and expected[0].chunk_id == first.chunk_id
+    assert all(p.score >= kb.relevance_floor for p in expected) and second not in expected
+    assert '<option value="lexical" selected>' in page
+    assert f"below the relevance floor ({kb.relevance_floor:.2f})" in page
+    assert "Relevance" in page
+    kb.relevance_floor = 1.0
+    kb.save()
+    page = reader.get(URL, {"q": QUESTION}).content.decode()
+    assert chunk_ids(page) == [] and "Every passage found scored below the relevance floor" in page

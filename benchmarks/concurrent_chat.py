@@ -1,0 +1,606 @@
+"""Many chat streams at once against one ASGI process, with the upstream streaming at a human pace.
+
+Starts the app under uvicorn (one process, as `make run` serves it) with the test upstream
+(tests/fake_llm.py, in a process of its own) as its LLM, scripted to stream --reasoning-tokens then
+--answer-tokens at --tokens-per-second, one token of CHUNK_CHARS characters per chunk. A public
+knowledge base holds the Chinese DeepSeek-R1 guide (ingested inline), so every question is embedded
+and searched as in production. --users users log in through the login page, then --streams chat
+streams (POST /ask/, new conversations, questions about the guide) start at once and are read to
+the end, each recording the time to its first server-sent event (`meta`, sent before retrieval), to
+its first reasoning and first content event, and to its end.
+
+The baseline is the upstream's own time to first token: the same number of streams opened at once
+directly against the upstream, timed to the first reasoning chunk. The goal compares the browser's
+first reasoning event with it. Afterwards every answer is checked in the database (status complete,
+the whole reasoning and answer), and the server's CPU time, threads and peak memory are reported.
+
+    .venv/bin/python benchmarks/concurrent_chat.py [--streams N] [--users N] [--database-url URL] [--json]
+
+PostgreSQL: --database-url postgres://postgres@127.0.0.1:5432/kbchat_bench creates that database
+(refusing one that exists) and drops it afterwards.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
+PASSWORD = "bench-password-1"
+CHUNK_CHARS = 4  # about one token of English text
+REASONING = (
+    "The user asks about the guide. Passage one states the rule and passage two adds the details, "
+    "so I should answer from both, cite them, and keep it short. Let me check the numbers again. "
+)
+ANSWER = (
+    "According to the guide, DeepSeek-R1 reasons before it answers [1]. The distilled models are "
+    "smaller and run on one GPU, at some cost in quality [2]. See the deployment section for details. "
+)
+QUESTIONS = (
+    "DeepSeek-V3 有多少参数？",
+    "How many parameters does DeepSeek-V3 have?",
+    "DeepSeek-R1 的蒸馏模型有哪些？",
+    "Which distilled models of DeepSeek-R1 are there?",
+    "如何在本地部署 DeepSeek-R1？",
+    "How do I deploy DeepSeek-R1 on my own server?",
+    "什么是 Reasoning 大模型？",
+    "What is a reasoning model?",
+    "DeepSeek-R1 的 API 怎么调用？",
+    "How do I call the DeepSeek-R1 API with streaming?",
+    "部署 32B 蒸馏模型需要多少显存？",
+    "How much GPU memory does the 32B distilled model need?",
+    "reasoning_content 字段是什么？",
+    "What does the reasoning_content field contain?",
+    "大模型的两大分支是什么？",
+    "What is the difference between DeepSeek-V3 and DeepSeek-R1?",
+)
+
+
+def _text(pattern: str, tokens: int) -> str:
+    return (pattern * (tokens * CHUNK_CHARS // len(pattern) + 1))[: tokens * CHUNK_CHARS]
+
+
+# The upstream, in a process of its own so its 500 threads do not share a GIL with the clients.
+
+
+def _serve_upstream(connection) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests import fake_llm
+
+    # A listen backlog like real servers' (nginx 511, uvicorn 2048): the test default of 256 can
+    # overflow when every stream connects in the same millisecond, and a dropped SYN costs 1 s.
+    fake_llm._Server.request_queue_size = 2048
+    fake = fake_llm.FakeLLM()
+    fake.start()
+    connection.send(fake.base_url)
+    while (options := connection.recv()) is not None:
+        fake.script(**options)
+        connection.send("scripted")
+    fake.stop()
+
+
+class Upstream:
+    def __enter__(self) -> "Upstream":
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self.process = context.Process(target=_serve_upstream, args=(child,), daemon=True)
+        self.process.start()
+        self.base_url = self._connection.recv()
+        return self
+
+    def script(self, **options) -> None:
+        self._connection.send(options)
+        self._connection.recv()
+
+    def __exit__(self, *exc) -> None:
+        self._connection.send(None)
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+# Processes: CPU time, threads and memory, from /proc.
+
+
+def _stat(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _status(pid: int) -> dict[str, int]:
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS", "Threads"):
+            values[key] = int(value.split()[0])
+    return values
+
+
+def _child_pid(marker: str) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                mine = int(_stat(int(entry.name))[1]) == os.getpid()
+                if mine and marker in (entry / "cmdline").read_text():
+                    return int(entry.name)
+            except (OSError, IndexError):
+                continue
+    raise RuntimeError(f"No child process running {marker}")
+
+
+class Sampler:
+    """CPU use and threads of some processes, twice a second while the streams run."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.samples: list[tuple[float, dict[str, float], dict[str, int]]] = []
+
+    def sample(self) -> None:
+        cpu = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        threads = {name: _status(pid)["Threads"] for name, pid in self.pids.items()}
+        self.samples.append((time.perf_counter(), cpu, threads))
+
+    async def run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.5)
+
+    def summary(self) -> dict[str, dict]:
+        self.sample()
+        (start, first, _), (end, last, _) = self.samples[0], self.samples[-1]
+        result = {}
+        for name, pid in self.pids.items():
+            pairs = zip(self.samples, self.samples[1:], strict=False)
+            busiest = max(((b[1][name] - a[1][name]) / (b[0] - a[0]) for a, b in pairs), default=0.0)
+            status = _status(pid)
+            result[name] = {
+                "cpu_s": round(last[name] - first[name], 1),
+                "cpu_mean_pct": round(100 * (last[name] - first[name]) / (end - start)),
+                "cpu_busiest_half_second_pct": round(100 * busiest),
+                "threads_peak": max(sample[2][name] for sample in self.samples),
+                "rss_mb": round(status["VmRSS"] / 1024),
+                "peak_rss_mb": round(status["VmHWM"] / 1024),
+            }
+        return result
+
+
+# Streams, timed at the client.
+
+
+@dataclass
+class Stream:
+    started: float = field(default_factory=time.perf_counter)
+    first_event: float | None = None
+    first_reasoning: float | None = None
+    first_content: float | None = None
+    finished: float | None = None
+    tokens: int = 0
+    status: str | None = None
+    message_id: int | None = None
+    error: str | None = None
+
+    def ms(self, moment: float | None) -> float | None:
+        return None if moment is None else (moment - self.started) * 1000
+
+    def tokens_per_second(self) -> float | None:
+        if self.finished is None or self.first_reasoning is None or self.tokens < 2:
+            return None
+        return (self.tokens - 1) / (self.finished - self.first_reasoning)
+
+
+async def _frames(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The server-sent event frames of a response, as they arrive."""
+    buffer = b""
+    async for chunk in response.aiter_bytes():
+        buffer += chunk
+        *frames, buffer = buffer.split(b"\n\n")
+        for frame in frames:
+            yield frame
+
+
+async def _timed(stream: Stream, request: Awaitable[None]) -> Stream:
+    try:
+        await request
+        stream.finished = time.perf_counter()
+    except Exception as exc:
+        stream.error = stream.error or f"{type(exc).__name__}: {exc}"[:300]
+    return stream
+
+
+async def _read_app_stream(stream: Stream, response: httpx2.Response) -> None:
+    if response.status_code != 200:
+        stream.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
+        return
+    async for frame in _frames(response):
+        if frame.startswith(b":"):
+            continue
+        now = time.perf_counter()
+        stream.first_event = stream.first_event or now
+        name, _, data = frame.removeprefix(b"event: ").partition(b"\ndata: ")
+        if name in (b"reasoning", b"content"):
+            stream.tokens += 1
+            if name == b"reasoning":
+                stream.first_reasoning = stream.first_reasoning or now
+            else:
+                stream.first_content = stream.first_content or now
+        elif name == b"meta":
+            stream.message_id = json.loads(data)["message_id"]
+        elif name == b"done":
+            stream.status = json.loads(data)["status"]
+        elif name == b"error":
+            stream.error = data.decode()[:300]
+
+
+async def ask(client: httpx2.AsyncClient, headers: dict[str, str], question: str, kb_id: int) -> Stream:
+    stream = Stream()
+
+    async def request() -> None:
+        form = {"question": question, "knowledge_base": str(kb_id), "conversation": "", "model": ""}
+        async with client.stream("POST", "/ask/", data=form, headers=headers) as response:
+            await _read_app_stream(stream, response)
+
+    return await _timed(stream, request())
+
+
+async def _read_upstream_stream(stream: Stream, response: httpx2.Response) -> None:
+    if response.status_code != 200:
+        stream.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
+        return
+    async for frame in _frames(response):
+        if not frame.startswith(b"data: "):
+            continue
+        now = time.perf_counter()
+        stream.first_event = stream.first_event or now
+        # Substring tests, not JSON: reasoning chunks carry `"content":null`, answer chunks a string.
+        if b'"reasoning_content":"' in frame and b'"reasoning_content":""' not in frame:
+            stream.tokens += 1
+            stream.first_reasoning = stream.first_reasoning or now
+        elif b'"content":"' in frame and b'"content":""' not in frame:
+            stream.tokens += 1
+            stream.first_content = stream.first_content or now
+        elif frame == b"data: [DONE]":
+            stream.status = "complete"
+
+
+async def ask_upstream(client: httpx2.AsyncClient, question: str) -> Stream:
+    stream = Stream()
+
+    async def request() -> None:
+        body = {
+            "model": "deepseek-reasoner",
+            "messages": [{"role": "user", "content": question}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        async with client.stream("POST", "/chat/completions", json=body) as response:
+            await _read_upstream_stream(stream, response)
+
+    return await _timed(stream, request())
+
+
+def _client(base_url: str, streams: int) -> httpx2.AsyncClient:
+    limits = httpx2.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
+    return httpx2.AsyncClient(base_url=base_url, timeout=httpx2.Timeout(900, connect=120), limits=limits)
+
+
+async def log_in(base_url: str, username: str) -> dict[str, str]:
+    """Log in through the login page; the headers a browser then sends with each question."""
+    async with httpx2.AsyncClient(base_url=base_url, timeout=300) as client:
+        await client.get("/accounts/login/")
+        token = client.cookies["csrftoken"]
+        form = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token}
+        response = await client.post("/accounts/login/", data=form)
+        if response.status_code != 302:
+            raise RuntimeError(f"Logging in {username} failed: HTTP {response.status_code}")
+        token, session = client.cookies["csrftoken"], client.cookies["sessionid"]
+    return {"Cookie": f"csrftoken={token}; sessionid={session}", "X-CSRFToken": token}
+
+
+async def _all_at_once(
+    count: int, start: Callable[[int], Awaitable[Stream]], sampler: Sampler
+) -> tuple[list[Stream], float, dict]:
+    sampling = asyncio.create_task(sampler.run())
+    started = time.perf_counter()
+    streams = await asyncio.gather(*(start(number) for number in range(count)))
+    wall_s = time.perf_counter() - started
+    sampling.cancel()
+    return list(streams), wall_s, sampler.summary()
+
+
+def _run(coroutine):
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+# Setup and checks, with the ORM in this process (never inside the event loop).
+
+
+def _setup_django(data_dir: Path, database_url: str) -> None:
+    os.environ.update(
+        DATA_DIR=str(data_dir), DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="chatsite.settings"
+    )
+    for name in ("LLM_BASE_URL", "LLM_API_KEY", "DEEPSEEK_API_KEY", "LLM_MODELS", "LLM_MODEL"):
+        os.environ.pop(name, None)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _postgres(database_url: str, *, create: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as connection:
+        if create:
+            if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                raise SystemExit(f"The database {name} exists; drop it or name another.")
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        else:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            connection.execute(drop)
+
+
+def prepare(users: int) -> tuple[int, list[str]]:
+    """Tables, the knowledge base with the guide ingested in a subprocess, and users with passwords."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from knowledge.models import Chunk, KnowledgeBase
+
+    call_command("migrate", verbosity=0)
+    command = [sys.executable, "manage.py", "ingest", "--inline", "--create", "--kb", "guide", str(CORPUS)]
+    ingested = subprocess.run(command, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True)
+    if ingested.returncode:
+        raise SystemExit(f"Ingesting the guide failed:\n{ingested.stdout}{ingested.stderr}")
+    kb = KnowledgeBase.objects.get(slug="guide")
+    password = make_password(PASSWORD)  # hashed once: the hasher is slow on purpose
+    names = [f"bench-{number}" for number in range(users)]
+    User.objects.bulk_create(User(username=name, password=password) for name in names)
+    print(f"Knowledge base: {Chunk.objects.filter(knowledge_base=kb).count()} chunks", file=sys.stderr)
+    return kb.id, names
+
+
+def check_saved(streams: list[Stream], reasoning: str, answer: str) -> dict:
+    from chat.models import Message
+
+    ids = [stream.message_id for stream in streams if stream.message_id is not None]
+    rows = list(Message.objects.filter(id__in=ids).values("status", "content", "reasoning", "timings"))
+    complete = [row for row in rows if row["status"] == Message.Status.COMPLETE]
+    timings = [row["timings"] for row in complete if row["timings"].get("first_reasoning_ms") is not None]
+    return {
+        "answers_started": len(ids),
+        "assistant_messages": len(rows),
+        "complete": len(complete),
+        "whole_answer": sum(row["content"] == answer for row in complete),
+        "whole_reasoning": sum(row["reasoning"] == reasoning for row in complete),
+        "statuses": sorted({row["status"] for row in rows}),
+        "server_timings_ms": {
+            "retrieval": _summary([t["retrieval_ms"] for t in timings]),
+            "model_first_token_after_retrieval": _summary(
+                [t["first_reasoning_ms"] - t["retrieval_ms"] for t in timings]
+            ),
+        },
+    }
+
+
+# The report.
+
+
+def _summary(values: list[float | None]) -> dict:
+    present = np.asarray([value for value in values if value is not None], dtype=float)
+    if not len(present):
+        return {"p50": None, "p95": None, "max": None, "n": 0}
+    return {
+        "p50": round(float(np.percentile(present, 50)), 1),
+        "p95": round(float(np.percentile(present, 95)), 1),
+        "max": round(float(present.max()), 1),
+        "n": len(present),
+    }
+
+
+def _stream_figures(streams: list[Stream], wall_s: float) -> dict:
+    errors = [stream.error for stream in streams if stream.error]
+    starts = [stream.started for stream in streams]
+    return {
+        "first_event_ms": _summary([stream.ms(stream.first_event) for stream in streams]),
+        "first_reasoning_ms": _summary([stream.ms(stream.first_reasoning) for stream in streams]),
+        "first_content_ms": _summary([stream.ms(stream.first_content) for stream in streams]),
+        "total_ms": _summary([stream.ms(stream.finished) for stream in streams]),
+        "tokens_per_s_per_stream": _summary([stream.tokens_per_second() for stream in streams]),
+        "tokens": _summary([stream.tokens for stream in streams]),
+        "complete": sum(stream.status == "complete" for stream in streams),
+        "errors": len(errors),
+        "error_examples": sorted(set(errors))[:5],
+        "launched_within_ms": round((max(starts) - min(starts)) * 1000, 1),
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def _machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    meminfo = Path("/proc/meminfo").read_text().split()
+    return {
+        "cpu": models[0] if models else platform.processor(),
+        "cores": os.cpu_count(),
+        "ram_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2, 1),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def _goal(result: dict) -> dict:
+    app, upstream = result["app"]["first_reasoning_ms"], result["upstream"]["first_reasoning_ms"]
+    over = {q: round(app[q] - upstream[q], 1) if app[q] is not None else None for q in ("p50", "p95")}
+    streams, saved = result["settings"]["streams"], result["saved"]
+    return {
+        "first_token_over_upstream_ms": over,
+        "no_errors": result["app"]["errors"] == 0,
+        "every_answer_saved": saved["whole_answer"] == saved["whole_reasoning"] == streams,
+        "met": (
+            result["app"]["errors"] == 0
+            and saved["whole_answer"] == streams
+            and over["p95"] is not None
+            and over["p95"] <= 100
+        ),
+    }
+
+
+def _print_report(result: dict) -> None:
+    def section(title: str, values: dict) -> None:
+        print(f"\n{title}")
+        for key, value in values.items():
+            print(f"  {key:>34}: {value}")
+
+    section("Machine", result["machine"])
+    section("Settings", result["settings"])
+    section("Upstream alone: the same streams straight to the test upstream", result["upstream"])
+    section("Through the app: at the browser", result["app"])
+    section("In the database", result["saved"])
+    for name, figures in result["processes"].items():
+        section(f"Process during the app run: {name}", figures)
+    section("Server log", result["server_log"])
+    section("Goal: browser's first reasoning event at most 100 ms (p95) over the upstream's", result["goal"])
+    print(f"\nTotal {result['total_s']} s; load average {result['load_average_end']} at the end.")
+
+
+def _server_log(path: Path) -> dict:
+    lines = path.read_text(errors="replace").splitlines()
+    problems = [line for line in lines if "ERROR" in line or "Traceback" in line or "Exception" in line]
+    return {"lines": len(lines), "problem_lines": len(problems), "first_problems": problems[:3]}
+
+
+def benchmark(args: argparse.Namespace, data_dir: Path) -> dict:
+    from tests.processes import asgi_server
+
+    kb_id, usernames = prepare(args.users)
+    reasoning, answer = _text(REASONING, args.reasoning_tokens), _text(ANSWER, args.answer_tokens)
+    paced = {"reasoning": reasoning, "content": answer, "chunk_chars": CHUNK_CHARS}
+    paced["delay"] = 1 / args.tokens_per_second
+    questions = [QUESTIONS[number % len(QUESTIONS)] for number in range(args.streams)]
+    me = os.getpid()
+    with Upstream() as upstream:
+        upstream.script(**paced)
+        print(f"Upstream alone: {args.streams} streams", file=sys.stderr)
+
+        async def upstream_alone():
+            async with _client(upstream.base_url, args.streams) as client:
+                sampler = Sampler({"upstream": upstream.process.pid, "client": me})
+                return await _all_at_once(args.streams, lambda n: ask_upstream(client, questions[n]), sampler)
+
+        upstream_streams, upstream_wall, upstream_processes = _run(upstream_alone())
+        llm = {"LLM_BASE_URL": upstream.base_url, "LLM_API_KEY": "sk-test"}
+        with asgi_server(data_dir, log=data_dir / "server.log", **llm) as url:
+            server = _child_pid("uvicorn")
+
+            async def through_app():
+                logins = await asyncio.gather(*(log_in(url, name) for name in usernames))
+                async with _client(url, args.streams) as client:
+                    upstream.script(reasoning="Warm-up.", content="Ready.", delay=0)
+                    warm = await ask(client, logins[0], QUESTIONS[0], kb_id)
+                    if warm.status != "complete":
+                        raise SystemExit(f"The warm-up question failed: {warm.error}")
+                    upstream.script(**paced)
+                    pids = {"server": server, "upstream": upstream.process.pid, "client": me}
+                    print(f"Through the app: {args.streams} streams", file=sys.stderr)
+                    return await _all_at_once(
+                        args.streams,
+                        lambda n: ask(client, logins[n % len(logins)], questions[n], kb_id),
+                        Sampler(pids),
+                    )
+
+            app_streams, app_wall, processes = _run(through_app())
+    return {
+        "upstream": {**_stream_figures(upstream_streams, upstream_wall), "processes": upstream_processes},
+        "app": _stream_figures(app_streams, app_wall),
+        "saved": check_saved(app_streams, reasoning, answer),
+        "processes": processes,
+        "server_log": _server_log(data_dir / "server.log"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--streams", type=int, default=500)
+    parser.add_argument("--reasoning-tokens", type=int, default=200)
+    parser.add_argument("--answer-tokens", type=int, default=300)
+    parser.add_argument("--tokens-per-second", type=float, default=30.0)
+    parser.add_argument("--users", type=int, default=50, help="distinct logged-in users sharing the streams")
+    parser.add_argument("--database-url", help="default: SQLite in the temporary data folder")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder (and the database)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    machine = _machine()
+    data_dir = Path(tempfile.mkdtemp(prefix="kbchat-bench-chat-"))
+    database_url = args.database_url or f"sqlite:///{data_dir / 'db.sqlite3'}"
+    postgres = urlsplit(database_url).scheme.startswith("postgres")
+    if postgres:
+        _postgres(database_url, create=True)
+    try:
+        _setup_django(data_dir, database_url)
+        figures = benchmark(args, data_dir)
+    finally:
+        if postgres and not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            _postgres(database_url, create=False)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    result = {
+        "machine": machine,
+        "settings": {
+            "streams": args.streams,
+            "users": args.users,
+            "reasoning_tokens": args.reasoning_tokens,
+            "answer_tokens": args.answer_tokens,
+            "tokens_per_second": args.tokens_per_second,
+            "chars_per_token_chunk": CHUNK_CHARS,
+            "database": "postgresql" if postgres else "sqlite",
+            "server": "uvicorn, one process",
+        },
+        **figures,
+    }
+    result["goal"] = _goal(result)
+    result["total_s"] = round(time.perf_counter() - started)
+    result["load_average_end"] = os.getloadavg()[0]
+    result["data_dir"] = str(data_dir) if args.keep else None
+    _print_report(result)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
