@@ -190,6 +190,7 @@ class Sampler:
 @dataclass
 class Stream:
     started: float = field(default_factory=time.perf_counter)
+    started_wall: float = field(default_factory=time.time)
     first_event: float | None = None
     first_reasoning: float | None = None
     first_content: float | None = None
@@ -201,6 +202,10 @@ class Stream:
 
     def ms(self, moment: float | None) -> float | None:
         return None if moment is None else (moment - self.started) * 1000
+
+    def wall(self, moment: float | None) -> float | None:
+        """A moment of the stream on the wall clock, which the database's timestamps also use."""
+        return None if moment is None else self.started_wall + moment - self.started
 
     def tokens_per_second(self) -> float | None:
         if self.finished is None or self.first_reasoning is None or self.tokens < 2:
@@ -388,26 +393,58 @@ def prepare(users: int) -> tuple[int, list[str]]:
     return kb.id, names
 
 
+def _timeline(stream: Stream, assistant: dict, question_at: float) -> dict[str, float | None]:
+    """Where one stream's time went, in ms: row timestamps against the client's clock (one machine)."""
+    started = stream.started_wall
+    meta_at = assistant["created_at"].timestamp()
+    timings = assistant["timings"]
+    steps: dict[str, float | None] = {
+        "request_to_conversation_saved": assistant["conversation__created_at"].timestamp() - started,
+        "conversation_to_question_saved": question_at - assistant["conversation__created_at"].timestamp(),
+        "question_to_meta_sent": meta_at - question_at,
+        "meta_sent_to_browser": stream.wall(stream.first_event) - meta_at,
+    }
+    steps = {name: value * 1000 if value is not None else None for name, value in steps.items()}
+    steps["retrieval_after_meta"] = timings.get("retrieval_ms")
+    first = timings.get("first_reasoning_ms")
+    steps["model_first_token_after_retrieval"] = None if first is None else first - timings["retrieval_ms"]
+    first_at = None if first is None else meta_at + first / 1000
+    browser = stream.wall(stream.first_reasoning)
+    steps["first_token_to_browser"] = None if None in (first_at, browser) else (browser - first_at) * 1000
+    return steps
+
+
 def check_saved(streams: list[Stream], reasoning: str, answer: str) -> dict:
+    """Every answer's row, and where each stream's time went before its first token."""
     from chat.models import Message
 
     ids = [stream.message_id for stream in streams if stream.message_id is not None]
-    rows = list(Message.objects.filter(id__in=ids).values("status", "content", "reasoning", "timings"))
-    complete = [row for row in rows if row["status"] == Message.Status.COMPLETE]
-    timings = [row["timings"] for row in complete if row["timings"].get("first_reasoning_ms") is not None]
+    fields = ("id", "status", "content", "reasoning", "timings", "created_at", "conversation_id")
+    rows = {
+        row["id"]: row
+        for row in Message.objects.filter(id__in=ids).values(*fields, "conversation__created_at")
+    }
+    questions = dict(
+        Message.objects.filter(conversation_id__in=[row["conversation_id"] for row in rows.values()])
+        .filter(role=Message.Role.USER)
+        .values_list("conversation_id", "created_at")
+    )
+    complete = [row for row in rows.values() if row["status"] == Message.Status.COMPLETE]
+    steps: dict[str, list[float | None]] = {}
+    for stream in streams:
+        if stream.message_id in rows:
+            row = rows[stream.message_id]
+            timeline = _timeline(stream, row, questions[row["conversation_id"]].timestamp())
+            for name, value in timeline.items():
+                steps.setdefault(name, []).append(value)
     return {
         "answers_started": len(ids),
         "assistant_messages": len(rows),
         "complete": len(complete),
         "whole_answer": sum(row["content"] == answer for row in complete),
         "whole_reasoning": sum(row["reasoning"] == reasoning for row in complete),
-        "statuses": sorted({row["status"] for row in rows}),
-        "server_timings_ms": {
-            "retrieval": _summary([t["retrieval_ms"] for t in timings]),
-            "model_first_token_after_retrieval": _summary(
-                [t["first_reasoning_ms"] - t["retrieval_ms"] for t in timings]
-            ),
-        },
+        "statuses": sorted({row["status"] for row in rows.values()}),
+        "first_token_path_ms": {name: _summary(values) for name, values in steps.items()},
     }
 
 

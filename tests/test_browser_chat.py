@@ -76,3 +76,29 @@ def test_the_stop_button_stops_the_model_and_keeps_the_partial_answer(page, user
     assert 0 < len(saved.content) < len("DeepSeek-V3 共有 6710 亿参数。" * 40)
     page.reload()  # the stopped answer is there after a reload, with its partial text
     expect(page.locator(".msg-assistant .answer").last).to_contain_text("6710 亿参数")
+
+
+def test_an_answer_from_general_knowledge_is_marked(page, user, kb, fake_llm):
+    ingest(kb, CORPUS)
+    kb.relevance_floor, kb.when_nothing_found = 0.99, "general"
+    kb.save()
+    fake_llm.script(reasoning="Nothing in the documents.", content="This is not from your documents. Paris.")
+    log_in(page, "alice", "alice-password-1")
+    page.fill("textarea[name=question]", "What is the capital of France?")
+    page.keyboard.press("Enter")
+    note = page.locator(".msg-assistant .grounding-note.is-general")
+    expect(note).to_contain_text("Not from your documents", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "chat-general-knowledge.png"))
+    page.reload()
+    expect(page.locator(".msg-assistant .grounding-note.is-general")).to_be_visible()
+
+
+def test_the_hit_testing_page_shows_relevance_and_the_floor(page, user, kb):
+    ingest(kb, CORPUS)
+    kb.relevance_floor = 0.2
+    kb.save()
+    log_in(page, "alice", "alice-password-1")
+    page.goto(f"/kb/{kb.slug}/hit-testing/?q=DeepSeek-V3+有多少参数？")
+    expect(page.locator("li.hit").first).to_contain_text("6710亿（671B）")
+    expect(page.locator(".score-fused").first).to_contain_text("Relevance")
+    page.screenshot(path=str(ARTIFACTS / "hit-testing.png"), full_page=True)
