@@ -26,15 +26,16 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx2
 import numpy as np
@@ -213,99 +214,116 @@ class Stream:
         return (self.tokens - 1) / (self.finished - self.first_reasoning)
 
 
-async def _frames(response: httpx2.Response) -> AsyncIterator[bytes]:
-    """The server-sent event frames of a response, as they arrive."""
-    buffer = b""
-    async for chunk in response.aiter_bytes():
-        buffer += chunk
-        *frames, buffer = buffer.split(b"\n\n")
-        for frame in frames:
-            yield frame
+# A minimal HTTP/1.1 client: httpx2 spends about 130 µs of CPU per streamed chunk, so one client
+# process reading 500 streams of 30 tokens a second through it would itself fall behind. Here a read
+# costs a few string searches; each stream has its own connection, as a browser tab has.
+META = re.compile(rb"event: meta\ndata: (\{.*?\})\n\n")
+DONE = re.compile(rb"event: done\ndata: (\{.*?\})\n\n")
+ERROR = re.compile(rb"event: error\ndata: (.*?)\n\n")
+MARKERS = re.compile(r"\[\d+\]")
 
 
-async def _timed(stream: Stream, request: Awaitable[None]) -> Stream:
+async def _exchange(
+    stream: Stream, url: str, request: bytes, on_frames: Callable[[Stream, bytes, float], None]
+) -> None:
+    """Send one request and pass whole server-sent event frames to `on_frames` as they arrive (the
+    chunked framing between them is left in: the handlers only search for what they count)."""
+    address = urlsplit(url)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port, limit=2**20)
     try:
-        await request
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        if status != 200:
+            stream.error = f"HTTP {status}: {(await reader.read(300))!r}"
+            return
+        pending = b""
+        while chunk := await reader.read(2**16):
+            pending += chunk
+            cut = pending.rfind(b"\n\n") + 2
+            if cut > 1:
+                on_frames(stream, pending[:cut], time.perf_counter())
+                pending = pending[cut:]
         stream.finished = time.perf_counter()
+    finally:
+        writer.close()
+
+
+def _post(url: str, path: str, body: bytes, content_type: str, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {urlsplit(url).netloc}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return "\r\n".join(lines).encode() + b"\r\n\r\n" + body
+
+
+def _app_frames(stream: Stream, frames: bytes, now: float) -> None:
+    if stream.first_event is None:
+        stream.first_event = now
+        if meta := META.search(frames):
+            stream.message_id = json.loads(meta.group(1))["message_id"]
+    reasoning, content = frames.count(b"event: reasoning\n"), frames.count(b"event: content\n")
+    if reasoning and stream.first_reasoning is None:
+        stream.first_reasoning = now
+    if content and stream.first_content is None:
+        stream.first_content = now
+    stream.tokens += reasoning + content
+    if done := DONE.search(frames):
+        stream.status = json.loads(done.group(1))["status"]
+    if error := ERROR.search(frames):
+        stream.error = error.group(1).decode()[:300]
+
+
+def _upstream_frames(stream: Stream, frames: bytes, now: float) -> None:
+    if b"data: " not in frames:
+        return  # keep-alive comments
+    stream.first_event = stream.first_event or now
+    # Reasoning chunks carry `"content":null`, answer chunks `"reasoning_content":null`.
+    reasoning = frames.count(b'"reasoning_content":"') - frames.count(b'"reasoning_content":""')
+    content = frames.count(b'"content":"') - frames.count(b'"content":""')
+    if reasoning and stream.first_reasoning is None:
+        stream.first_reasoning = now
+    if content and stream.first_content is None:
+        stream.first_content = now
+    stream.tokens += reasoning + content
+    if b"data: [DONE]" in frames:
+        stream.status = "complete"
+
+
+async def _timed(stream: Stream, exchange: Awaitable[None]) -> Stream:
+    try:
+        await exchange
+        if stream.status is None and stream.error is None:
+            stream.error = "the stream ended without its last event"
     except Exception as exc:
         stream.error = stream.error or f"{type(exc).__name__}: {exc}"[:300]
     return stream
 
 
-async def _read_app_stream(stream: Stream, response: httpx2.Response) -> None:
-    if response.status_code != 200:
-        stream.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
-        return
-    async for frame in _frames(response):
-        if frame.startswith(b":"):
-            continue
-        now = time.perf_counter()
-        stream.first_event = stream.first_event or now
-        name, _, data = frame.removeprefix(b"event: ").partition(b"\ndata: ")
-        if name in (b"reasoning", b"content"):
-            stream.tokens += 1
-            if name == b"reasoning":
-                stream.first_reasoning = stream.first_reasoning or now
-            else:
-                stream.first_content = stream.first_content or now
-        elif name == b"meta":
-            stream.message_id = json.loads(data)["message_id"]
-        elif name == b"done":
-            stream.status = json.loads(data)["status"]
-        elif name == b"error":
-            stream.error = data.decode()[:300]
-
-
-async def ask(client: httpx2.AsyncClient, headers: dict[str, str], question: str, kb_id: int) -> Stream:
+async def ask(url: str, headers: dict[str, str], question: str, kb_id: int | None) -> Stream:
+    """One question as the chat page asks it, read to the end."""
     stream = Stream()
-
-    async def request() -> None:
-        form = {"question": question, "knowledge_base": str(kb_id), "conversation": "", "model": ""}
-        async with client.stream("POST", "/ask/", data=form, headers=headers) as response:
-            await _read_app_stream(stream, response)
-
-    return await _timed(stream, request())
+    form = {"question": question, "knowledge_base": str(kb_id or ""), "conversation": "", "model": ""}
+    body = urlencode(form).encode()
+    request = _post(url, "/ask/", body, "application/x-www-form-urlencoded", headers)
+    return await _timed(stream, _exchange(stream, url, request, _app_frames))
 
 
-async def _read_upstream_stream(stream: Stream, response: httpx2.Response) -> None:
-    if response.status_code != 200:
-        stream.error = f"HTTP {response.status_code}: {(await response.aread())[:200]!r}"
-        return
-    async for frame in _frames(response):
-        if not frame.startswith(b"data: "):
-            continue
-        now = time.perf_counter()
-        stream.first_event = stream.first_event or now
-        # Substring tests, not JSON: reasoning chunks carry `"content":null`, answer chunks a string.
-        if b'"reasoning_content":"' in frame and b'"reasoning_content":""' not in frame:
-            stream.tokens += 1
-            stream.first_reasoning = stream.first_reasoning or now
-        elif b'"content":"' in frame and b'"content":""' not in frame:
-            stream.tokens += 1
-            stream.first_content = stream.first_content or now
-        elif frame == b"data: [DONE]":
-            stream.status = "complete"
-
-
-async def ask_upstream(client: httpx2.AsyncClient, question: str) -> Stream:
+async def ask_upstream(url: str, question: str) -> Stream:
+    """The same streamed request the app makes, straight to the upstream."""
     stream = Stream()
-
-    async def request() -> None:
-        body = {
-            "model": "deepseek-reasoner",
-            "messages": [{"role": "user", "content": question}],
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        async with client.stream("POST", "/chat/completions", json=body) as response:
-            await _read_upstream_stream(stream, response)
-
-    return await _timed(stream, request())
-
-
-def _client(base_url: str, streams: int) -> httpx2.AsyncClient:
-    limits = httpx2.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
-    return httpx2.AsyncClient(base_url=base_url, timeout=httpx2.Timeout(900, connect=120), limits=limits)
+    body = {
+        "model": "deepseek-reasoner",
+        "messages": [{"role": "user", "content": question}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    request = _post(url, "/chat/completions", json.dumps(body).encode(), "application/json", {})
+    return await _timed(stream, _exchange(stream, url, request, _upstream_frames))
 
 
 async def log_in(base_url: str, username: str) -> dict[str, str]:
@@ -372,8 +390,9 @@ def _postgres(database_url: str, *, create: bool) -> None:
             connection.execute(drop)
 
 
-def prepare(users: int) -> tuple[int, list[str]]:
-    """Tables, the knowledge base with the guide ingested in a subprocess, and users with passwords."""
+def prepare(users: int, retrieval: str) -> tuple[int | None, list[str]]:
+    """Tables, the knowledge base with the guide ingested in a subprocess, and users with passwords.
+    Without retrieval the questions name no knowledge base, and go to the model as they are."""
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import User
     from django.core.management import call_command
@@ -386,32 +405,37 @@ def prepare(users: int) -> tuple[int, list[str]]:
     if ingested.returncode:
         raise SystemExit(f"Ingesting the guide failed:\n{ingested.stdout}{ingested.stderr}")
     kb = KnowledgeBase.objects.get(slug="guide")
+    if retrieval != "none":
+        kb.retrieval_mode = retrieval
+        kb.save(update_fields=["retrieval_mode"])
     password = make_password(PASSWORD)  # hashed once: the hasher is slow on purpose
     names = [f"bench-{number}" for number in range(users)]
     User.objects.bulk_create(User(username=name, password=password) for name in names)
     print(f"Knowledge base: {Chunk.objects.filter(knowledge_base=kb).count()} chunks", file=sys.stderr)
-    return kb.id, names
+    return (kb.id if retrieval != "none" else None), names
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else (end - start) * 1000
 
 
 def _timeline(stream: Stream, assistant: dict, question_at: float) -> dict[str, float | None]:
-    """Where one stream's time went, in ms: row timestamps against the client's clock (one machine)."""
-    started = stream.started_wall
+    """Where one stream's time went before its first token, in ms: the rows' timestamps against the
+    client's clock (the same machine). The assistant row is saved just before `meta` is sent."""
+    conversation_at = assistant["conversation__created_at"].timestamp()
     meta_at = assistant["created_at"].timestamp()
     timings = assistant["timings"]
-    steps: dict[str, float | None] = {
-        "request_to_conversation_saved": assistant["conversation__created_at"].timestamp() - started,
-        "conversation_to_question_saved": question_at - assistant["conversation__created_at"].timestamp(),
-        "question_to_meta_sent": meta_at - question_at,
-        "meta_sent_to_browser": stream.wall(stream.first_event) - meta_at,
-    }
-    steps = {name: value * 1000 if value is not None else None for name, value in steps.items()}
-    steps["retrieval_after_meta"] = timings.get("retrieval_ms")
-    first = timings.get("first_reasoning_ms")
-    steps["model_first_token_after_retrieval"] = None if first is None else first - timings["retrieval_ms"]
+    retrieval, first = timings.get("retrieval_ms"), timings.get("first_reasoning_ms")
     first_at = None if first is None else meta_at + first / 1000
-    browser = stream.wall(stream.first_reasoning)
-    steps["first_token_to_browser"] = None if None in (first_at, browser) else (browser - first_at) * 1000
-    return steps
+    return {
+        "request_to_conversation_saved": _ms(stream.started_wall, conversation_at),
+        "conversation_to_question_saved": _ms(conversation_at, question_at),
+        "question_to_meta_sent": _ms(question_at, meta_at),
+        "meta_sent_to_browser": _ms(meta_at, stream.wall(stream.first_event)),
+        "retrieval_after_meta": retrieval,
+        "model_first_token_after_retrieval": None if first is None else first - retrieval,
+        "first_token_to_browser": _ms(first_at, stream.wall(stream.first_reasoning)),
+    }
 
 
 def check_saved(streams: list[Stream], reasoning: str, answer: str) -> dict:
@@ -441,7 +465,8 @@ def check_saved(streams: list[Stream], reasoning: str, answer: str) -> dict:
         "answers_started": len(ids),
         "assistant_messages": len(rows),
         "complete": len(complete),
-        "whole_answer": sum(row["content"] == answer for row in complete),
+        # Markers pointing to no passage are dropped (answers without a knowledge base).
+        "whole_answer": sum(MARKERS.sub("", row["content"]) == MARKERS.sub("", answer) for row in complete),
         "whole_reasoning": sum(row["reasoning"] == reasoning for row in complete),
         "statuses": sorted({row["status"] for row in rows.values()}),
         "first_token_path_ms": {name: _summary(values) for name, values in steps.items()},
@@ -473,6 +498,7 @@ def _stream_figures(streams: list[Stream], wall_s: float) -> dict:
         "total_ms": _summary([stream.ms(stream.finished) for stream in streams]),
         "tokens_per_s_per_stream": _summary([stream.tokens_per_second() for stream in streams]),
         "tokens": _summary([stream.tokens for stream in streams]),
+        "tokens_per_s_all_streams": round(sum(stream.tokens for stream in streams) / wall_s),
         "complete": sum(stream.status == "complete" for stream in streams),
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:5],
@@ -535,50 +561,64 @@ def _server_log(path: Path) -> dict:
     return {"lines": len(lines), "problem_lines": len(problems), "first_problems": problems[:3]}
 
 
+def upstream_alone(upstream: Upstream, questions: list[str], paced: dict) -> dict:
+    """The baseline: the same streams straight to the upstream, all at once."""
+
+    async def run():
+        upstream.script(reasoning="Warm-up.", content="Ready.", delay=0)
+        await ask_upstream(upstream.base_url, questions[0])
+        upstream.script(**paced)
+        sampler = Sampler({"upstream": upstream.process.pid, "client": os.getpid()})
+        return await _all_at_once(
+            len(questions), lambda n: ask_upstream(upstream.base_url, questions[n]), sampler
+        )
+
+    streams, wall_s, processes = _run(run())
+    return {**_stream_figures(streams, wall_s), "processes": processes}
+
+
+def through_app(
+    url: str, upstream: Upstream, usernames: list[str], questions: list[str], kb_id: int | None, paced: dict
+) -> tuple[list[Stream], float, dict]:
+    """Log the users in, ask one warm-up question, then start every stream at once."""
+    pids = {"server": _child_pid("uvicorn"), "upstream": upstream.process.pid, "client": os.getpid()}
+
+    async def run():
+        logins = await asyncio.gather(*(log_in(url, name) for name in usernames))
+        # Loads and probes the embedder, opens the pools: the first question of a fresh process.
+        upstream.script(reasoning="Warm-up.", content="Ready.", delay=0)
+        warm = await ask(url, logins[0], questions[0], kb_id)
+        if warm.status != "complete":
+            raise SystemExit(f"The warm-up question failed: {warm.error}")
+        upstream.script(**paced)
+        print(f"Through the app: {len(questions)} streams", file=sys.stderr)
+        return await _all_at_once(
+            len(questions), lambda n: ask(url, logins[n % len(logins)], questions[n], kb_id), Sampler(pids)
+        )
+
+    return _run(run())
+
+
 def benchmark(args: argparse.Namespace, data_dir: Path) -> dict:
     from tests.processes import asgi_server
 
-    kb_id, usernames = prepare(args.users)
+    kb_id, usernames = prepare(args.users, args.retrieval)
     reasoning, answer = _text(REASONING, args.reasoning_tokens), _text(ANSWER, args.answer_tokens)
     paced = {"reasoning": reasoning, "content": answer, "chunk_chars": CHUNK_CHARS}
     paced["delay"] = 1 / args.tokens_per_second
     questions = [QUESTIONS[number % len(QUESTIONS)] for number in range(args.streams)]
-    me = os.getpid()
     with Upstream() as upstream:
-        upstream.script(**paced)
         print(f"Upstream alone: {args.streams} streams", file=sys.stderr)
-
-        async def upstream_alone():
-            async with _client(upstream.base_url, args.streams) as client:
-                sampler = Sampler({"upstream": upstream.process.pid, "client": me})
-                return await _all_at_once(args.streams, lambda n: ask_upstream(client, questions[n]), sampler)
-
-        upstream_streams, upstream_wall, upstream_processes = _run(upstream_alone())
-        llm = {"LLM_BASE_URL": upstream.base_url, "LLM_API_KEY": "sk-test"}
-        with asgi_server(data_dir, log=data_dir / "server.log", **llm) as url:
-            server = _child_pid("uvicorn")
-
-            async def through_app():
-                logins = await asyncio.gather(*(log_in(url, name) for name in usernames))
-                async with _client(url, args.streams) as client:
-                    upstream.script(reasoning="Warm-up.", content="Ready.", delay=0)
-                    warm = await ask(client, logins[0], QUESTIONS[0], kb_id)
-                    if warm.status != "complete":
-                        raise SystemExit(f"The warm-up question failed: {warm.error}")
-                    upstream.script(**paced)
-                    pids = {"server": server, "upstream": upstream.process.pid, "client": me}
-                    print(f"Through the app: {args.streams} streams", file=sys.stderr)
-                    return await _all_at_once(
-                        args.streams,
-                        lambda n: ask(client, logins[n % len(logins)], questions[n], kb_id),
-                        Sampler(pids),
-                    )
-
-            app_streams, app_wall, processes = _run(through_app())
+        baseline = upstream_alone(upstream, questions, paced)
+        env = {"LLM_BASE_URL": upstream.base_url, "LLM_API_KEY": "sk-test", **dict(args.server_env)}
+        with asgi_server(data_dir, log=data_dir / "server.log", **env) as url:
+            streams, wall_s, processes = through_app(url, upstream, usernames, questions, kb_id, paced)
+    tokens = sum(stream.tokens for stream in streams)
+    processes["server"]["cpu_ms_per_token_relayed"] = round(processes["server"]["cpu_s"] * 1000 / tokens, 2)
     return {
-        "upstream": {**_stream_figures(upstream_streams, upstream_wall), "processes": upstream_processes},
-        "app": _stream_figures(app_streams, app_wall),
-        "saved": check_saved(app_streams, reasoning, answer),
+        "upstream": baseline,
+        "app": _stream_figures(streams, wall_s),
+        "saved": check_saved(streams, reasoning, answer),
         "processes": processes,
         "server_log": _server_log(data_dir / "server.log"),
     }
@@ -593,6 +633,20 @@ def main() -> None:
     parser.add_argument("--answer-tokens", type=int, default=300)
     parser.add_argument("--tokens-per-second", type=float, default=30.0)
     parser.add_argument("--users", type=int, default=50, help="distinct logged-in users sharing the streams")
+    parser.add_argument(
+        "--retrieval",
+        choices=["hybrid", "dense", "lexical", "none"],
+        default="hybrid",
+        help="the knowledge base's search (hybrid: its default), or none: ask without a knowledge base",
+    )
+    parser.add_argument(
+        "--server-env",
+        type=lambda text: tuple(text.split("=", 1)),
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the server (repeatable), e.g. OMP_NUM_THREADS=1",
+    )
     parser.add_argument("--database-url", help="default: SQLite in the temporary data folder")
     parser.add_argument("--keep", action="store_true", help="keep the data folder (and the database)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -625,7 +679,9 @@ def main() -> None:
             "answer_tokens": args.answer_tokens,
             "tokens_per_second": args.tokens_per_second,
             "chars_per_token_chunk": CHUNK_CHARS,
+            "retrieval": args.retrieval,
             "database": "postgresql" if postgres else "sqlite",
+            "server_env": " ".join(f"{name}={value}" for name, value in args.server_env) or None,
             "server": "uvicorn, one process",
         },
         **figures,

@@ -171,7 +171,7 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
 INDEX_DIR = DATA_DIR / "indexes"
 # Vector search is exact below this many chunks per knowledge base, approximate (FAISS IVF) from it;
-# lists probed per query: 0 picks max(16, lists / 16), which benchmarks/search_latency.py measures.
+# lists probed per query: 0 picks max(64, lists / 16), which benchmarks/search_latency.py measures.
 INDEX_APPROXIMATE_FROM = env_int("INDEX_APPROXIMATE_FROM", 100_000, minimum=1)
 INDEX_APPROXIMATE_PROBES = env_int("INDEX_APPROXIMATE_PROBES", 0, minimum=0)
 # Ingestion: documents per task (the embedder batches across them), chunks per embedding call,

@@ -153,7 +153,7 @@ def _list_count(size: int) -> int:
 
 def probes(lists: int) -> int:
     """Lists searched per query: enough for a recall@10 of 0.98 against exact search (benchmarks/)."""
-    return max(1, min(lists, settings.INDEX_APPROXIMATE_PROBES or max(16, lists // 16)))
+    return max(1, min(lists, settings.INDEX_APPROXIMATE_PROBES or max(64, lists // 16)))
 
 
 def _write_approximate(kb_id: int, version: int, segment: Segment) -> str:
