@@ -4,15 +4,23 @@ Starts the app under uvicorn (one process, as `make run` serves it) with the tes
 (tests/fake_llm.py, in a process of its own) as its LLM, scripted to stream --reasoning-tokens then
 --answer-tokens at --tokens-per-second, one token of CHUNK_CHARS characters per chunk. A public
 knowledge base holds the Chinese DeepSeek-R1 guide (ingested inline), so every question is embedded
-and searched as in production. --users users log in through the login page, then --streams chat
-streams (POST /ask/, new conversations, questions about the guide) start at once and are read to
-the end, each recording the time to its first server-sent event (`meta`, sent before retrieval), to
-its first reasoning and first content event, and to its end.
+and searched as in production. --users users log in through the login page; after one warm-up
+question, --streams chat streams (POST /ask/ with the session cookie and CSRF header, each a new
+conversation, questions about the guide) start at once and are read to the end. Each records the
+time to its first server-sent event (`meta`, sent before retrieval), to its first reasoning and
+first content event, and to its end.
 
 The baseline is the upstream's own time to first token: the same number of streams opened at once
-directly against the upstream, timed to the first reasoning chunk. The goal compares the browser's
-first reasoning event with it. Afterwards every answer is checked in the database (status complete,
-the whole reasoning and answer), and the server's CPU time, threads and peak memory are reported.
+straight to the upstream, timed to the first reasoning chunk. The goal compares the browser's first
+reasoning event with it. Afterwards every answer is checked in the database (status complete, the
+whole reasoning and answer), and where each stream's time went before its first token is worked out
+from the rows' timestamps (conversation, question and answer rows; the answer's saved timings). The
+server's, upstream's and client's CPU time, threads and memory are sampled from /proc.
+
+Streams are read by a minimal HTTP/1.1 client (one connection each, as browser tabs have): with
+httpx2 the client itself cost about 130 µs of CPU per chunk and would fall behind 500 streams.
+--retrieval and --server-env (e.g. OMP_NUM_THREADS=1) change one thing at a time, to find out
+where the time goes.
 
     .venv/bin/python benchmarks/concurrent_chat.py [--streams N] [--users N] [--database-url URL] [--json]
 
@@ -32,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,8 +188,10 @@ class Sampler:
                 "cpu_mean_pct": round(100 * (last[name] - first[name]) / (end - start)),
                 "cpu_busiest_half_second_pct": round(100 * busiest),
                 "threads_peak": max(sample[2][name] for sample in self.samples),
-                "rss_mb": round(status["VmRSS"] / 1024),
-                "peak_rss_mb": round(status["VmHWM"] / 1024),
+                # A process that has exited (a zombie until reaped) has no memory figures left.
+                "exited": _stat(pid)[0] in "ZX",
+                "rss_mb": round(status["VmRSS"] / 1024) if "VmRSS" in status else None,
+                "peak_rss_mb": round(status["VmHWM"] / 1024) if "VmHWM" in status else None,
             }
         return result
 
@@ -214,13 +225,14 @@ class Stream:
         return (self.tokens - 1) / (self.finished - self.first_reasoning)
 
 
-# A minimal HTTP/1.1 client: httpx2 spends about 130 µs of CPU per streamed chunk, so one client
-# process reading 500 streams of 30 tokens a second through it would itself fall behind. Here a read
-# costs a few string searches; each stream has its own connection, as a browser tab has.
+# A minimal HTTP/1.1 client. Through httpx2 this process spent about 130 µs of CPU per streamed chunk
+# (6.5 s for 100 streams of 500), so it could not read 500 streams of 30 tokens a second (15,000
+# chunks/s) on one core; here a read costs a few byte-string searches (about 30 µs per chunk).
 META = re.compile(rb"event: meta\ndata: (\{.*?\})\n\n")
 DONE = re.compile(rb"event: done\ndata: (\{.*?\})\n\n")
 ERROR = re.compile(rb"event: error\ndata: (.*?)\n\n")
 MARKERS = re.compile(r"\[\d+\]")
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b")
 
 
 async def _exchange(
@@ -556,9 +568,14 @@ def _print_report(result: dict) -> None:
 
 
 def _server_log(path: Path) -> dict:
+    """The exceptions the server logged, most frequent first (the last line of each traceback)."""
     lines = path.read_text(errors="replace").splitlines()
-    problems = [line for line in lines if "ERROR" in line or "Traceback" in line or "Exception" in line]
-    return {"lines": len(lines), "problem_lines": len(problems), "first_problems": problems[:3]}
+    raised = Counter(line[:200] for line in lines if EXCEPTION_LINE.match(line))
+    return {
+        "lines": len(lines),
+        "tracebacks": sum(line.startswith("Traceback") for line in lines),
+        "exceptions": [f"{count} × {line}" for line, count in raised.most_common(3)],
+    }
 
 
 def upstream_alone(upstream: Upstream, questions: list[str], paced: dict) -> dict:
