@@ -1,25 +1,14 @@
-import asyncio
-import contextvars
-import json
-import logging
-from collections.abc import AsyncIterator
-
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import translation
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, llm
+from chat import answering, llm, streaming
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
-logger = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 8000
-# Answers keep running when the browser goes away; holding the tasks here keeps them alive.
-_running: set[asyncio.Task] = set()
 
 
 def _page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
@@ -60,10 +49,6 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
     return _page(request, get_object_or_404(Conversation, id=conversation_id, user=request.user))
 
 
-def _sse(event: str, data: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 async def _conversation_for(request: HttpRequest, user) -> Conversation:
     """The user's own conversation named in the form, or a new one on the chosen knowledge base."""
     kb_id = request.POST.get("knowledge_base", "")
@@ -96,25 +81,6 @@ async def _conversation_for(request: HttpRequest, user) -> Conversation:
     return conversation
 
 
-async def _relay(queue: asyncio.Queue) -> AsyncIterator[bytes]:
-    while (item := await queue.get()) is not None:
-        yield _sse(*item)
-
-
-async def _produce(
-    user, conversation: Conversation, question: str, language: str, queue: asyncio.Queue
-) -> None:
-    translation.activate(language)
-    try:
-        async for item in answering.answer_question(user=user, conversation=conversation, question=question):
-            queue.put_nowait(item)
-    except Exception:
-        logger.exception("Answering in conversation %s failed", conversation.id)
-        queue.put_nowait(("error", {"message": _("The answer could not be saved."), "code": "internal"}))
-    finally:
-        queue.put_nowait(None)
-
-
 @require_POST
 async def ask(request: HttpRequest) -> HttpResponse:
     user = await request.auser()
@@ -124,19 +90,7 @@ async def ask(request: HttpRequest) -> HttpResponse:
     if not question or len(question) > MAX_QUESTION_CHARS:
         return JsonResponse({"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."}, status=400)
     conversation = await _conversation_for(request, user)
-    queue: asyncio.Queue = asyncio.Queue()
-    # A context of its own: the answer outlives the request (and its thread executor) when the
-    # browser goes away, and must still be saved.
-    task = asyncio.create_task(
-        _produce(user, conversation, question, translation.get_language(), queue),
-        context=contextvars.Context(),
-    )
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    response = StreamingHttpResponse(_relay(queue), content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return streaming.answer_stream(user, conversation, question)
 
 
 @require_POST
