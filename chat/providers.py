@@ -8,14 +8,20 @@ stream: they end it with one `Error` event whose message a person can act on.
 """
 
 import asyncio
+import json
+import logging
 import weakref
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
 
 from chat.thinking import Part, ThinkSplitter
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class ModelConfig:
     # Sent only when set: DeepSeek ignores it for R1, Ollama defaults to 1.0 unless told 0.6.
     temperature: float | None = None
     timeout: float = 300.0
+    # Tries again after 429/5xx while nothing has streamed (see `_opened_stream`).
+    retries: int = 2
     # Tokens the model reads and writes in one request, and the part kept free for its reasoning and
     # answer: the prompt is trimmed to the rest.
     context_tokens: int = 65536
@@ -103,24 +111,34 @@ async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> As
     When the model is expected to reason but sends neither reasoning field, content up to
     the first closing tag is held back as reasoning; if no closing tag ever comes, that
     text is yielded as Content just before the end (see chat.thinking).
+
+    The SDK opens the request (authentication, timeouts, error statuses, retries while nothing
+    has streamed yet); the chunks themselves are read as plain JSON: building SDK objects for
+    every token cost ten times more CPU, which decides how many streams one process can carry.
     """
     reader = _ReplyReader(reasoning_expected=config.reasoning)
     usage: Usage | None = None
     finish_reason: str | None = None
     connected = False
     try:
-        stream = await _client_for(config).chat.completions.create(
-            stream=True, stream_options={"include_usage": True}, **_request_options(config, messages)
-        )
-        connected = True
-        async with stream:
-            async for chunk in stream:
-                usage = _usage_from(chunk.usage) or usage
-                for choice in chunk.choices or []:
-                    if choice.delta is not None:
-                        for event in reader.read(_reasoning_field(choice.delta), choice.delta.content):
+        async with _opened_stream(config, messages) as response:
+            connected = True
+            async for event_name, data in _server_sent_events(response):
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if not isinstance(chunk, dict):
+                    raise ValueError("a stream chunk is not a JSON object")
+                if event_name == "error" or chunk.get("error"):
+                    # An `error` object in the middle of a stream: the service failed after it started.
+                    raise openai.APIError("stream error", response.request, body=chunk.get("error", chunk))
+                usage = _usage_from(chunk.get("usage")) or usage
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta")
+                    if delta:
+                        for event in reader.read(_reasoning_field(delta), delta.get("content")):
                             yield event
-                    finish_reason = choice.finish_reason or finish_reason
+                    finish_reason = choice.get("finish_reason") or finish_reason
     except (openai.APIError, ValueError) as exc:
         for event in reader.finish():
             yield event
@@ -131,6 +149,75 @@ async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> As
     if usage is not None:
         yield usage
     yield Done(finish_reason)
+
+
+@asynccontextmanager
+async def _opened_stream(
+    config: ModelConfig, messages: list[dict[str, str]]
+) -> AsyncIterator[httpx2.Response]:
+    """The upstream's streaming HTTP response, once it has answered 200.
+
+    A rate limit or an overloaded server (429, 500, 502, 503) is tried again up to `config.retries`
+    times, after the wait the server asks for (Retry-After) or a short back-off: nothing has streamed
+    yet, so the user only sees the answer start a little later. Waits longer than MAX_RETRY_WAIT
+    are not worth holding the user for: the error goes to them, with its retry button.
+    """
+    options = _request_options(config, messages) | {"stream": True, "stream_options": {"include_usage": True}}
+    for attempt in range(config.retries + 1):
+        try:
+            opened = _client_for(config).chat.completions.with_streaming_response.create(**options)
+            response = await opened.__aenter__()
+            break
+        except openai.APIStatusError as exc:
+            wait = _retry_wait(exc, attempt)
+            if attempt == config.retries or wait is None:
+                raise
+            logger.warning("LLM %s answered %s; trying again in %.1f s", config.name, exc.status_code, wait)
+            await asyncio.sleep(wait)
+    try:
+        yield response.http_response
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.http_request) from exc
+    except httpx2.TransportError as exc:
+        raise openai.APIConnectionError(request=response.http_request) from exc
+    finally:
+        await opened.__aexit__(None, None, None)
+
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503})
+MAX_RETRY_WAIT = 20.0
+
+
+def _retry_wait(exc: openai.APIStatusError, attempt: int) -> float | None:
+    """Seconds to wait before trying again, or None when this failure is not worth a retry."""
+    if exc.status_code not in RETRY_STATUSES:
+        return None
+    headers = exc.response.headers
+    wait = 2.0**attempt  # 1, 2, 4 … seconds
+    try:
+        if "retry-after-ms" in headers:
+            wait = float(headers["retry-after-ms"]) / 1000
+        elif "retry-after" in headers:
+            wait = float(headers["retry-after"])
+    except ValueError:
+        pass  # an HTTP date or junk: keep the back-off
+    return wait if 0 <= wait <= MAX_RETRY_WAIT else None
+
+
+async def _server_sent_events(response: httpx2.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) of each server-sent event; comments (keep-alives) are skipped."""
+    name, data = "", []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = "", []
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+    if data:
+        yield name, "\n".join(data)
 
 
 async def complete_chat(config: ModelConfig, messages: list[dict[str, str]]) -> tuple[str, str, Usage | None]:
@@ -144,12 +231,13 @@ async def complete_chat(config: ModelConfig, messages: list[dict[str, str]]) -> 
     reader = _ReplyReader(reasoning_expected=config.reasoning)
     events: list[Event] = []
     if completion.choices:
-        message = completion.choices[0].message
-        events += reader.read(_reasoning_field(message), message.content)
+        message = completion.choices[0].message.model_dump()
+        events += reader.read(_reasoning_field(message), message.get("content"))
     events += reader.finish()
     reasoning = "".join(event.text for event in events if isinstance(event, Reasoning))
     content = "".join(event.text for event in events if isinstance(event, Content))
-    return reasoning, content, _usage_from(completion.usage)
+    usage = _usage_from(completion.usage.model_dump()) if completion.usage else None
+    return reasoning, content, usage
 
 
 class _ReplyReader:
@@ -187,26 +275,25 @@ class _ReplyReader:
         ]
 
 
-def _reasoning_field(source: Any) -> str | None:
-    # Newer vLLM and Ollama say `reasoning`; DeepSeek, older vLLM and llama.cpp say
-    # `reasoning_content`. Neither is a declared SDK field, so both live in the extras.
+def _reasoning_field(source: dict[str, Any]) -> str | None:
+    # Newer vLLM and Ollama say `reasoning`; DeepSeek, older vLLM and llama.cpp say `reasoning_content`.
     for name in ("reasoning", "reasoning_content"):
-        value = getattr(source, name, None)
+        value = source.get(name)
         if isinstance(value, str) and value:
             return value
     return None
 
 
-def _usage_from(raw: Any) -> Usage | None:
-    if raw is None:
+def _usage_from(raw: dict[str, Any] | None) -> Usage | None:
+    if not isinstance(raw, dict):
         return None
-    details = getattr(raw, "completion_tokens_details", None)
+    details = raw.get("completion_tokens_details") or {}
     return Usage(
-        prompt_tokens=getattr(raw, "prompt_tokens", None) or 0,
-        completion_tokens=getattr(raw, "completion_tokens", None) or 0,
-        reasoning_tokens=getattr(details, "reasoning_tokens", None),
-        cache_hit_tokens=getattr(raw, "prompt_cache_hit_tokens", None),
-        cache_miss_tokens=getattr(raw, "prompt_cache_miss_tokens", None),
+        prompt_tokens=raw.get("prompt_tokens") or 0,
+        completion_tokens=raw.get("completion_tokens") or 0,
+        reasoning_tokens=details.get("reasoning_tokens"),
+        cache_hit_tokens=raw.get("prompt_cache_hit_tokens"),
+        cache_miss_tokens=raw.get("prompt_cache_miss_tokens"),
     )
 
 
@@ -230,8 +317,8 @@ def _client_for(config: ModelConfig) -> openai.AsyncOpenAI:
     loop_clients = _clients.setdefault(asyncio.get_running_loop(), {})
     key = (config.base_url, config.api_key, config.timeout)
     if key not in loop_clients:
-        # No SDK retries: a retried stream would repeat a minute of reasoning behind the
-        # user's back; we report the error and let the caller decide.
+        # No SDK retries: it would also retry timeouts (minutes each) and connection
+        # failures; `_opened_stream` retries only what a retry can fix.
         loop_clients[key] = openai.AsyncOpenAI(
             base_url=config.base_url,
             # Local servers need no key, but the SDK insists on one.

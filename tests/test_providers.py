@@ -169,7 +169,7 @@ def test_it_turns_status_codes_into_one_error(
     fake_llm: FakeLLM, status: int, code: str, retryable: bool
 ) -> None:
     fake_llm.script(status=status)
-    [error] = stream(fake_llm.model_config())
+    [error] = stream(fake_llm.model_config(retries=0))
     assert isinstance(error, Error)
     assert (error.code, error.status, error.retryable) == (code, status, retryable)
     assert ERROR_BODIES[status][0] in error.message
@@ -183,6 +183,36 @@ def test_it_raises_status_codes_from_complete(
     with pytest.raises(ProviderError) as caught:
         complete(fake_llm.model_config())
     assert (caught.value.error.code, caught.value.error.retryable) == (code, retryable)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_it_tries_again_after_the_wait_the_server_asks_for(fake_llm: FakeLLM, status: int) -> None:
+    fake_llm.script(status=status, failures=2, retry_after="0.2")
+    events = stream(fake_llm.model_config(retries=2))
+    assert len(fake_llm.requests) == 3
+    assert text_of(events, Reasoning) == DEFAULT_REASONING
+    assert text_of(events, Content) == DEFAULT_CONTENT
+
+
+def test_it_gives_up_when_retries_run_out(fake_llm: FakeLLM) -> None:
+    fake_llm.script(status=503, retry_after="0")
+    [error] = stream(fake_llm.model_config(retries=2))
+    assert isinstance(error, Error) and error.code == "overloaded"
+    assert len(fake_llm.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(429, "120"), (401, None), (402, None), (400, None)],
+    ids=["wait-too-long", "401", "402", "400"],
+)
+def test_it_does_not_retry_what_waiting_cannot_fix(
+    fake_llm: FakeLLM, status: int, retry_after: str | None
+) -> None:
+    fake_llm.script(status=status, retry_after=retry_after)
+    [error] = stream(fake_llm.model_config(retries=2))
+    assert isinstance(error, Error) and error.status == status
+    assert len(fake_llm.requests) == 1
 
 
 def test_it_tells_how_to_fix_a_rejected_key(fake_llm: FakeLLM) -> None:
