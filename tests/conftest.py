@@ -12,6 +12,11 @@ from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
+# A cache the web processes share (CACHE_URL on Redis), for what must cross processes.
+SHARED_CACHE = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:6379/11",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,7 +4,7 @@ import pytest
 
 from chat import answering
 from chat.models import Conversation, Message
-from tests.conftest import ingest
+from tests.conftest import SHARED_CACHE, ingest
 from tests.test_retrieval import PRODUCTS
 
 # The answer path runs the ORM from other threads: they must see committed rows.
@@ -125,8 +125,21 @@ def test_a_follow_up_is_retrieved_with_the_previous_turn_but_not_its_reasoning(u
     assert fresh[-1][1]["citations"][0]["document"] == "atlas.txt"
 
 
-def test_a_stop_request_ends_the_stream_and_keeps_the_partial_answer(user, kb, guide, llm, monkeypatch):
+class _StreamedElsewhere(set):
+    def add(self, message_id: int) -> None:
+        pass
+
+
+@pytest.mark.parametrize("where", ["this process", "another process"])
+def test_a_stop_request_ends_the_stream_and_keeps_the_partial_answer(
+    user, kb, guide, llm, monkeypatch, settings, where
+):
     monkeypatch.setattr(answering, "STOP_CHECK_SECONDS", 0)
+    if where == "another process":
+        # The answer streams here; the stop arrives through the shared cache, as it does when another
+        # web process took the stop request.
+        settings.CACHES = {"default": SHARED_CACHE}
+        monkeypatch.setattr(answering, "_streaming", _StreamedElsewhere())
     llm.script(reasoning="Let me think about this for a while. " * 20, content="Never reached.", delay=0.01)
     conversation = Conversation.objects.create(user=user)
     conversation.knowledge_bases.set([kb])
