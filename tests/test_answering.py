@@ -1,6 +1,7 @@
 import asyncio
 
 import pytest
+from django.core.cache import cache
 
 from chat import answering
 from chat.models import Conversation, Message
@@ -140,6 +141,7 @@ def test_a_stop_request_ends_the_stream_and_keeps_the_partial_answer(
         # web process took the stop request.
         settings.CACHES = {"default": SHARED_CACHE}
         monkeypatch.setattr(answering, "_streaming", _StreamedElsewhere())
+        cache.clear()  # message ids repeat from one test run to the next
     llm.script(reasoning="Let me think about this for a while. " * 20, content="Never reached.", delay=0.01)
     conversation = Conversation.objects.create(user=user)
     conversation.knowledge_bases.set([kb])
