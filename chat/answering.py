@@ -285,6 +285,13 @@ def _record(
             progress.first_reasoning = progress.first_reasoning or time.monotonic()
             progress.reasoning.append(text)
             return "reasoning", {"text": text}
+        case providers.Content(text=text, replaces_reasoning=True):
+            # A distill's untagged reply: what streamed as reasoning was the answer.
+            progress.first_reasoning = None
+            progress.reasoning.clear()
+            progress.first_content = progress.first_content or time.monotonic()
+            progress.content.append(text)
+            return "content", {"text": text, "replaces_reasoning": True}
         case providers.Content(text=text):
             progress.first_content = progress.first_content or time.monotonic()
             progress.content.append(text)

@@ -72,6 +72,8 @@ class Reasoning:
 @dataclass(frozen=True)
 class Content:
     text: str
+    # What streamed as reasoning was the answer (a distill's untagged reply): this is all of it.
+    replaces_reasoning: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,9 @@ async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> As
     """Yield Reasoning/Content as they arrive, then Usage (when reported) and Done, or a final Error.
 
     When the model is expected to reason but sends neither reasoning field, content up to
-    the first closing tag is held back as reasoning; if no closing tag ever comes, that
-    text is yielded as Content just before the end (see chat.thinking).
+    the first closing tag streams as reasoning; if no closing tag ever comes, all of that
+    text is yielded again just before the end as Content with `replaces_reasoning`
+    (see chat.thinking).
 
     The SDK opens the request (authentication, timeouts, error statuses, retries while nothing
     has streamed yet); the chunks themselves are read as plain JSON: building SDK objects for
@@ -234,6 +237,8 @@ async def complete_chat(config: ModelConfig, messages: list[dict[str, str]]) -> 
         message = completion.choices[0].message.model_dump()
         events += reader.read(_reasoning_field(message), message.get("content"))
     events += reader.finish()
+    if any(isinstance(event, Content) and event.replaces_reasoning for event in events):
+        events = [event for event in events if not isinstance(event, Reasoning)]
     reasoning = "".join(event.text for event in events if isinstance(event, Reasoning))
     content = "".join(event.text for event in events if isinstance(event, Content))
     usage = _usage_from(completion.usage.model_dump()) if completion.usage else None
@@ -269,7 +274,7 @@ class _ReplyReader:
         # llama.cpp's deepseek-legacy format fills reasoning_content and also leaves the
         # tags in the content: drop the second copy.
         return [
-            Reasoning(part.text) if part.reasoning else Content(part.text)
+            Reasoning(part.text) if part.reasoning else Content(part.text, part.replaces_reasoning)
             for part in parts
             if not (part.reasoning and self._field_seen)
         ]

@@ -39,7 +39,8 @@ def _merged(items: list[Event]) -> list[Event]:
     """Consecutive reasoning or answer pieces joined into one event each."""
     merged: list[Event] = []
     for name, data in items:
-        if merged and name in ("reasoning", "content") and merged[-1][0] == name:
+        joinable = name in ("reasoning", "content") and data.keys() == {"text"}
+        if joinable and merged and merged[-1][0] == name and merged[-1][1].keys() == {"text"}:
             merged[-1] = (name, {"text": merged[-1][1]["text"] + data["text"]})
         else:
             merged.append((name, data))

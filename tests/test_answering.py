@@ -212,3 +212,17 @@ def test_without_relevant_passages_a_general_answer_is_marked_as_such(user, kb, 
     [request] = llm.requests
     assert "general knowledge" in request["messages"][0]["content"]
     assert "[passage begin]" not in str(request["messages"])
+
+
+def test_a_distill_reply_without_a_closing_tag_streams_as_reasoning_then_becomes_the_answer(
+    user, kb, guide, llm
+):
+    llm.script(style="plain", content="DeepSeek-V3 有 6710 亿参数 [1]。")
+    events = ask(user, kb)
+    streamed = "".join(data["text"] for name, data in events if name == "reasoning")
+    assert streamed == "DeepSeek-V3 有 6710 亿参数 [1]。"
+    [replacement] = [data for name, data in events if name == "content"]
+    assert replacement == {"text": "DeepSeek-V3 有 6710 亿参数 [1]。", "replaces_reasoning": True}
+    answer = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert (answer.reasoning, answer.content) == ("", "DeepSeek-V3 有 6710 亿参数 [1]。")
+    assert answer.timings["first_reasoning_ms"] is None and answer.citations

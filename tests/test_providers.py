@@ -263,8 +263,12 @@ def test_it_streams_plain_content_at_once_for_non_reasoning_models(fake_llm: Fak
 def test_it_treats_unclosed_implicit_reasoning_as_the_answer(fake_llm: FakeLLM) -> None:
     fake_llm.script(style="plain")
     events = stream(fake_llm.model_config(reasoning=True))
-    assert events[0] == Content(DEFAULT_CONTENT)
-    assert shape(events) == ["Content", "Usage", "Done"]
+    # It streamed as reasoning (a distill may think for minutes before its closing tag) ...
+    assert text_of(events, Reasoning) == DEFAULT_CONTENT
+    # ... and comes again, whole, as the answer that replaces it.
+    assert events[-3] == Content(DEFAULT_CONTENT, replaces_reasoning=True)
+    assert shape(events)[-3:] == ["Content", "Usage", "Done"]
+    assert complete(fake_llm.model_config(reasoning=True))[:2] == ("", DEFAULT_CONTENT)
 
 
 def test_it_splits_explicit_tags_for_non_reasoning_models(fake_llm: FakeLLM) -> None:
@@ -317,6 +321,8 @@ def test_it_serves_the_v1_paths_and_model_list(fake_llm: FakeLLM) -> None:
 def split(pieces: list[str], *, implicit_open: bool) -> tuple[str, str]:
     splitter = ThinkSplitter(implicit_open=implicit_open)
     parts = [part for piece in pieces for part in splitter.feed(piece)] + splitter.finish()
+    if any(part.replaces_reasoning for part in parts):
+        parts = [part for part in parts if not part.reasoning]
     reasoning = "".join(part.text for part in parts if part.reasoning)
     return reasoning, "".join(part.text for part in parts if not part.reasoning)
 
@@ -352,10 +358,18 @@ def test_it_splits_tags_fed_one_character_at_a_time(
     assert split(list(text), implicit_open=implicit_open) == (reasoning, content)
 
 
-def test_it_holds_implicit_reasoning_until_the_closing_tag() -> None:
+def test_it_streams_implicit_reasoning_before_the_closing_tag() -> None:
     splitter = ThinkSplitter(implicit_open=True)
-    assert splitter.feed("Reason") == []
-    assert splitter.feed("</think>Answer") == [Part(True, "Reason"), Part(False, "Answer")]
+    assert splitter.feed("\nReason") == [Part(True, "Reason")]
+    assert splitter.feed(" more</think>\n\nAnswer") == [Part(True, " more"), Part(False, "Answer")]
+    assert splitter.finish() == []
+
+
+def test_implicit_reasoning_that_never_closes_comes_back_as_the_whole_answer() -> None:
+    splitter = ThinkSplitter(implicit_open=True)
+    assert splitter.feed("\nJust an ") == [Part(True, "Just an")]
+    assert splitter.feed("answer.\n") == [Part(True, " answer.")]
+    assert splitter.finish() == [Part(False, "Just an answer.", replaces_reasoning=True)]
 
 
 def test_it_streams_explicit_reasoning_before_the_tag_closes() -> None:

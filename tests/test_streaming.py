@@ -65,3 +65,9 @@ def test_events_arriving_apart_are_sent_apart_and_nothing_is_lost():
     ]
     text = "".join(data.get("text", "") for chunk in chunks for _name, data in events_in(chunk))
     assert text == "想一想Twenty-five days [1]."
+
+
+def test_an_answer_replacing_the_reasoning_is_not_joined_with_other_pieces():
+    replacing = ("content", {"text": "The answer.", "replaces_reasoning": True})
+    [chunk] = relay([("reasoning", {"text": "The "}), ("reasoning", {"text": "answer."}), replacing, None])
+    assert events_in(chunk) == [("reasoning", {"text": "The answer."}), replacing]
