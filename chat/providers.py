@@ -18,6 +18,9 @@ from typing import Any
 
 import httpx2
 import openai
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from chat.thinking import Part, ThinkSplitter
 
@@ -334,48 +337,60 @@ def _client_for(config: ModelConfig) -> openai.AsyncOpenAI:
     return loop_clients[key]
 
 
-_STATUS_ERRORS: dict[int, tuple[str, str, bool]] = {
-    400: ("bad_request", "The LLM service rejected the request as malformed (400).", False),
-    401: ("auth", "The LLM service rejected the API key (401). Check LLM_API_KEY.", False),
-    402: ("balance", "The LLM account has insufficient balance (402). Top up the account.", False),
-    422: (
-        "invalid_parameters",
-        "The LLM service rejected the request parameters (422). Check the model settings.",
+# Messages are shown to the user in their language (the answer runs with it activated).
+_STATUS_ERRORS: dict[int, tuple[str, Promise, bool]] = {
+    400: ("bad_request", gettext_lazy("The LLM service rejected the request as malformed (400)."), False),
+    401: ("auth", gettext_lazy("The LLM service rejected the API key (401). Check LLM_API_KEY."), False),
+    402: (
+        "balance",
+        gettext_lazy("The LLM account has insufficient balance (402). Top up the account."),
         False,
     ),
-    429: ("rate_limited", "The LLM service is rate limiting requests (429). Try again shortly.", True),
-    500: ("upstream_error", "The LLM service had an internal error (500). Try again.", True),
-    503: ("overloaded", "The LLM service is overloaded (503). Try again shortly.", True),
+    422: (
+        "invalid_parameters",
+        gettext_lazy("The LLM service rejected the request parameters (422). Check the model settings."),
+        False,
+    ),
+    429: (
+        "rate_limited",
+        gettext_lazy("The LLM service is rate limiting requests (429). Try again shortly."),
+        True,
+    ),
+    500: ("upstream_error", gettext_lazy("The LLM service had an internal error (500). Try again."), True),
+    503: ("overloaded", gettext_lazy("The LLM service is overloaded (503). Try again shortly."), True),
 }
 
 
 def _error_from(exc: Exception, config: ModelConfig, *, connected: bool = False) -> Error:
     """Map an SDK exception to an Error event that says what happened and what to do."""
+    url = config.base_url
     if isinstance(exc, openai.APITimeoutError):
-        message = f"The LLM service at {config.base_url} did not answer within {config.timeout:g} seconds."
-        return Error("timeout", message, retryable=True)
+        message = _("The LLM service at {url} did not answer within {seconds} seconds.")
+        return Error("timeout", message.format(url=url, seconds=f"{config.timeout:g}"), retryable=True)
     if isinstance(exc, openai.APIConnectionError) and connected:
         # The server was reachable and then dropped the answer (crashed, restarted, out of memory).
-        message = (
-            f"The LLM service at {config.base_url} broke off the connection part-way through the answer."
-        )
-        return Error("upstream_error", message, retryable=True)
+        message = _("The LLM service at {url} broke off the connection part-way through the answer.")
+        return Error("upstream_error", message.format(url=url), retryable=True)
     if isinstance(exc, openai.APIConnectionError):
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
-        message = f"Could not connect to the LLM service at {config.base_url}{cause}. Check LLM_BASE_URL."
-        return Error("unreachable", message, retryable=True)
+        message = _("Could not connect to the LLM service at {url}. Check LLM_BASE_URL.")
+        return Error("unreachable", message.format(url=f"{url}{cause}"), retryable=True)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        code, message, retryable = _STATUS_ERRORS.get(
+        code, text, retryable = _STATUS_ERRORS.get(
             status,
-            ("upstream_error", f"The LLM service answered with an error ({status}).", status >= 500),
+            (
+                "upstream_error",
+                _("The LLM service answered with an error ({status}).").format(status=status),
+                status >= 500,
+            ),
         )
-        return Error(code, _with_detail(message, exc.body), status=status, retryable=retryable)
+        return Error(code, _with_detail(str(text), exc.body), status=status, retryable=retryable)
     if isinstance(exc, openai.APIError):
         # An `error` object in the middle of a stream: the service failed after it started.
-        message = _with_detail("The LLM service failed part-way through the answer.", exc.body)
+        message = _with_detail(_("The LLM service failed part-way through the answer."), exc.body)
         return Error("upstream_error", message, retryable=True)
-    return Error("upstream_error", "The LLM service sent a reply that could not be read.")
+    return Error("upstream_error", _("The LLM service sent a reply that could not be read."))
 
 
 def _with_detail(message: str, body: object) -> str:
@@ -383,5 +398,5 @@ def _with_detail(message: str, body: object) -> str:
     # (vLLM puts `message` at the top level; some servers send a bare string).
     detail = (body.get("message") or body.get("detail")) if isinstance(body, dict) else body
     if isinstance(detail, str) and detail.strip():
-        return f"{message} The service said: {detail.strip()[:500]}"
+        return _("{message} The service said: {detail}").format(message=message, detail=detail.strip()[:500])
     return message
