@@ -33,7 +33,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -48,6 +47,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx2
 import numpy as np
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
@@ -519,19 +519,6 @@ def _stream_figures(streams: list[Stream], wall_s: float) -> dict:
     }
 
 
-def _machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    meminfo = Path("/proc/meminfo").read_text().split()
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cores": os.cpu_count(),
-        "ram_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2, 1),
-        "python": platform.python_version(),
-        "load_average": os.getloadavg()[0],
-    }
-
-
 def _goal(result: dict) -> dict:
     app, upstream = result["app"]["first_reasoning_ms"], result["upstream"]["first_reasoning_ms"]
     over = {q: round(app[q] - upstream[q], 1) if app[q] is not None else None for q in ("p50", "p95")}
@@ -670,7 +657,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    machine = _machine()
+    machine = describe()
     data_dir = Path(tempfile.mkdtemp(prefix="kbchat-bench-chat-"))
     database_url = args.database_url or f"sqlite:///{data_dir / 'db.sqlite3'}"
     postgres = urlsplit(database_url).scheme.startswith("postgres")
