@@ -139,6 +139,14 @@ def _start(
     return _Start(history, knowledge_bases, message)
 
 
+async def retrieve(
+    question: str, knowledge_bases: list[KnowledgeBase], history: list[dict[str, str]]
+) -> list[Passage]:
+    """The passages for a question, with the previous turn as context for a follow-up (off the loop)."""
+    context = retrieval_context(history)
+    return await _in_pool(retrieve_passages, question=question, knowledge_bases=knowledge_bases, context=context)
+
+
 def retrieval_context(history: list[dict[str, str]]) -> list[str]:
     """The previous question and answer, for retrieving a follow-up question. Only what was said:
     reasoning is never part of the history."""
@@ -167,12 +175,7 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     retrieval_ms = 0
     watch = _StopWatch(message.id)  # from here on a stop request for this answer is noticed
     try:
-        passages = await _in_pool(
-            retrieve_passages,
-            question=question,
-            knowledge_bases=knowledge_bases,
-            context=retrieval_context(history),
-        )
+        passages = await retrieve(question, knowledge_bases, history)
         retrieval_ms = progress.ms_since_start(time.monotonic()) or 0
         if config is None:
             text = retrieval_only_answer(passages)
