@@ -143,8 +143,12 @@ async def retrieve(
     question: str, knowledge_bases: list[KnowledgeBase], history: list[dict[str, str]]
 ) -> list[Passage]:
     """The passages for a question, with the previous turn as context for a follow-up (off the loop)."""
-    context = retrieval_context(history)
-    return await _in_pool(retrieve_passages, question=question, knowledge_bases=knowledge_bases, context=context)
+    return await _in_pool(
+        retrieve_passages,
+        question=question,
+        knowledge_bases=knowledge_bases,
+        context=retrieval_context(history),
+    )
 
 
 def retrieval_context(history: list[dict[str, str]]) -> list[str]:
