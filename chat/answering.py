@@ -7,13 +7,14 @@ and saves the assistant message whatever happens (including the browser going aw
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -92,7 +93,13 @@ def answer_html(message: Message, cards: list[dict]) -> str:
     return citations.render_html(message.content, message_id=message.id, citations=cards)
 
 
-async def _in_pool(work: Callable[..., T], /, **kwargs) -> T:
+# SQLite lets one connection write at a time and makes the others sleep and try again, with longer
+# sleeps each time: hundreds of answers writing at once spent seconds asleep. Their writes take
+# turns on one thread instead. PostgreSQL writes from the pool.
+_sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+
+async def _in_pool(work: Callable[..., T], /, *, writes: bool = False, **kwargs) -> T:
     """Run database work in a pool thread and close its connection after.
 
     Answers run outside any request, where the async ORM would queue every query of every answer
@@ -106,7 +113,8 @@ async def _in_pool(work: Callable[..., T], /, **kwargs) -> T:
         finally:
             connections.close_all()
 
-    return await sync_to_async(run, thread_sensitive=False)()
+    executor = _sqlite_writer if writes and connection.vendor == "sqlite" else None
+    return await sync_to_async(run, thread_sensitive=False, executor=executor)()
 
 
 @dataclass
@@ -161,7 +169,9 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
 async def answer_question(*, user, conversation: Conversation, question: str) -> AsyncIterator[Event]:
     """Yield (event, data) pairs: meta, reasoning*, content*, error?, done."""
     config = llm.model_config(conversation.model or None)
-    start = await _in_pool(_start, user=user, conversation=conversation, question=question, config=config)
+    start = await _in_pool(
+        _start, writes=True, user=user, conversation=conversation, question=question, config=config
+    )
     history, knowledge_bases, message = start.history, start.knowledge_bases, start.message
     yield (
         "meta",
@@ -211,9 +221,8 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
         yield "error", {"message": message.error, "code": message.error_code}
     finally:
         watch.close()
-        await _in_pool(
-            _save, message=message, progress=progress, passages=passages, retrieval_ms=retrieval_ms
-        )
+        saved = {"message": message, "progress": progress, "passages": passages, "retrieval_ms": retrieval_ms}
+        await _in_pool(_save, writes=True, **saved)
     yield "done", done_payload(message)
 
 

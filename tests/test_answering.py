@@ -1,4 +1,5 @@
 import asyncio
+import threading
 
 import pytest
 from django.core.cache import cache
@@ -226,3 +227,22 @@ def test_a_distill_reply_without_a_closing_tag_streams_as_reasoning_then_becomes
     answer = Message.objects.get(role=Message.Role.ASSISTANT)
     assert (answer.reasoning, answer.content) == ("", "DeepSeek-V3 有 6710 亿参数 [1]。")
     assert answer.timings["first_reasoning_ms"] is None and answer.citations
+
+
+def test_answers_write_to_sqlite_in_turn_on_one_thread(user, kb, guide, monkeypatch):
+    from django.db import connection
+
+    threads: list[str] = []
+    for name in ("_start", "_save"):
+        real = getattr(answering, name)
+
+        def noting(real=real, **kwargs):
+            threads.append(threading.current_thread().name)
+            return real(**kwargs)
+
+        monkeypatch.setattr(answering, name, noting)
+    ask(user, kb)
+    if connection.vendor == "sqlite":
+        assert len(threads) == 2 and all(name.startswith("sqlite-writer") for name in threads)
+    else:
+        assert len(threads) == 2 and not any(name.startswith("sqlite-writer") for name in threads)
