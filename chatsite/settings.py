@@ -221,3 +221,6 @@ LOGGING = {
         "faiss.loader": {"level": "WARNING"},
     },
 }
+
+# Translations of the interface (Simplified Chinese); the compiled .mo files are committed.
+LOCALE_PATHS = [BASE_DIR / "locale"]

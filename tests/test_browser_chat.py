@@ -275,3 +275,36 @@ def test_the_page_works_on_a_phone(page, user, kb, fake_llm):
     page.screenshot(path=str(ARTIFACTS / "phone-sidebar.png"))
     page.click(".scrim", position={"x": 370, "y": 400})  # beside the drawer
     expect(page.locator("#sidebar")).not_to_be_in_viewport()
+
+
+def test_it_speaks_the_browsers_language_and_switches_on_request(page, live_app, user, kb, fake_llm):
+    ingest(kb, CORPUS)
+    fake_llm.script(reasoning="先比较两个模型的参数。" * 4, content=RICH_ANSWER, delay=0.02)
+    context = page.context.browser.new_context(
+        locale="zh-CN", base_url=live_app[0], viewport={"width": 1280, "height": 860}
+    )
+    chinese = context.new_page()
+    try:
+        log_in(chinese, "alice", "alice-password-1")
+        expect(chinese.locator("textarea[name=question]")).to_have_attribute("placeholder", "就文档内容提问…")
+        ask(chinese, "DeepSeek-V3 和 R1 的参数量？怎么调用？")
+        expect(chinese.locator("details.reasoning.is-thinking")).to_contain_text("思考中", timeout=30_000)
+        label = chinese.locator("details.reasoning .reasoning-label")
+        expect(label).to_contain_text("已深度思考（用时", timeout=30_000)
+        expect(chinese.locator(".side-label").first).to_have_text("今天")
+        expect(chinese.locator(".msg-assistant .msg-actions")).to_be_visible(timeout=30_000)  # done
+        chinese.screenshot(path=str(ARTIFACTS / "chat-zh.png"))
+        chinese.set_viewport_size({"width": 390, "height": 844})
+        chinese.wait_for_timeout(400)  # the sidebar slides away
+        chinese.screenshot(path=str(ARTIFACTS / "phone-zh.png"))
+        chinese.set_viewport_size({"width": 1280, "height": 860})
+
+        chinese.click(".language-button")
+        expect(chinese.locator("textarea[name=question]")).to_have_attribute(
+            "placeholder", "Ask a question about your documents…"
+        )
+        expect(label).to_contain_text("Thought for")
+        chinese.click(".language-button")
+        expect(label).to_contain_text("已深度思考（用时")
+    finally:
+        context.close()

@@ -165,6 +165,8 @@
   const handlers = {
     meta(view, data) {
       history.replaceState(null, "", data.conversation_url);
+      // Forms that come back to this page (language switch, dialogs) come back to the conversation.
+      for (const next of document.querySelectorAll("input[name=next]")) next.value = data.conversation_url;
       form.conversation.value = data.conversation_id;
       view.article.id = "m-" + data.message_id;
       view.article.dataset.messageId = data.message_id;
@@ -511,7 +513,6 @@
     const dialog = document.getElementById(id);
     const dialogForm = dialog.querySelector("form");
     dialogForm.action = button.dataset.url;
-    dialogForm.next.value = location.pathname + location.search;
     const subject = dialog.querySelector(".dialog-subject");
     const title = dialog.querySelector("input[name=title]");
     if (subject) subject.textContent = button.dataset.title;
