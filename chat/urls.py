@@ -11,6 +11,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/resend/", views.resend, name="resend"),
     path("conversations/", views.conversation_list, name="conversations"),
     path("ask/", views.ask, name="ask"),
+    path("preview/", views.preview, name="preview"),
     path("messages/<int:message_id>/stop/", views.stop, name="stop"),
     path("messages/<int:message_id>/feedback/", views.feedback, name="feedback"),
 ]

@@ -8,11 +8,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, conversations, llm, streaming
+from chat import answering, citations, conversations, llm, streaming
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
 MAX_QUESTION_CHARS = 8000
+MAX_PREVIEW_CHARS = 200_000
 
 
 def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
@@ -28,6 +29,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
         message.citations = answering.citation_cards(message.citations)
         message.html = answering.answer_html(message, message.citations)
     chosen = set(conversation.knowledge_bases.values_list("id", flat=True)) if conversation else set()
+    selected = [kb for kb in knowledge_bases if kb.id in chosen] or knowledge_bases[:1]
     config = llm.model_config(conversation.model if conversation else None)
     return render(
         request,
@@ -35,7 +37,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
         {
             **_sidebar(request, conversation),
             "knowledge_bases": knowledge_bases,
-            "selected_kb_ids": chosen or {kb.id for kb in knowledge_bases[:1]},
+            "selected_kbs": selected,
             "messages": messages,
             "llm_configured": config is not None,
             "model_name": config.name if config else "",
@@ -104,6 +106,15 @@ def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
         return JsonResponse({"error": _("Rate an answer up or down.")}, status=400)
     conversations.message_rate(message=message, rating=rating, feedback=request.POST.get("feedback", ""))
     return JsonResponse({"rating": message.rating, "feedback": message.feedback})
+
+
+@login_required
+@require_POST
+def preview(request: HttpRequest) -> JsonResponse:
+    """The answer streamed so far as sanitised HTML, so the page shows Markdown while it streams
+    with the same renderer as the finished answer."""
+    text = request.POST.get("text", "")[:MAX_PREVIEW_CHARS]
+    return JsonResponse({"html": citations.render_partial_html(text)})
 
 
 @dataclass(frozen=True)

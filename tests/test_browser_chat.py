@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from chat.models import Message
+from chat.models import Conversation, Message
+from knowledge.models import KnowledgeBase
 from tests.browser import ARTIFACTS
 from tests.conftest import CORPUS, ingest
 
@@ -308,3 +309,44 @@ def test_it_speaks_the_browsers_language_and_switches_on_request(page, live_app,
         expect(label).to_contain_text("已深度思考（用时")
     finally:
         context.close()
+
+
+def test_markdown_shows_while_the_answer_streams(page, user, kb, fake_llm):
+    ingest(kb, CORPUS)
+    fake_llm.script(reasoning="Quick.", content=RICH_ANSWER + "\n\n" + "更多说明。" * 80, delay=0.03)
+    log_in(page, "alice", "alice-password-1")
+    ask(page, "DeepSeek-V3 和 R1 的参数量？")
+    streaming = page.locator(".msg-assistant .answer.is-streaming")
+    expect(streaming.locator("table td").first).to_have_text("DeepSeek-V3", timeout=30_000)
+    expect(streaming.locator(".highlight .code-lang")).to_have_text("python")
+    page.screenshot(path=str(ARTIFACTS / "chat-streaming-markdown.png"))
+    expect(page.locator(".msg-assistant .msg-actions")).to_be_visible(timeout=30_000)
+    expect(page.locator(".msg-assistant .answer")).to_contain_text("更多说明。" * 80)
+
+
+def test_a_question_can_search_several_knowledge_bases(page, user, kb, fake_llm):
+    ingest(kb, CORPUS)
+    handbook = KnowledgeBase.objects.create(name="Staff handbook", slug="handbook", is_public=True)
+    fake_llm.script(reasoning="Both.", content="671B [1].")
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, "alice", "alice-password-1")
+    page.click("#kb-menu summary")
+    item = page.locator("#kb-menu .menu-item")
+    item.filter(has_text="Staff handbook").click()
+    item.filter(has_text="Guide").click()
+    item.filter(has_text="Staff handbook").click()  # the last one ticked stays ticked
+    expect(page.get_by_label("Staff handbook")).to_be_checked()
+    expect(page.locator("#kb-summary")).to_have_text("Staff handbook")
+    item.filter(has_text="Guide").click()
+    expect(page.locator("#kb-summary")).to_have_text("Guide, Staff handbook")
+    page.screenshot(path=str(ARTIFACTS / "phone-knowledge-bases.png"))
+    page.keyboard.press("Escape")
+    ask(page, "DeepSeek-V3 有多少参数？")
+    expect(page.locator(".msg-assistant .msg-actions")).to_be_visible(timeout=30_000)
+    conversation = Conversation.objects.get()
+    assert set(conversation.knowledge_bases.values_list("name", flat=True)) == {"Guide", "Staff handbook"}
+    page.reload()
+    expect(page.locator("#kb-summary")).to_have_text("Guide, Staff handbook")
+    assert handbook.id in {
+        int(v) for v in page.locator("#kb-menu input:checked").evaluate_all("l => l.map(i => i.value)")
+    }

@@ -185,3 +185,15 @@ def test_one_unreadable_knowledge_base_refuses_the_question(client, user, outsid
     response = client.post(reverse("chat:ask"), {"question": "hi", "knowledge_base": [public.id, secret.id]})
     assert response.status_code == 404
     assert not Conversation.objects.exists()
+
+
+def test_it_previews_a_streaming_answer_as_sanitised_markdown(client, user):
+    url = reverse("chat:preview")
+    assert client.post(url, {"text": "# Hi"}).status_code == 302  # to the login page
+    client.force_login(user)
+    html = client.post(
+        url, {"text": "| a |\n|---|\n| 1 |\n\n```python\nimport os<script>x()</script>"}
+    ).json()["html"]
+    assert "<td>1</td>" in html and '<span class="kn">import</span>' in html  # the open block is closed
+    assert "<script>" not in html
+    assert client.get(url).status_code == 405

@@ -12,6 +12,7 @@
   const strings = document.getElementById("chat-strings").dataset;
   let stream = null; // {controller, view} while an answer streams
   let followBottom = true;
+  const PREVIEW_EVERY_MS = 500;
 
   function text(key, n) {
     return strings[key].replace("{n}", n);
@@ -88,16 +89,56 @@
     const article = el("article", "msg msg-assistant", icon("logo", "logo msg-avatar"), body);
     const asked = el("article", "msg msg-user", el("div", "bubble", question), fromTemplate("question-actions"));
     messages.append(asked, article);
-    return { article, body, typing, answer: null, reasoning: null, failed: false };
+    return { article, body, typing, answer: null, reasoning: null, failed: false, text: "", done: false };
   }
 
+  // The answer's text arrives as plain text at its end ("tail"); every so often the server renders
+  // what has arrived as Markdown, and the tail continues after it.
   function answerText(view) {
     if (!view.answer) {
-      view.answer = el("div", "answer prose is-plain is-streaming", "");
+      view.tail = document.createTextNode("");
+      view.answer = el("div", "answer prose is-plain is-streaming", view.tail);
       view.typing.remove();
       view.body.append(view.answer);
     }
-    return view.answer.firstChild;
+    return view.tail;
+  }
+
+  function schedulePreview(view) {
+    if (view.previewing || view.done) return;
+    view.previewing = true;
+    const wait = Math.max(0, (view.previewed || 0) + PREVIEW_EVERY_MS - Date.now());
+    setTimeout(async () => {
+      const text = view.text;
+      try {
+        const { html } = await post(form.dataset.previewUrl, { text });
+        if (!view.done) showPreview(view, html, text.length);
+      } catch {
+        // the plain text stays; the finished answer is rendered anyway
+      } finally {
+        view.previewing = false;
+        view.previewed = Date.now();
+        if (!view.done && view.text.length > text.length) schedulePreview(view);
+      }
+    }, wait);
+  }
+
+  // Inside a code block still open (the server closed it for the preview) the tail is code too.
+  function showPreview(view, html, length) {
+    view.answer.classList.remove("is-plain");
+    view.answer.innerHTML = html; // sanitised by the server
+    view.tail = document.createTextNode(view.text.slice(length));
+    const fences = view.text.slice(0, length).match(/^ {0,3}(`{3,}|~{3,})/gm) || [];
+    const openCode = fences.length % 2 ? view.answer.querySelector(".highlight:last-child code") : null;
+    if (openCode) {
+      let last = openCode;
+      while (last.lastChild) last = last.lastChild;
+      if (last.nodeType === Node.TEXT_NODE) last.data = last.data.replace(/\n$/, ""); // the highlighter's own
+      openCode.append(view.tail);
+    } else {
+      view.answer.append(el("span", "answer-tail", view.tail));
+    }
+    decorateCode(view.answer.parentElement);
   }
 
   function startReasoning(view) {
@@ -123,12 +164,13 @@
       pane.thinking = false;
       pane.details.open = false;
       pane.details.classList.remove("is-thinking");
-      pane.label.textContent = text("thought", pane.seconds());
+      pane.label.textContent = text("thought", Math.max(1, pane.seconds()));
     }
     if (serverSeconds != null) pane.label.textContent = text("thought", serverSeconds);
   }
 
   function settle(view) {
+    view.done = true;
     finishReasoning(view);
     view.typing.remove();
     view.answer?.classList.remove("is-streaming");
@@ -179,11 +221,14 @@
     content(view, data) {
       finishReasoning(view);
       answerText(view).appendData(data.text);
+      view.text += data.text;
+      schedulePreview(view);
     },
     error(view, data) {
       showFailure(view, data.message || strings.requestFailed);
     },
     done(view, data) {
+      view.done = true;
       finishReasoning(view, data.thought_seconds);
       if (data.mode === "retrieval-only") view.reasoning?.details.remove();
       view.article.id = "m-" + data.message_id;
@@ -534,8 +579,8 @@
   function onKnowledgeBaseChange(event) {
     const boxes = [...kbMenu.querySelectorAll("input[type=checkbox]")];
     if (!boxes.some((box) => box.checked)) event.target.checked = true;
-    const names = boxes.filter((box) => box.checked).map((box) => el("span", "", box.nextElementSibling.textContent));
-    document.getElementById("kb-summary").replaceChildren(...names);
+    const names = boxes.filter((box) => box.checked).map((box) => box.nextElementSibling.textContent);
+    document.getElementById("kb-summary").textContent = names.join(strings.listSeparator);
   }
 
   // ---- Clicks anywhere on the page
