@@ -59,6 +59,8 @@ def test_it_shows_an_upstream_error_with_a_retry_button(page, user, kb, fake_llm
     page.keyboard.press("Enter")
     expect(page.locator(".error-box")).to_contain_text("API key", timeout=30_000)
     expect(page.locator(".retry-button")).to_be_visible()
+    expect(page.locator(".msg-assistant .msg-actions")).to_have_count(0)  # Retry is the action
+    page.screenshot(path=str(ARTIFACTS / "chat-upstream-error.png"))
 
 
 def test_the_stop_button_stops_the_model_and_keeps_the_partial_answer(page, user, kb, fake_llm):
@@ -142,6 +144,9 @@ def test_it_renders_a_table_and_highlighted_code_with_a_copy_button(page, user, 
     answer.locator(".code-copy").click()
     expect(answer.locator(".code-copy")).to_contain_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()").startswith("from openai import OpenAI")
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(400)  # colours change with a transition
+    page.screenshot(path=str(ARTIFACTS / "chat-rich-answer-dark.png"))
 
 
 def test_it_regenerates_an_answer_and_resends_an_edited_question(page, user, kb, fake_llm):

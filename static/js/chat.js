@@ -245,7 +245,7 @@
         view.body.append(renderSources(data.message_id, data.citations));
       }
       view.article.dataset.messageId = data.message_id;
-      view.body.append(fromTemplate("answer-actions"));
+      if (data.status !== "failed") view.body.append(fromTemplate("answer-actions")); // it has Retry
       decorate(view.article);
     },
   };
