@@ -285,7 +285,7 @@ def test_the_page_works_on_a_phone(page, user, kb, fake_llm):
 
 def test_it_speaks_the_browsers_language_and_switches_on_request(page, live_app, user, kb, fake_llm):
     ingest(kb, CORPUS)
-    fake_llm.script(reasoning="先比较两个模型的参数。" * 4, content=RICH_ANSWER, delay=0.02)
+    fake_llm.script(reasoning="先比较两个模型的参数。" * 20, content=RICH_ANSWER, delay=0.03)
     context = page.context.browser.new_context(
         locale="zh-CN", base_url=live_app[0], viewport={"width": 1280, "height": 860}
     )
