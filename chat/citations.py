@@ -6,11 +6,14 @@ from html import escape
 
 import markdown
 import nh3
+from pygments.formatters.html import HtmlFormatter
+from pygments.token import STANDARD_TYPES
 
 from knowledge.retrieval import Passage
 
 # [1], [1, 2], and DeepSeek's own template spelling [citation:1].
 MARKER = re.compile(r"\[(?:citation:\s*)?(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
 # Private-use characters: Markdown itself uses STX/ETX as placeholders.
 _PLACEHOLDER = re.compile("\ue000(\\d{1,3})\ue001")
 
@@ -40,9 +43,29 @@ def resolve(content: str, passages: Sequence[Passage]) -> tuple[str, list[dict]]
     return cleaned, [passage_citation(n, passages[n - 1]) for n in sorted(cited)]
 
 
+class _CodeFormatter(HtmlFormatter):
+    """Pygments' HTML with the fence's language named above the code (the page shows it with a
+    copy button)."""
+
+    def __init__(self, **options) -> None:
+        language = str(options.pop("lang_str", "")).removeprefix("language-")
+        super().__init__(**options, filename=language)
+
+
+_CODE = {"css_class": "highlight", "guess_lang": False, "pygments_formatter": _CodeFormatter}
+# Only Pygments' own classes survive, so an answer cannot dress itself up as the page's interface.
+_ALLOWED_CLASSES = {"div": {"highlight"}, "span": {"filename", *STANDARD_TYPES.values()} - {""}}
+# No images: a prompt-injected answer could leak the conversation through an image's address.
+_ALLOWED_TAGS = nh3.ALLOWED_TAGS - {"img"}
+
+
 def _markdown(text: str) -> str:
-    html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists", "nl2br"])
-    return nh3.clean(html)
+    html = markdown.markdown(
+        text,
+        extensions=["fenced_code", "codehilite", "tables", "sane_lists", "nl2br"],
+        extension_configs={"codehilite": _CODE},
+    )
+    return nh3.clean(html, tags=_ALLOWED_TAGS, allowed_classes=_ALLOWED_CLASSES)
 
 
 def render_passages_html(notice: str, *, message_id: int, citations: Sequence[dict]) -> str:
@@ -76,3 +99,12 @@ def render_html(content: str, *, message_id: int, citations: Sequence[dict]) -> 
         ),
         _markdown(marked),
     )
+
+
+def render_partial_html(text: str) -> str:
+    """An answer still streaming, as sanitised HTML: a code block not closed yet is closed, so the
+    code shows as code while it arrives."""
+    fences = _FENCE.findall(text)
+    if len(fences) % 2:
+        text += "\n" + fences[-1]
+    return render_html(text, message_id=0, citations=[])

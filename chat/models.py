@@ -39,6 +39,10 @@ class Message(models.Model):
         LLM = "llm"
         RETRIEVAL_ONLY = "retrieval-only"
 
+    class Rating(models.TextChoices):
+        UP = "up"
+        DOWN = "down"
+
     class Grounding(models.TextChoices):
         DOCUMENTS = "documents"  # answered from the passages sent
         GENERAL = "general"  # no passage was relevant: answered from general knowledge, marked so
@@ -59,6 +63,9 @@ class Message(models.Model):
     usage = models.JSONField(default=dict, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices
     timings = models.JSONField(default=dict, blank=True)
+    # The asking user's verdict on an answer, with an optional comment.
+    rating = models.CharField(max_length=10, choices=Rating.choices, blank=True)
+    feedback = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

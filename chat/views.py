@@ -1,14 +1,25 @@
+from dataclasses import dataclass
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, llm, streaming
+from chat import answering, citations, conversations, llm, streaming
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
 MAX_QUESTION_CHARS = 8000
+MAX_PREVIEW_CHARS = 200_000
+
+
+def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
+    query = request.GET.get("q", "").strip()
+    found = conversations.conversation_search(user=request.user, query=query)
+    return {"groups": conversations.conversation_groups(found), "query": query, "conversation": current}
 
 
 def _page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
@@ -17,22 +28,23 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
     for message in messages:
         message.citations = answering.citation_cards(message.citations)
         message.html = answering.answer_html(message, message.citations)
-    chosen = conversation.knowledge_bases.values_list("id", flat=True).first() if conversation else None
+    chosen = set(conversation.knowledge_bases.values_list("id", flat=True)) if conversation else set()
+    selected = [kb for kb in knowledge_bases if kb.id in chosen] or knowledge_bases[:1]
     config = llm.model_config(conversation.model if conversation else None)
     return render(
         request,
         "chat/chat.html",
         {
+            **_sidebar(request, conversation),
             "knowledge_bases": knowledge_bases,
-            "selected_kb_id": chosen or (knowledge_bases[0].id if knowledge_bases else None),
-            "conversations": Conversation.objects.filter(user=request.user)[:100],
-            "conversation": conversation,
+            "selected_kbs": selected,
             "messages": messages,
             "llm_configured": config is not None,
             "model_name": config.name if config else "",
             "model_names": [model.name for model in llm.models()],
-            "ask_url": reverse("chat:ask"),
             "stop_url": reverse("chat:stop", args=[0]).replace("/0/", "/{id}/"),
+            "feedback_url": reverse("chat:feedback", args=[0]).replace("/0/", "/{id}/"),
+            "resend_url": reverse("chat:resend", args=[0]).replace("/0/", "/{id}/"),
         },
     )
 
@@ -49,48 +61,143 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
     return _page(request, get_object_or_404(Conversation, id=conversation_id, user=request.user))
 
 
-async def _conversation_for(request: HttpRequest, user) -> Conversation:
-    """The user's own conversation named in the form, or a new one on the chosen knowledge base."""
-    kb_id = request.POST.get("knowledge_base", "")
-    kb = None
-    if kb_id:
-        kb = (
-            await KnowledgeBase.objects.readable_by(user)
-            .filter(id=int(kb_id) if kb_id.isdigit() else 0)
-            .afirst()
-        )
-        if kb is None:
+@login_required
+@require_GET
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    """The sidebar's list alone, for searching as the user types."""
+    current = Conversation.objects.filter(id=request.GET.get("current") or 0, user=request.user).first()
+    return render(request, "chat/_conversation_list.html", _sidebar(request, current))
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+    return redirect(target if safe else default)
+
+
+@login_required
+@require_POST
+def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, id=conversation_id, user=request.user)
+    title = request.POST.get("title", "")
+    if title.strip():
+        conversations.conversation_rename(conversation=conversation, title=title)
+    return _back(request, conversation.get_absolute_url())
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, id=conversation_id, user=request.user)
+    was_open = request.POST.get("next") == conversation.get_absolute_url()
+    conversation.delete()
+    return redirect("chat:home") if was_open else _back(request, reverse("chat:home"))
+
+
+@login_required
+@require_POST
+def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
+    """Thumbs up or down on an answer ("" takes it back), with an optional comment."""
+    message = get_object_or_404(
+        Message, id=message_id, conversation__user=request.user, role=Message.Role.ASSISTANT
+    )
+    rating = request.POST.get("rating", "")
+    if rating not in {"", *Message.Rating.values}:
+        return JsonResponse({"error": _("Rate an answer up or down.")}, status=400)
+    conversations.message_rate(message=message, rating=rating, feedback=request.POST.get("feedback", ""))
+    return JsonResponse({"rating": message.rating, "feedback": message.feedback})
+
+
+@login_required
+@require_POST
+def preview(request: HttpRequest) -> JsonResponse:
+    """The answer streamed so far as sanitised HTML, so the page shows Markdown while it streams
+    with the same renderer as the finished answer."""
+    text = request.POST.get("text", "")[:MAX_PREVIEW_CHARS]
+    return JsonResponse({"html": citations.render_partial_html(text)})
+
+
+@dataclass(frozen=True)
+class _Choices:
+    knowledge_bases: list[KnowledgeBase] | None  # None: keep the conversation's
+    model: str  # "": keep the conversation's
+
+
+async def _choices(request: HttpRequest, user) -> _Choices:
+    """The knowledge bases ticked in the form (each readable by the user) and the model picked."""
+    ids = request.POST.getlist("knowledge_base")
+    knowledge_bases = None
+    if ids:
+        wanted = {int(i) if i.isdigit() else 0 for i in ids}
+        knowledge_bases = [kb async for kb in KnowledgeBase.objects.readable_by(user).filter(id__in=wanted)]
+        if len(knowledge_bases) != len(wanted):
             raise Http404
-    conversation_id = request.POST.get("conversation", "")
-    if conversation_id:
-        conversation = await Conversation.objects.filter(
-            id=int(conversation_id) if conversation_id.isdigit() else 0, user=user
-        ).afirst()
-        if conversation is None:
-            raise Http404
-    else:
-        conversation = await Conversation.objects.acreate(user=user)
-    if kb is not None:
-        await conversation.knowledge_bases.aset([kb])
     model = request.POST.get("model", "")
-    if model and model != conversation.model:
-        if model not in {config.name for config in llm.models()}:
-            raise Http404
-        conversation.model = model
+    if model and model not in {config.name for config in llm.models()}:
+        raise Http404
+    return _Choices(knowledge_bases, model)
+
+
+async def _apply(choices: _Choices, conversation: Conversation) -> None:
+    if choices.knowledge_bases is not None:
+        await conversation.knowledge_bases.aset(choices.knowledge_bases)
+    if choices.model and choices.model != conversation.model:
+        conversation.model = choices.model
         await conversation.asave(update_fields=["model"])
-    return conversation
+
+
+async def _own_conversation(conversation_id: str | int, user) -> Conversation:
+    conversation_id = str(conversation_id)
+    found = await Conversation.objects.filter(
+        id=int(conversation_id) if conversation_id.isdigit() else 0, user=user
+    ).afirst()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _question_error(question: str) -> JsonResponse | None:
+    if question and len(question) <= MAX_QUESTION_CHARS:
+        return None
+    message = _("Ask a question of 1 to %(max)d characters.") % {"max": MAX_QUESTION_CHARS}
+    return JsonResponse({"error": message}, status=400)
 
 
 @require_POST
 async def ask(request: HttpRequest) -> HttpResponse:
     user = await request.auser()
     if not user.is_authenticated:
-        return JsonResponse({"error": "Log in to ask questions."}, status=401)
+        return JsonResponse({"error": _("Log in to ask questions.")}, status=401)
     question = request.POST.get("question", "").strip()
-    if not question or len(question) > MAX_QUESTION_CHARS:
-        return JsonResponse({"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."}, status=400)
-    conversation = await _conversation_for(request, user)
+    if error := _question_error(question):
+        return error
+    choices = await _choices(request, user)
+    if conversation_id := request.POST.get("conversation", ""):
+        conversation = await _own_conversation(conversation_id, user)
+    else:
+        conversation = await Conversation.objects.acreate(user=user)
+    await _apply(choices, conversation)
     return streaming.answer_stream(user, conversation, question)
+
+
+@require_POST
+async def resend(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Answer the last question again (regenerate), or an edited version of it (edit and resend):
+    the last question and answer are replaced."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return JsonResponse({"error": _("Log in to ask questions.")}, status=401)
+    conversation = await _own_conversation(conversation_id, user)
+    edited = request.POST.get("question", "").strip()
+    if "question" in request.POST and (error := _question_error(edited)):
+        return error
+    choices = await _choices(request, user)
+    try:
+        question = await conversations.conversation_rewind(conversation=conversation)
+    except conversations.NothingToResend:
+        return JsonResponse({"error": _("There is no finished answer to replace.")}, status=409)
+    await _apply(choices, conversation)
+    return streaming.answer_stream(user, conversation, edited or question)
 
 
 @require_POST
@@ -98,7 +205,7 @@ async def stop(request: HttpRequest, message_id: int) -> JsonResponse:
     """Stop an answer that is streaming; the partial answer is kept and marked stopped."""
     user = await request.auser()
     if not user.is_authenticated:
-        return JsonResponse({"error": "Log in first."}, status=401)
+        return JsonResponse({"error": _("Log in first.")}, status=401)
     message = await Message.objects.filter(
         id=message_id, conversation__user=user, role=Message.Role.ASSISTANT
     ).afirst()

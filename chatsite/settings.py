@@ -227,3 +227,6 @@ LOGGING = {
         "faiss.loader": {"level": "WARNING"},
     },
 }
+
+# Translations of the interface (Simplified Chinese); the compiled .mo files are committed.
+LOCALE_PATHS = [BASE_DIR / "locale"]

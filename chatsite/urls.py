@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
-admin.site.site_header = "Knowledge Chat administration"
-admin.site.site_title = "Knowledge Chat"
+admin.site.site_header = _("Knowledge Chat administration")
+admin.site.site_title = _("Knowledge Chat")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

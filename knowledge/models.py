@@ -79,6 +79,7 @@ class KnowledgeBase(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("knowledge base")
+        verbose_name_plural = _("knowledge bases")
 
     def __str__(self) -> str:
         return self.name
@@ -116,6 +117,8 @@ class Document(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "updated_at"])]
         constraints = [

@@ -1,5 +1,6 @@
 // The chat page: sends a question, reads the answer's Server-Sent Events from the POST
-// response, and renders reasoning, answer and sources with the markup of _message.html.
+// response, and renders reasoning, answer and sources with the markup of _message.html;
+// the sidebar (search, rename, delete) and the actions on messages (copy, rate, regenerate, edit).
 "use strict";
 
 (function () {
@@ -11,6 +12,7 @@
   const strings = document.getElementById("chat-strings").dataset;
   let stream = null; // {controller, view} while an answer streams
   let followBottom = true;
+  const PREVIEW_EVERY_MS = 500;
 
   function text(key, n) {
     return strings[key].replace("{n}", n);
@@ -22,6 +24,10 @@
     if (className) node.className = className;
     node.append(...children);
     return node;
+  }
+
+  function fromTemplate(id) {
+    return document.getElementById(id).content.cloneNode(true);
   }
 
   function icon(name, className = "icon") {
@@ -81,17 +87,58 @@
     const typing = el("div", "typing", el("span"), el("span"), el("span"));
     const body = el("div", "msg-body", typing);
     const article = el("article", "msg msg-assistant", icon("logo", "logo msg-avatar"), body);
-    messages.append(el("article", "msg msg-user", el("div", "bubble", question)), article);
-    return { article, body, typing, answer: null, reasoning: null, failed: false };
+    const asked = el("article", "msg msg-user", el("div", "bubble", question), fromTemplate("question-actions"));
+    messages.append(asked, article);
+    return { article, body, typing, answer: null, reasoning: null, failed: false, text: "", done: false };
   }
 
+  // The answer's text arrives as plain text at its end ("tail"); every so often the server renders
+  // what has arrived as Markdown, and the tail continues after it.
   function answerText(view) {
     if (!view.answer) {
-      view.answer = el("div", "answer prose is-plain is-streaming", "");
+      view.tail = document.createTextNode("");
+      view.answer = el("div", "answer prose is-plain is-streaming", view.tail);
       view.typing.remove();
       view.body.append(view.answer);
     }
-    return view.answer.firstChild;
+    return view.tail;
+  }
+
+  function schedulePreview(view) {
+    if (view.previewing || view.done) return;
+    view.previewing = true;
+    const wait = Math.max(0, (view.previewed || 0) + PREVIEW_EVERY_MS - Date.now());
+    setTimeout(async () => {
+      const text = view.text;
+      try {
+        const { html } = await post(form.dataset.previewUrl, { text });
+        if (!view.done) showPreview(view, html, text.length);
+      } catch {
+        // the plain text stays; the finished answer is rendered anyway
+      } finally {
+        view.previewing = false;
+        view.previewed = Date.now();
+        if (!view.done && view.text.length > text.length) schedulePreview(view);
+      }
+    }, wait);
+  }
+
+  // Inside a code block still open (the server closed it for the preview) the tail is code too.
+  function showPreview(view, html, length) {
+    view.answer.classList.remove("is-plain");
+    view.answer.innerHTML = html; // sanitised by the server
+    view.tail = document.createTextNode(view.text.slice(length));
+    const fences = view.text.slice(0, length).match(/^ {0,3}(`{3,}|~{3,})/gm) || [];
+    const openCode = fences.length % 2 ? view.answer.querySelector(".highlight:last-child code") : null;
+    if (openCode) {
+      let last = openCode;
+      while (last.lastChild) last = last.lastChild;
+      if (last.nodeType === Node.TEXT_NODE) last.data = last.data.replace(/\n$/, ""); // the highlighter's own
+      openCode.append(view.tail);
+    } else {
+      view.answer.append(el("span", "answer-tail", view.tail));
+    }
+    decorateCode(view.answer.parentElement);
   }
 
   function startReasoning(view) {
@@ -117,21 +164,25 @@
       pane.thinking = false;
       pane.details.open = false;
       pane.details.classList.remove("is-thinking");
-      pane.label.textContent = text("thought", pane.seconds());
+      pane.label.textContent = text("thought", Math.max(1, pane.seconds()));
     }
     if (serverSeconds != null) pane.label.textContent = text("thought", serverSeconds);
   }
 
   function settle(view) {
+    view.done = true;
     finishReasoning(view);
     view.typing.remove();
     view.answer?.classList.remove("is-streaming");
   }
 
-  function showFailure(view, message) {
+  // After a lost connection the server still finishes and saves the answer: reloading shows it.
+  function showFailure(view, message, reload = false) {
     settle(view);
     view.failed = true;
-    const retry = el("button", "button button-small retry-button", icon("retry"), strings.retry);
+    const retry = reload
+      ? el("button", "button button-small reload-button", icon("retry"), strings.reload)
+      : el("button", "button button-small retry-button", icon("retry"), strings.retry);
     retry.type = "button";
     const box = el("div", "error-box", icon("alert"), el("p", "", message), retry);
     box.setAttribute("role", "alert");
@@ -156,8 +207,11 @@
   const handlers = {
     meta(view, data) {
       history.replaceState(null, "", data.conversation_url);
+      // Forms that come back to this page (language switch, dialogs) come back to the conversation.
+      for (const next of document.querySelectorAll("input[name=next]")) next.value = data.conversation_url;
       form.conversation.value = data.conversation_id;
       view.article.id = "m-" + data.message_id;
+      view.article.dataset.messageId = data.message_id;
       showConversation(data);
     },
     reasoning(view, data) {
@@ -173,11 +227,14 @@
       }
       finishReasoning(view);
       answerText(view).appendData(data.text);
+      view.text += data.text;
+      schedulePreview(view);
     },
     error(view, data) {
       showFailure(view, data.message || strings.requestFailed);
     },
     done(view, data) {
+      view.done = true;
       finishReasoning(view, data.thought_seconds);
       if (data.mode === "retrieval-only") view.reasoning?.details.remove();
       view.article.id = "m-" + data.message_id;
@@ -193,7 +250,9 @@
       if (data.citations?.length && data.mode !== "retrieval-only") {
         view.body.append(renderSources(data.message_id, data.citations));
       }
-      decorateCitations(view.article);
+      view.article.dataset.messageId = data.message_id;
+      if (data.status !== "failed") view.body.append(fromTemplate("answer-actions")); // it has Retry
+      decorate(view.article);
     },
   };
 
@@ -206,7 +265,7 @@
       current.stopping = true;
       try {
         const url = form.dataset.stopUrl.replace("{id}", current.messageId);
-        const response = await fetch(url, { method: "POST", headers: { "X-CSRFToken": form.csrfmiddlewaretoken.value } });
+        const response = await fetch(url, { method: "POST", headers: { "X-CSRFToken": csrfToken() } });
         if (response.ok) return;
       } catch (error) {
         // fall through to aborting
@@ -215,7 +274,7 @@
     current.controller.abort();
   }
 
-  async function ask(question) {
+  async function ask(question, url = form.action) {
     const view = appendExchange(question);
     const body = new FormData(form);
     body.set("question", question);
@@ -224,10 +283,10 @@
     scrollToEnd(true);
     let done = false;
     try {
-      const response = await fetch(form.action, {
+      const response = await fetch(url, {
         method: "POST",
         body,
-        headers: { "X-CSRFToken": form.csrfmiddlewaretoken.value, Accept: "text/event-stream" },
+        headers: { "X-CSRFToken": csrfToken(), Accept: "text/event-stream" },
         signal: stream.controller.signal,
       });
       await checkResponse(response);
@@ -237,15 +296,21 @@
         handlers[name]?.(view, data);
         scrollToEnd(false);
       });
-      if (!done && !view.failed) showFailure(view, strings.connectionLost);
+      if (!done && !view.failed) connectionLost(view);
     } catch (error) {
       if (error.name === "AbortError") showStopped(view);
-      else if (!view.failed) showFailure(view, error.userMessage || strings.connectionLost);
+      else if (error.userMessage) showFailure(view, error.userMessage);
+      else if (!view.failed) connectionLost(view);
     } finally {
       stream = null;
       updateSendButton();
       scrollToEnd(false);
     }
+  }
+
+  function connectionLost(view) {
+    const saved = Boolean(stream?.messageId);
+    showFailure(view, saved ? strings.connectionLostSaved : strings.connectionLost, saved);
   }
 
   // A login page instead of a stream means the session expired; JSON carries the server's reason.
@@ -294,13 +359,16 @@
     }
   }
 
-  function retry(button) {
-    const article = button.closest(".msg-assistant");
+  // Retry, regenerate and edit: the last question is asked again (as edited). When the server
+  // has saved the answer, the resend endpoint replaces both; otherwise it is a new question.
+  function askAgain(article, edited) {
     const question = article.previousElementSibling;
     if (stream || !form || !question?.classList.contains("msg-user")) return;
+    const text = edited ?? question.querySelector(".bubble").textContent.trim();
+    const saved = article.dataset.messageId && form.conversation.value;
     article.remove();
     question.remove();
-    ask(question.textContent.trim());
+    ask(text, saved ? form.dataset.resendUrl.replace("{id}", form.conversation.value) : form.action);
   }
 
   // ---- Sources and citation markers
@@ -327,6 +395,23 @@
     return section;
   }
 
+  function decorate(root) {
+    decorateCitations(root);
+    decorateCode(root);
+  }
+
+  // Code blocks get a bar with their language and a copy button.
+  function decorateCode(root) {
+    for (const block of root.querySelectorAll(".answer .highlight")) {
+      if (block.querySelector(".code-bar")) continue;
+      const language = block.querySelector(".filename");
+      const copy = el("button", "code-copy", icon("copy"), el("span", "", strings.copy));
+      copy.type = "button";
+      block.prepend(el("div", "code-bar", el("span", "code-lang", language?.textContent || ""), copy));
+      language?.remove();
+    }
+  }
+
   // Markers arrive as "[n]": show bare numbers, with the source's title on hover.
   function decorateCitations(root) {
     for (const link of root.querySelectorAll("a.cite")) {
@@ -347,27 +432,144 @@
     setTimeout(() => card.classList.remove("is-highlighted"), 1800);
   }
 
-  // ---- Sidebar
+  // ---- Copying
+
+  async function copyText(value, button) {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      const area = el("textarea", "visually-hidden", value);
+      document.body.append(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    const use = button.querySelector("use");
+    const label = button.querySelector("span");
+    use.setAttribute("href", "#i-check");
+    if (label) label.textContent = strings.copied;
+    button.classList.add("is-done");
+    setTimeout(() => {
+      use.setAttribute("href", "#i-copy");
+      if (label) label.textContent = strings.copy;
+      button.classList.remove("is-done");
+    }, 1500);
+  }
+
+  function copyMessage(button) {
+    const article = button.closest(".msg");
+    const source = article.querySelector(".answer, .bubble");
+    if (source) copyText(source.innerText.trim(), button);
+  }
+
+  // ---- Feedback: thumbs up or down, then an optional comment
+
+  async function post(url, fields) {
+    const body = new FormData();
+    for (const [name, value] of Object.entries(fields)) body.set(name, value);
+    const response = await fetch(url, { method: "POST", body, headers: { "X-CSRFToken": csrfToken() } });
+    if (!response.ok) throw new Error(response.statusText);
+    return response.json();
+  }
+
+  function csrfToken() {
+    return document.querySelector("[name=csrfmiddlewaretoken]").value;
+  }
+
+  function feedbackUrl(article) {
+    return form.dataset.feedbackUrl.replace("{id}", article.dataset.messageId);
+  }
+
+  async function rate(button) {
+    const article = button.closest(".msg-assistant");
+    const pressed = button.getAttribute("aria-pressed") === "true";
+    const rating = pressed ? "" : button.dataset.rating;
+    const comment = article.querySelector(".feedback-form");
+    try {
+      await post(feedbackUrl(article), { rating, feedback: comment.feedback.value });
+    } catch {
+      return;
+    }
+    for (const other of article.querySelectorAll(".action-rate")) {
+      other.setAttribute("aria-pressed", String(other.dataset.rating === rating));
+    }
+    comment.hidden = !rating;
+    if (rating) comment.feedback.focus();
+  }
+
+  async function sendFeedback(comment) {
+    const article = comment.closest(".msg-assistant");
+    const rating = article.querySelector(".action-rate[aria-pressed=true]")?.dataset.rating || "";
+    await post(feedbackUrl(article), { rating, feedback: comment.feedback.value });
+    comment.hidden = true;
+    const thanks = el("p", "feedback-thanks", icon("check"), strings.thanks);
+    comment.after(thanks);
+    setTimeout(() => thanks.remove(), 2500);
+  }
+
+  // ---- Editing the last question
+
+  function editQuestion(button) {
+    const question = button.closest(".msg-user");
+    const article = question.nextElementSibling;
+    if (stream || question.querySelector(".edit-box") || !article) return;
+    const bubble = question.querySelector(".bubble");
+    const area = el("textarea", "", bubble.textContent);
+    area.rows = 3;
+    area.setAttribute("aria-label", strings.send);
+    const cancel = el("button", "button button-small", strings.cancel);
+    const send = el("button", "button button-small button-primary", strings.send);
+    cancel.type = send.type = "button";
+    const box = el("div", "edit-box", area, el("div", "edit-bar", cancel, send));
+    question.classList.add("is-editing");
+    question.prepend(box);
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+    const close = () => { box.remove(); question.classList.remove("is-editing"); };
+    const submit = () => {
+      const text = area.value.trim();
+      if (!text) return;
+      close();
+      askAgain(article, text);
+    };
+    cancel.addEventListener("click", close);
+    send.addEventListener("click", submit);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") close();
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        submit();
+      }
+    });
+  }
+
+  // ---- Sidebar: the list is rendered by the server, searched as the user types
+
+  const search = document.getElementById("search");
+  let searchTimer = null;
+
+  async function refreshSidebar() {
+    const params = new URLSearchParams({ q: search.q.value, current: form?.conversation.value || "" });
+    const response = await fetch(search.dataset.listUrl + "?" + params);
+    if (response.ok) document.getElementById("conversation-list").innerHTML = await response.text();
+  }
 
   function showConversation(meta) {
-    const list = document.getElementById("conversation-list");
-    let link = list.querySelector('[data-conversation-id="' + meta.conversation_id + '"]');
-    if (!link) {
-      link = el("a", "conversation-link");
-      link.href = meta.conversation_url;
-      link.dataset.conversationId = meta.conversation_id;
-      list.querySelector(".conversation-empty")?.remove();
-    }
-    for (const other of list.querySelectorAll(".is-current")) {
-      other.classList.remove("is-current");
-      other.removeAttribute("aria-current");
-    }
-    link.textContent = link.title = meta.title;
-    link.classList.add("is-current");
-    link.setAttribute("aria-current", "page");
-    list.prepend(link.parentElement || el("li", "", link));
     document.getElementById("chat-title").textContent = meta.title;
     document.title = meta.title + " · " + strings.product;
+    refreshSidebar();
+  }
+
+  function openDialog(id, button) {
+    const dialog = document.getElementById(id);
+    const dialogForm = dialog.querySelector("form");
+    dialogForm.action = button.dataset.url;
+    const subject = dialog.querySelector(".dialog-subject");
+    const title = dialog.querySelector("input[name=title]");
+    if (subject) subject.textContent = button.dataset.title;
+    if (title) title.value = button.dataset.title;
+    dialog.showModal();
+    title?.select();
   }
 
   function toggleNav() {
@@ -376,28 +578,74 @@
     app.querySelector(".nav-open").setAttribute("aria-expanded", String(open));
   }
 
+  // ---- Knowledge bases: at least one stays ticked; the summary names those ticked
+
+  const kbMenu = document.getElementById("kb-menu");
+
+  function onKnowledgeBaseChange(event) {
+    const boxes = [...kbMenu.querySelectorAll("input[type=checkbox]")];
+    if (!boxes.some((box) => box.checked)) event.target.checked = true;
+    const names = boxes.filter((box) => box.checked).map((box) => box.nextElementSibling.textContent);
+    document.getElementById("kb-summary").textContent = names.join(strings.listSeparator);
+  }
+
+  // ---- Clicks anywhere on the page
+
+  const actions = [
+    ["a.cite", (target, event) => { event.preventDefault(); showCitation(target); }],
+    [".retry-button", (target) => askAgain(target.closest(".msg-assistant"))],
+    [".action-regenerate", (target) => askAgain(target.closest(".msg-assistant"))],
+    [".reload-button", () => location.reload()],
+    [".action-copy", copyMessage],
+    [".code-copy", (target) => copyText(target.closest(".highlight").querySelector("pre").innerText, target)],
+    [".action-rate", rate],
+    [".feedback-cancel", (target) => { target.closest(".feedback-form").hidden = true; }],
+    [".action-edit", editQuestion],
+    [".rename-button", (target) => openDialog("rename-dialog", target)],
+    [".delete-button", (target) => openDialog("delete-dialog", target)],
+    ["[data-close]", (target) => target.closest("dialog").close()],
+    ["[data-nav-toggle]", toggleNav],
+  ];
+
   function onClick(event) {
-    const target = event.target.closest("a.cite, .retry-button, [data-nav-toggle]");
-    if (!target) return;
-    if (target.matches("a.cite")) {
-      event.preventDefault();
-      showCitation(target);
-    } else if (target.matches(".retry-button")) {
-      retry(target);
-    } else {
-      toggleNav();
+    if (kbMenu?.open && !kbMenu.contains(event.target)) kbMenu.open = false;
+    for (const [selector, act] of actions) {
+      const target = event.target.closest(selector);
+      if (target) return act(target, event);
     }
   }
 
+  function onFeedbackSubmit(event) {
+    if (!event.target.matches(".feedback-form")) return;
+    event.preventDefault();
+    sendFeedback(event.target).catch(() => {});
+  }
+
+  function showConnection() {
+    document.getElementById("offline").hidden = navigator.onLine;
+  }
+
   document.addEventListener("click", onClick);
+  document.addEventListener("submit", onFeedbackSubmit);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && kbMenu?.open) kbMenu.open = false;
+  });
+  window.addEventListener("online", showConnection);
+  window.addEventListener("offline", showConnection);
+  search.q.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(refreshSidebar, 200);
+  });
   thread.addEventListener("scroll", onThreadScroll, { passive: true });
   jumpButton.addEventListener("click", () => scrollToEnd(true));
-  decorateCitations(messages);
+  decorate(messages);
+  showConnection();
   scrollToEnd(true);
   if (form) {
     form.addEventListener("submit", onSubmit);
     form.question.addEventListener("keydown", onKeyDown);
     form.question.addEventListener("input", () => { autoGrow(); updateSendButton(); });
+    kbMenu.addEventListener("change", onKnowledgeBaseChange);
     updateSendButton();
   }
 })();
