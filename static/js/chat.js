@@ -104,14 +104,23 @@
     return view.tail;
   }
 
+  // Plain prose reads the same as text; a preview is worth a request once Markdown shows up.
+  const MARKDOWN = /(^|\n) {0,3}([#>|*+-] |\d+[.)] |```|~~~)|\*\*|__|`/;
+
   function schedulePreview(view) {
     if (view.previewing || view.done) return;
+    view.markdown ||= MARKDOWN.test(view.text);
+    if (!view.markdown) return;
     view.previewing = true;
-    const wait = Math.max(0, (view.previewed || 0) + PREVIEW_EVERY_MS - Date.now());
+    // A busy server answers slowly: then preview less often, so previews never crowd out answers.
+    const every = Math.max(PREVIEW_EVERY_MS, 10 * (view.previewMs || 0));
+    const wait = Math.max(0, (view.previewed || 0) + every - Date.now());
     setTimeout(async () => {
       const text = view.text;
+      const sent = Date.now();
       try {
         const { html } = await post(form.dataset.previewUrl, { text });
+        view.previewMs = Date.now() - sent;
         if (!view.done) showPreview(view, html, text.length);
       } catch {
         // the plain text stays; the finished answer is rendered anyway
