@@ -212,7 +212,8 @@ class Stream:
     first_reasoning: float | None = None
     first_content: float | None = None
     finished: float | None = None
-    tokens: int = 0
+    tokens: float = 0  # the app joins pieces that wait together: counted from the text's length
+    events: int = 0  # reasoning and content events (the upstream: chunks)
     status: str | None = None
     message_id: int | None = None
     error: str | None = None
@@ -236,6 +237,7 @@ class Stream:
 META = re.compile(rb"event: meta\ndata: (\{.*?\})\n\n")
 DONE = re.compile(rb"event: done\ndata: (\{.*?\})\n\n")
 ERROR = re.compile(rb"event: error\ndata: (.*?)\n\n")
+TEXT = re.compile(rb"event: (?:reasoning|content)\ndata: (\{.*?\})\n\n")
 MARKERS = re.compile(r"\[\d+\]")
 EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b")
 
@@ -288,7 +290,8 @@ def _app_frames(stream: Stream, frames: bytes, now: float) -> None:
         stream.first_reasoning = now
     if content and stream.first_content is None:
         stream.first_content = now
-    stream.tokens += reasoning + content
+    stream.events += reasoning + content
+    stream.tokens += sum(len(json.loads(data)["text"]) for data in TEXT.findall(frames)) / CHUNK_CHARS
     if done := DONE.search(frames):
         stream.status = json.loads(done.group(1))["status"]
     if error := ERROR.search(frames):
@@ -307,6 +310,7 @@ def _upstream_frames(stream: Stream, frames: bytes, now: float) -> None:
     if content and stream.first_content is None:
         stream.first_content = now
     stream.tokens += reasoning + content
+    stream.events += reasoning + content
     if b"data: [DONE]" in frames:
         stream.status = "complete"
 
@@ -516,6 +520,7 @@ def _stream_figures(streams: list[Stream], wall_s: float) -> dict:
         "tokens_per_s_per_stream": _summary([stream.tokens_per_second() for stream in streams]),
         "tokens": _summary([stream.tokens for stream in streams]),
         "tokens_per_s_all_streams": round(sum(stream.tokens for stream in streams) / wall_s),
+        "text_events": _summary([stream.events for stream in streams]),
         "complete": sum(stream.status == "complete" for stream in streams),
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:5],
