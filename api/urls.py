@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api import conversation_views, knowledge_views, pages
+from api import conversation_views, knowledge_views, openai_compat, pages
 
 app_name = "api"
 urlpatterns = [
@@ -38,4 +38,6 @@ urlpatterns = [
         conversation_views.ConversationAsk.as_view(),
         name="ask",
     ),
+    path("v1/models", openai_compat.ModelList.as_view(), name="openai_models"),
+    path("v1/chat/completions", openai_compat.ChatCompletions.as_view(), name="openai_chat_completions"),
 ]
