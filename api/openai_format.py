@@ -57,6 +57,9 @@ class ChatMessageSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLES)
     content = MessageContentField(allow_null=True)
 
+    def validate_content(self, value: str | None) -> str:
+        return value or ""  # assistant turns may have null content
+
 
 class StreamOptionsSerializer(serializers.Serializer):
     include_usage = serializers.BooleanField(default=False)

@@ -1,3 +1,4 @@
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -8,7 +9,8 @@ urlpatterns = [
     path("account/api-keys/", pages.api_keys, name="keys"),
     path("account/api-keys/<int:key_id>/revoke/", pages.api_key_revoke_view, name="key_revoke"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # A page for people: the login page first, rather than a 401.
+    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
     path("api/v1/knowledge-bases/", knowledge_views.KnowledgeBaseList.as_view(), name="knowledge_bases"),
     path(
         "api/v1/knowledge-bases/<str:slug>/",

@@ -235,6 +235,7 @@ SPECTACULAR_SETTINGS = {
     "OpenAI-compatible chat endpoint (/v1) answering from a knowledge base.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": r"/(api/)?v1",
 }
 

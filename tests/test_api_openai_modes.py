@@ -119,3 +119,15 @@ def test_rate_limits_answer_429_with_retry_after_in_openais_shape(settings, as_o
     response = ask(as_owner)
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
     assert response.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_null_content_is_read_as_empty(as_owner, guide, llm):
+    messages = [
+        {"role": "user", "content": "What is DeepSeek-V3?"},
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": None},
+    ]
+    response = as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
+    messages[-1]["content"] = QUESTION
+    assert as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages}).status_code == 200
