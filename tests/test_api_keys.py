@@ -130,3 +130,11 @@ def test_the_page_lists_and_revokes_only_ones_own_keys(client, user, outsider):
     mine.refresh_from_db()
     assert mine.revoked_at is not None
     assert "revoked" in client.get(reverse("api:keys")).content.decode()
+
+
+def test_administrators_revoke_keys_in_the_admin(admin_client, user):
+    key, secret = api_key_create(user=user, name="leaked")
+    changelist = "/admin/api/apikey/"
+    assert "leaked" in admin_client.get(changelist).content.decode()
+    admin_client.post(changelist, {"action": "revoke", "_selected_action": [key.id]})
+    assert ApiClient(secret).get(KB_LIST).status_code == 401
