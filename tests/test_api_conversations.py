@@ -4,6 +4,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.test import Client
 
 from chat.models import Conversation, Message
 from tests.api_fixtures import key_for
@@ -124,3 +125,12 @@ async def test_it_streams_the_chat_page_events(async_client, user, conversation,
     assert "6710 亿" in body  # UTF-8 on the wire, not \\u escapes
     assert events[-1][1]["citations"][0]["n"] == 1
     assert await conversation.messages.acount() == 3
+
+
+def test_a_session_must_send_the_csrf_token_to_ask(user, conversation):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    url = f"{CONVERSATIONS}{conversation.id}/ask/"
+    response = browser.post(url, {"question": QUESTION}, content_type="application/json")
+    assert response.status_code == 403 and "CSRF" in response.json()["error"]["message"]
+    assert conversation.messages.count() == 1
