@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from api.models import ApiKey
+from api.openai_compat import MODEL_PREFIX
 from api.services import api_key_create, api_key_revoke
+from knowledge.models import KnowledgeBase
 
 NEW_KEY_SESSION = "api_new_key"
 
@@ -39,6 +41,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             "keys": ApiKey.objects.filter(user=request.user),
             "new_key": request.session.pop(NEW_KEY_SESSION, None),
             "base_url": request.build_absolute_uri("/v1"),
+            "model_names": [MODEL_PREFIX + kb.slug for kb in KnowledgeBase.objects.readable_by(request.user)],
         },
     )
 

@@ -108,11 +108,12 @@ def test_the_page_requires_login(client):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_the_page_creates_a_key_and_shows_it_once(client, user):
+def test_the_page_creates_a_key_and_shows_it_once(client, user, kb):
     client.force_login(user)
     page = client.post(reverse("api:keys"), {"name": "知识库机器人"}, follow=True).content.decode()
     secret = re.search(r'value="(kb-[^"]+)"', page).group(1)
     assert "知识库机器人" in page
+    assert 'model="kb:guide"' in page  # the example names a knowledge base the user may read
     assert ApiClient(secret).get(KB_LIST).status_code == 200
     again = client.get(reverse("api:keys")).content.decode()
     assert secret not in again and secret[:10] in again
