@@ -9,8 +9,6 @@ kept beside ours. Retrieval, the prompt, the model stream and the citations are 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from asgiref.sync import sync_to_async
-
 from chat import answering, citations, prompting, providers
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage
@@ -42,11 +40,7 @@ class StatelessAnswer:
     async def events(self) -> AsyncIterator[Event]:
         request = self.request
         kb = request.knowledge_base
-        passages = await sync_to_async(answering._retrieve, thread_sensitive=False)(
-            question=request.question,
-            knowledge_bases=[kb],
-            context=answering.retrieval_context(request.history),
-        )
+        passages = await answering.retrieve(request.question, [kb], request.history)
         if request.config is None:
             self.passages = passages
             yield self._said(answering.retrieval_only_answer(passages))

@@ -17,6 +17,10 @@ whole reasoning and answer), and where each stream's time went before its first 
 from the rows' timestamps (conversation, question and answer rows; the answer's saved timings). The
 server's, upstream's and client's CPU time, threads and memory are sampled from /proc.
 
+By default the app runs on the first CPU and the upstream and client on the others (--no-pin shares
+them): in production the LLM runs on machines of its own, and on a two-core box the load generators
+would otherwise take the app's CPU.
+
 Streams are read by a minimal HTTP/1.1 client (one connection each, as browser tabs have): with
 httpx2 the client itself cost about 130 µs of CPU per chunk and would fall behind 500 streams.
 --retrieval and --server-env (e.g. OMP_NUM_THREADS=1) change one thing at a time, to find out
@@ -33,7 +37,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -41,13 +44,15 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import httpx2
 import numpy as np
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
@@ -519,19 +524,6 @@ def _stream_figures(streams: list[Stream], wall_s: float) -> dict:
     }
 
 
-def _machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    meminfo = Path("/proc/meminfo").read_text().split()
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cores": os.cpu_count(),
-        "ram_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2, 1),
-        "python": platform.python_version(),
-        "load_average": os.getloadavg()[0],
-    }
-
-
 def _goal(result: dict) -> dict:
     app, upstream = result["app"]["first_reasoning_ms"], result["upstream"]["first_reasoning_ms"]
     over = {q: round(app[q] - upstream[q], 1) if app[q] is not None else None for q in ("p50", "p95")}
@@ -616,6 +608,28 @@ def through_app(
     return _run(run())
 
 
+def _cpu_split(pin: bool) -> tuple[set[int], set[int]]:
+    """CPUs for the app, and for the load (upstream and client): with --pin, the first CPU for the app
+    and the others for the load, as when the LLM runs on its own machine; otherwise all for both."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return set(cpus), set(cpus)
+    return {cpus[0]}, set(cpus[1:])
+
+
+@contextmanager
+def _started_on(cpus: set[int], manager: AbstractContextManager) -> Iterator:
+    """Enter a context that starts a process, with that process (and its threads) on these CPUs."""
+    with ExitStack() as stack:
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, cpus)
+        try:
+            value = stack.enter_context(manager)
+        finally:
+            os.sched_setaffinity(0, before)
+        yield value
+
+
 def benchmark(args: argparse.Namespace, data_dir: Path) -> dict:
     from tests.processes import asgi_server
 
@@ -624,11 +638,13 @@ def benchmark(args: argparse.Namespace, data_dir: Path) -> dict:
     paced = {"reasoning": reasoning, "content": answer, "chunk_chars": CHUNK_CHARS}
     paced["delay"] = 1 / args.tokens_per_second
     questions = [QUESTIONS[number % len(QUESTIONS)] for number in range(args.streams)]
+    server_cpus, load_cpus = _cpu_split(args.pin)
+    os.sched_setaffinity(0, load_cpus)  # the client, and the upstream it starts
     with Upstream() as upstream:
         print(f"Upstream alone: {args.streams} streams", file=sys.stderr)
         baseline = upstream_alone(upstream, questions, paced)
         env = {"LLM_BASE_URL": upstream.base_url, "LLM_API_KEY": "sk-test", **dict(args.server_env)}
-        with asgi_server(data_dir, log=data_dir / "server.log", **env) as url:
+        with _started_on(server_cpus, asgi_server(data_dir, log=data_dir / "server.log", **env)) as url:
             streams, wall_s, processes = through_app(url, upstream, usernames, questions, kb_id, paced)
     tokens = sum(stream.tokens for stream in streams)
     processes["server"]["cpu_ms_per_token_relayed"] = round(processes["server"]["cpu_s"] * 1000 / tokens, 2)
@@ -664,13 +680,19 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="an environment variable for the server (repeatable), e.g. OMP_NUM_THREADS=1",
     )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the app on the first CPU, upstream and client on the others (default; --no-pin shares all)",
+    )
     parser.add_argument("--database-url", help="default: SQLite in the temporary data folder")
     parser.add_argument("--keep", action="store_true", help="keep the data folder (and the database)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args()
 
     started = time.perf_counter()
-    machine = _machine()
+    machine = describe()
     data_dir = Path(tempfile.mkdtemp(prefix="kbchat-bench-chat-"))
     database_url = args.database_url or f"sqlite:///{data_dir / 'db.sqlite3'}"
     postgres = urlsplit(database_url).scheme.startswith("postgres")
@@ -700,6 +722,7 @@ def main() -> None:
             "database": "postgresql" if postgres else "sqlite",
             "server_env": " ".join(f"{name}={value}" for name, value in args.server_env) or None,
             "server": "uvicorn, one process",
+            "cpus": "app on the first CPU, upstream and client on the rest" if args.pin else "shared",
         },
         **figures,
     }

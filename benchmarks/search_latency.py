@@ -31,7 +31,6 @@ import inspect
 import json
 import multiprocessing
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -43,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 KB_ID = 1
@@ -281,23 +281,6 @@ def _rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def _machine() -> dict:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    meminfo = Path("/proc/meminfo").read_text().split()
-    import faiss
-
-    return {
-        "cpu": models[0] if models else platform.processor(),
-        "cores": os.cpu_count(),
-        "ram_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2, 1),
-        "python": platform.python_version(),
-        "faiss": faiss.__version__,
-        "numpy": np.__version__,
-        "load_average": os.getloadavg()[0],
-    }
 
 
 def build(corpus: Corpus, exact: ExactTop, chunks: int, segment: int) -> dict:
@@ -586,7 +569,9 @@ def main() -> None:
     from knowledge import index, retrieval
 
     try:
-        machine = _machine()
+        import faiss
+
+        machine = describe(faiss=faiss.__version__, numpy=np.__version__)
         corpus = Corpus(args.seed)
         questions = corpus.questions(args.queries)
         exact = ExactTop(questions.vectors, retrieval.CANDIDATES)

@@ -6,12 +6,15 @@ and saves the assistant message whatever happens (including the browser going aw
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
-from django.db import connections
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -25,6 +28,7 @@ STOP_CHECK_SECONDS = 0.25
 STOP_REQUEST_SECONDS = 3600
 
 Event = tuple[str, dict]
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,22 +93,70 @@ def answer_html(message: Message, cards: list[dict]) -> str:
     return citations.render_html(message.content, message_id=message.id, citations=cards)
 
 
-def _retrieve(**query) -> list[Passage]:
-    """Retrieval in a pool thread; that thread's database connection is closed after, not leaked."""
-    try:
-        return retrieve_passages(**query)
-    finally:
-        connections.close_all()
+# SQLite lets one connection write at a time and makes the others sleep and try again, with longer
+# sleeps each time: hundreds of answers writing at once spent seconds asleep. Their writes take
+# turns on one thread instead. PostgreSQL writes from the pool.
+_sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
 
-async def _readable_knowledge_bases(user, conversation: Conversation) -> list[KnowledgeBase]:
-    chosen = conversation.knowledge_bases.values_list("id", flat=True)
-    return [kb async for kb in KnowledgeBase.objects.readable_by(user).filter(id__in=chosen)]
+async def _in_pool(work: Callable[..., T], /, *, writes: bool = False, **kwargs) -> T:
+    """Run database work in a pool thread and close its connection after.
+
+    Answers run outside any request, where the async ORM would queue every query of every answer
+    being streamed on one shared thread; and no connection is held while the model streams, so
+    hundreds of answers at once do not need hundreds of database connections.
+    """
+
+    def run() -> T:
+        try:
+            return work(**kwargs)
+        finally:
+            connections.close_all()
+
+    executor = _sqlite_writer if writes and connection.vendor == "sqlite" else None
+    return await sync_to_async(run, thread_sensitive=False, executor=executor)()
 
 
-async def _history(conversation: Conversation) -> list[dict[str, str]]:
+@dataclass
+class _Start:
+    history: list[dict[str, str]]
+    knowledge_bases: list[KnowledgeBase]
+    message: Message
+
+
+def _start(
+    *, user, conversation: Conversation, question: str, config: providers.ModelConfig | None
+) -> _Start:
+    """Read the history and the knowledge bases, save the question and an empty answer (one transaction)."""
     said = conversation.messages.exclude(status=Message.Status.FAILED).exclude(content="")
-    return [{"role": m.role, "content": m.content} async for m in said.only("role", "content")]
+    history = [{"role": m.role, "content": m.content} for m in said.only("role", "content")]
+    chosen = conversation.knowledge_bases.values_list("id", flat=True)
+    knowledge_bases = list(KnowledgeBase.objects.readable_by(user).filter(id__in=chosen))
+    with transaction.atomic():
+        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+        if not conversation.title:
+            conversation.title = question.strip().splitlines()[0][:80]
+        conversation.save()
+        message = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            status=Message.Status.STREAMING,
+            mode=Message.Mode.LLM if config else Message.Mode.RETRIEVAL_ONLY,
+            model=config.model if config else "",
+        )
+    return _Start(history, knowledge_bases, message)
+
+
+async def retrieve(
+    question: str, knowledge_bases: list[KnowledgeBase], history: list[dict[str, str]]
+) -> list[Passage]:
+    """The passages for a question, with the previous turn as context for a follow-up (off the loop)."""
+    return await _in_pool(
+        retrieve_passages,
+        question=question,
+        knowledge_bases=knowledge_bases,
+        context=retrieval_context(history),
+    )
 
 
 def retrieval_context(history: list[dict[str, str]]) -> list[str]:
@@ -116,19 +168,11 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
 
 async def answer_question(*, user, conversation: Conversation, question: str) -> AsyncIterator[Event]:
     """Yield (event, data) pairs: meta, reasoning*, content*, error?, done."""
-    history = await _history(conversation)
-    await Message.objects.acreate(conversation=conversation, role=Message.Role.USER, content=question)
-    if not conversation.title:
-        conversation.title = question.strip().splitlines()[0][:80]
-    await conversation.asave()
     config = llm.model_config(conversation.model or None)
-    message = await Message.objects.acreate(
-        conversation=conversation,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.STREAMING,
-        mode=Message.Mode.LLM if config else Message.Mode.RETRIEVAL_ONLY,
-        model=config.model if config else "",
+    start = await _in_pool(
+        _start, writes=True, user=user, conversation=conversation, question=question, config=config
     )
+    history, knowledge_bases, message = start.history, start.knowledge_bases, start.message
     yield (
         "meta",
         {
@@ -143,11 +187,9 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     progress = _Progress()
     passages: list[Passage] = []
     retrieval_ms = 0
+    watch = _StopWatch(message.id)  # from here on a stop request for this answer is noticed
     try:
-        knowledge_bases = await _readable_knowledge_bases(user, conversation)
-        passages = await sync_to_async(_retrieve, thread_sensitive=False)(
-            question=question, knowledge_bases=knowledge_bases, context=retrieval_context(history)
-        )
+        passages = await retrieve(question, knowledge_bases, history)
         retrieval_ms = progress.ms_since_start(time.monotonic()) or 0
         if config is None:
             text = retrieval_only_answer(passages)
@@ -169,7 +211,7 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
                 general_knowledge=not passages,
             )
             passages = prompt.passages  # citations can only point at what the model saw
-            async for event in _stream_model(config, prompt.messages, message, progress):
+            async for event in _stream_model(config, prompt.messages, message, progress, watch):
                 yield event
     except Exception:
         logger.exception("Answering message %s failed", message.id)
@@ -178,7 +220,9 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
         message.error = _("Something went wrong on our side while answering. Please try again.")
         yield "error", {"message": message.error, "code": message.error_code}
     finally:
-        await _save(message, progress, passages, retrieval_ms)
+        watch.close()
+        saved = {"message": message, "progress": progress, "passages": passages, "retrieval_ms": retrieval_ms}
+        await _in_pool(_save, writes=True, **saved)
     yield "done", done_payload(message)
 
 
@@ -186,55 +230,100 @@ def _stop_key(message_id: int) -> str:
     return f"chat:stop:{message_id}"
 
 
+# Answers this process is streaming, and those of them asked to stop: checked on every event, so a
+# stop asked of this process costs nothing to notice.
+_streaming: set[int] = set()
+_stop_requested: set[int] = set()
+
+
 async def request_stop(message: Message) -> None:
     """Ask the process streaming this answer to stop it; it keeps what has arrived."""
-    await cache.aset(_stop_key(message.id), True, timeout=STOP_REQUEST_SECONDS)
+    if message.id in _streaming:
+        _stop_requested.add(message.id)
+    elif _cache_is_shared():
+        await cache.aset(_stop_key(message.id), True, timeout=STOP_REQUEST_SECONDS)
+
+
+def _cache_is_shared() -> bool:
+    """Whether other processes see this cache (Redis), so a stop can reach an answer streamed elsewhere."""
+    return not isinstance(caches["default"], LocMemCache)
 
 
 class _StopWatch:
-    """Looks for a stop request at most every STOP_CHECK_SECONDS while events stream."""
+    """Notices a stop request: from this process at once, from others (through the shared cache) at
+    most STOP_CHECK_SECONDS later."""
 
     def __init__(self, message_id: int) -> None:
-        self.key = _stop_key(message_id)
+        self.message_id = message_id
+        self.shared = _cache_is_shared()
         self.checked = time.monotonic()
+        _streaming.add(message_id)
+
+    def close(self) -> None:
+        _streaming.discard(self.message_id)
+        _stop_requested.discard(self.message_id)
 
     async def stopped(self) -> bool:
-        if time.monotonic() - self.checked < STOP_CHECK_SECONDS:
+        if self.message_id in _stop_requested:
+            return True
+        if not self.shared or time.monotonic() - self.checked < STOP_CHECK_SECONDS:
             return False
         self.checked = time.monotonic()
-        return bool(await cache.aget(self.key))
+        return bool(await cache.aget(_stop_key(self.message_id)))
 
 
 async def _stream_model(
-    config: providers.ModelConfig, messages: list[dict[str, str]], message: Message, progress: _Progress
+    config: providers.ModelConfig,
+    messages: list[dict[str, str]],
+    message: Message,
+    progress: _Progress,
+    watch: "_StopWatch",
 ) -> AsyncIterator[Event]:
-    watch = _StopWatch(message.id)
+    if await watch.stopped():  # while the passages were being found
+        message.status = Message.Status.STOPPED
+        return
     stream = providers.stream_chat(config, messages)
     async for event in stream:
         if await watch.stopped():
             await stream.aclose()  # closes the upstream request: no more tokens are generated or billed
             message.status = Message.Status.STOPPED
             return
-        match event:
-            case providers.Reasoning(text=text):
-                progress.first_reasoning = progress.first_reasoning or time.monotonic()
-                progress.reasoning.append(text)
-                yield "reasoning", {"text": text}
-            case providers.Content(text=text):
-                progress.first_content = progress.first_content or time.monotonic()
-                progress.content.append(text)
-                yield "content", {"text": text}
-            case providers.Usage():
-                message.usage = {k: v for k, v in vars(event).items() if v is not None}
-                message.cost_usd = config.cost(event)
-            case providers.Error(code=code, message=error_message):
-                message.status = Message.Status.FAILED
-                message.error_code = code
-                message.error = error_message
-                yield "error", {"message": error_message, "code": code, "retryable": event.retryable}
+        if (shown := _record(event, config, message, progress)) is not None:
+            yield shown
 
 
-async def _save(message: Message, progress: _Progress, passages: list[Passage], retrieval_ms: int) -> None:
+def _record(
+    event: providers.Event, config: providers.ModelConfig, message: Message, progress: _Progress
+) -> Event | None:
+    """Note a provider event on the answer; what the user should see of it, if anything."""
+    match event:
+        case providers.Reasoning(text=text):
+            progress.first_reasoning = progress.first_reasoning or time.monotonic()
+            progress.reasoning.append(text)
+            return "reasoning", {"text": text}
+        case providers.Content(text=text, replaces_reasoning=True):
+            # A distill's untagged reply: what streamed as reasoning was the answer.
+            progress.first_reasoning = None
+            progress.reasoning.clear()
+            progress.first_content = progress.first_content or time.monotonic()
+            progress.content.append(text)
+            return "content", {"text": text, "replaces_reasoning": True}
+        case providers.Content(text=text):
+            progress.first_content = progress.first_content or time.monotonic()
+            progress.content.append(text)
+            return "content", {"text": text}
+        case providers.Usage():
+            message.usage = {k: v for k, v in vars(event).items() if v is not None}
+            message.cost_usd = config.cost(event)
+        case providers.Error(code=code, message=error_message):
+            message.status = Message.Status.FAILED
+            message.error_code = code
+            message.error = error_message
+            return "error", {"message": error_message, "code": code, "retryable": event.retryable}
+    return None
+
+
+def _save(*, message: Message, progress: _Progress, passages: list[Passage], retrieval_ms: int) -> None:
     content, cited = citations.resolve("".join(progress.content), passages)
     if message.mode == Message.Mode.RETRIEVAL_ONLY:
         cited = [citations.passage_citation(n, p) for n, p in enumerate(passages, start=1)]
@@ -244,7 +333,7 @@ async def _save(message: Message, progress: _Progress, passages: list[Passage], 
     message.timings = progress.timings(retrieval_ms)
     if message.status == Message.Status.STREAMING:
         message.status = Message.Status.COMPLETE
-    await message.asave()
+    message.save()
 
 
 def done_payload(message: Message) -> dict:

@@ -34,6 +34,7 @@ _FIELDS = {
     "context_tokens",
     "answer_tokens",
     "price",
+    "retries",
 }
 
 
@@ -47,6 +48,12 @@ def _price(value: Any, where: str) -> Price | None:
             f"LLM_MODELS {where}: price must be [cache hit, cache miss, output] in USD per million tokens."
         )
     return Price(*map(float, value))
+
+
+def _count(value: Any, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{field} must be a whole number, 0 or more")
+    return value
 
 
 def _model(entry: Any, number: int) -> ModelConfig:
@@ -74,6 +81,7 @@ def _model(entry: Any, number: int) -> ModelConfig:
             context_tokens=int(entry.get("context_tokens", 65536 if hosted else settings.LLM_CONTEXT_TOKENS)),
             answer_tokens=int(entry.get("answer_tokens", 8192 if hosted else 4096)),
             price=_price(entry.get("price"), where),
+            retries=_count(entry.get("retries", 2), "retries"),
         )
     except (TypeError, ValueError) as exc:
         raise ImproperlyConfigured(f"LLM_MODELS {where}: {exc}.") from None

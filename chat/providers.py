@@ -8,14 +8,23 @@ stream: they end it with one `Error` event whose message a person can act on.
 """
 
 import asyncio
+import json
+import logging
 import weakref
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from chat.thinking import Part, ThinkSplitter
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class ModelConfig:
     # Sent only when set: DeepSeek ignores it for R1, Ollama defaults to 1.0 unless told 0.6.
     temperature: float | None = None
     timeout: float = 300.0
+    # Tries again after 429/5xx while nothing has streamed (see `_opened_stream`).
+    retries: int = 2
     # Tokens the model reads and writes in one request, and the part kept free for its reasoning and
     # answer: the prompt is trimmed to the rest.
     context_tokens: int = 65536
@@ -64,6 +75,8 @@ class Reasoning:
 @dataclass(frozen=True)
 class Content:
     text: str
+    # What streamed as reasoning was the answer (a distill's untagged reply): this is all of it.
+    replaces_reasoning: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,26 +114,37 @@ async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> As
     """Yield Reasoning/Content as they arrive, then Usage (when reported) and Done, or a final Error.
 
     When the model is expected to reason but sends neither reasoning field, content up to
-    the first closing tag is held back as reasoning; if no closing tag ever comes, that
-    text is yielded as Content just before the end (see chat.thinking).
+    the first closing tag streams as reasoning; if no closing tag ever comes, all of that
+    text is yielded again just before the end as Content with `replaces_reasoning`
+    (see chat.thinking).
+
+    The SDK opens the request (authentication, timeouts, error statuses, retries while nothing
+    has streamed yet); the chunks themselves are read as plain JSON: building SDK objects for
+    every token cost ten times more CPU, which decides how many streams one process can carry.
     """
     reader = _ReplyReader(reasoning_expected=config.reasoning)
     usage: Usage | None = None
     finish_reason: str | None = None
     connected = False
     try:
-        stream = await _client_for(config).chat.completions.create(
-            stream=True, stream_options={"include_usage": True}, **_request_options(config, messages)
-        )
-        connected = True
-        async with stream:
-            async for chunk in stream:
-                usage = _usage_from(chunk.usage) or usage
-                for choice in chunk.choices or []:
-                    if choice.delta is not None:
-                        for event in reader.read(_reasoning_field(choice.delta), choice.delta.content):
+        async with _opened_stream(config, messages) as response:
+            connected = True
+            async for event_name, data in _server_sent_events(response):
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if not isinstance(chunk, dict):
+                    raise ValueError("a stream chunk is not a JSON object")
+                if event_name == "error" or chunk.get("error"):
+                    # An `error` object in the middle of a stream: the service failed after it started.
+                    raise openai.APIError("stream error", response.request, body=chunk.get("error", chunk))
+                usage = _usage_from(chunk.get("usage")) or usage
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta")
+                    if delta:
+                        for event in reader.read(_reasoning_field(delta), delta.get("content")):
                             yield event
-                    finish_reason = choice.finish_reason or finish_reason
+                    finish_reason = choice.get("finish_reason") or finish_reason
     except (openai.APIError, ValueError) as exc:
         for event in reader.finish():
             yield event
@@ -131,6 +155,75 @@ async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> As
     if usage is not None:
         yield usage
     yield Done(finish_reason)
+
+
+@asynccontextmanager
+async def _opened_stream(
+    config: ModelConfig, messages: list[dict[str, str]]
+) -> AsyncIterator[httpx2.Response]:
+    """The upstream's streaming HTTP response, once it has answered 200.
+
+    A rate limit or an overloaded server (429, 500, 502, 503) is tried again up to `config.retries`
+    times, after the wait the server asks for (Retry-After) or a short back-off: nothing has streamed
+    yet, so the user only sees the answer start a little later. Waits longer than MAX_RETRY_WAIT
+    are not worth holding the user for: the error goes to them, with its retry button.
+    """
+    options = _request_options(config, messages) | {"stream": True, "stream_options": {"include_usage": True}}
+    for attempt in range(config.retries + 1):
+        try:
+            opened = _client_for(config).chat.completions.with_streaming_response.create(**options)
+            response = await opened.__aenter__()
+            break
+        except openai.APIStatusError as exc:
+            wait = _retry_wait(exc, attempt)
+            if attempt == config.retries or wait is None:
+                raise
+            logger.warning("LLM %s answered %s; trying again in %.1f s", config.name, exc.status_code, wait)
+            await asyncio.sleep(wait)
+    try:
+        yield response.http_response
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.http_request) from exc
+    except httpx2.TransportError as exc:
+        raise openai.APIConnectionError(request=response.http_request) from exc
+    finally:
+        await opened.__aexit__(None, None, None)
+
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503})
+MAX_RETRY_WAIT = 20.0
+
+
+def _retry_wait(exc: openai.APIStatusError, attempt: int) -> float | None:
+    """Seconds to wait before trying again, or None when this failure is not worth a retry."""
+    if exc.status_code not in RETRY_STATUSES:
+        return None
+    headers = exc.response.headers
+    wait = 2.0**attempt  # 1, 2, 4 … seconds
+    try:
+        if "retry-after-ms" in headers:
+            wait = float(headers["retry-after-ms"]) / 1000
+        elif "retry-after" in headers:
+            wait = float(headers["retry-after"])
+    except ValueError:
+        pass  # an HTTP date or junk: keep the back-off
+    return wait if 0 <= wait <= MAX_RETRY_WAIT else None
+
+
+async def _server_sent_events(response: httpx2.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event name, data) of each server-sent event; comments (keep-alives) are skipped."""
+    name, data = "", []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield name, "\n".join(data)
+            name, data = "", []
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+    if data:
+        yield name, "\n".join(data)
 
 
 async def complete_chat(config: ModelConfig, messages: list[dict[str, str]]) -> tuple[str, str, Usage | None]:
@@ -144,12 +237,15 @@ async def complete_chat(config: ModelConfig, messages: list[dict[str, str]]) -> 
     reader = _ReplyReader(reasoning_expected=config.reasoning)
     events: list[Event] = []
     if completion.choices:
-        message = completion.choices[0].message
-        events += reader.read(_reasoning_field(message), message.content)
+        message = completion.choices[0].message.model_dump()
+        events += reader.read(_reasoning_field(message), message.get("content"))
     events += reader.finish()
+    if any(isinstance(event, Content) and event.replaces_reasoning for event in events):
+        events = [event for event in events if not isinstance(event, Reasoning)]
     reasoning = "".join(event.text for event in events if isinstance(event, Reasoning))
     content = "".join(event.text for event in events if isinstance(event, Content))
-    return reasoning, content, _usage_from(completion.usage)
+    usage = _usage_from(completion.usage.model_dump()) if completion.usage else None
+    return reasoning, content, usage
 
 
 class _ReplyReader:
@@ -181,32 +277,31 @@ class _ReplyReader:
         # llama.cpp's deepseek-legacy format fills reasoning_content and also leaves the
         # tags in the content: drop the second copy.
         return [
-            Reasoning(part.text) if part.reasoning else Content(part.text)
+            Reasoning(part.text) if part.reasoning else Content(part.text, part.replaces_reasoning)
             for part in parts
             if not (part.reasoning and self._field_seen)
         ]
 
 
-def _reasoning_field(source: Any) -> str | None:
-    # Newer vLLM and Ollama say `reasoning`; DeepSeek, older vLLM and llama.cpp say
-    # `reasoning_content`. Neither is a declared SDK field, so both live in the extras.
+def _reasoning_field(source: dict[str, Any]) -> str | None:
+    # Newer vLLM and Ollama say `reasoning`; DeepSeek, older vLLM and llama.cpp say `reasoning_content`.
     for name in ("reasoning", "reasoning_content"):
-        value = getattr(source, name, None)
+        value = source.get(name)
         if isinstance(value, str) and value:
             return value
     return None
 
 
-def _usage_from(raw: Any) -> Usage | None:
-    if raw is None:
+def _usage_from(raw: dict[str, Any] | None) -> Usage | None:
+    if not isinstance(raw, dict):
         return None
-    details = getattr(raw, "completion_tokens_details", None)
+    details = raw.get("completion_tokens_details") or {}
     return Usage(
-        prompt_tokens=getattr(raw, "prompt_tokens", None) or 0,
-        completion_tokens=getattr(raw, "completion_tokens", None) or 0,
-        reasoning_tokens=getattr(details, "reasoning_tokens", None),
-        cache_hit_tokens=getattr(raw, "prompt_cache_hit_tokens", None),
-        cache_miss_tokens=getattr(raw, "prompt_cache_miss_tokens", None),
+        prompt_tokens=raw.get("prompt_tokens") or 0,
+        completion_tokens=raw.get("completion_tokens") or 0,
+        reasoning_tokens=details.get("reasoning_tokens"),
+        cache_hit_tokens=raw.get("prompt_cache_hit_tokens"),
+        cache_miss_tokens=raw.get("prompt_cache_miss_tokens"),
     )
 
 
@@ -230,8 +325,8 @@ def _client_for(config: ModelConfig) -> openai.AsyncOpenAI:
     loop_clients = _clients.setdefault(asyncio.get_running_loop(), {})
     key = (config.base_url, config.api_key, config.timeout)
     if key not in loop_clients:
-        # No SDK retries: a retried stream would repeat a minute of reasoning behind the
-        # user's back; we report the error and let the caller decide.
+        # No SDK retries: it would also retry timeouts (minutes each) and connection
+        # failures; `_opened_stream` retries only what a retry can fix.
         loop_clients[key] = openai.AsyncOpenAI(
             base_url=config.base_url,
             # Local servers need no key, but the SDK insists on one.
@@ -242,48 +337,60 @@ def _client_for(config: ModelConfig) -> openai.AsyncOpenAI:
     return loop_clients[key]
 
 
-_STATUS_ERRORS: dict[int, tuple[str, str, bool]] = {
-    400: ("bad_request", "The LLM service rejected the request as malformed (400).", False),
-    401: ("auth", "The LLM service rejected the API key (401). Check LLM_API_KEY.", False),
-    402: ("balance", "The LLM account has insufficient balance (402). Top up the account.", False),
-    422: (
-        "invalid_parameters",
-        "The LLM service rejected the request parameters (422). Check the model settings.",
+# Messages are shown to the user in their language (the answer runs with it activated).
+_STATUS_ERRORS: dict[int, tuple[str, Promise, bool]] = {
+    400: ("bad_request", gettext_lazy("The LLM service rejected the request as malformed (400)."), False),
+    401: ("auth", gettext_lazy("The LLM service rejected the API key (401). Check LLM_API_KEY."), False),
+    402: (
+        "balance",
+        gettext_lazy("The LLM account has insufficient balance (402). Top up the account."),
         False,
     ),
-    429: ("rate_limited", "The LLM service is rate limiting requests (429). Try again shortly.", True),
-    500: ("upstream_error", "The LLM service had an internal error (500). Try again.", True),
-    503: ("overloaded", "The LLM service is overloaded (503). Try again shortly.", True),
+    422: (
+        "invalid_parameters",
+        gettext_lazy("The LLM service rejected the request parameters (422). Check the model settings."),
+        False,
+    ),
+    429: (
+        "rate_limited",
+        gettext_lazy("The LLM service is rate limiting requests (429). Try again shortly."),
+        True,
+    ),
+    500: ("upstream_error", gettext_lazy("The LLM service had an internal error (500). Try again."), True),
+    503: ("overloaded", gettext_lazy("The LLM service is overloaded (503). Try again shortly."), True),
 }
 
 
 def _error_from(exc: Exception, config: ModelConfig, *, connected: bool = False) -> Error:
     """Map an SDK exception to an Error event that says what happened and what to do."""
+    url = config.base_url
     if isinstance(exc, openai.APITimeoutError):
-        message = f"The LLM service at {config.base_url} did not answer within {config.timeout:g} seconds."
-        return Error("timeout", message, retryable=True)
+        message = _("The LLM service at {url} did not answer within {seconds} seconds.")
+        return Error("timeout", message.format(url=url, seconds=f"{config.timeout:g}"), retryable=True)
     if isinstance(exc, openai.APIConnectionError) and connected:
         # The server was reachable and then dropped the answer (crashed, restarted, out of memory).
-        message = (
-            f"The LLM service at {config.base_url} broke off the connection part-way through the answer."
-        )
-        return Error("upstream_error", message, retryable=True)
+        message = _("The LLM service at {url} broke off the connection part-way through the answer.")
+        return Error("upstream_error", message.format(url=url), retryable=True)
     if isinstance(exc, openai.APIConnectionError):
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
-        message = f"Could not connect to the LLM service at {config.base_url}{cause}. Check LLM_BASE_URL."
-        return Error("unreachable", message, retryable=True)
+        message = _("Could not connect to the LLM service at {url}. Check LLM_BASE_URL.")
+        return Error("unreachable", message.format(url=f"{url}{cause}"), retryable=True)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        code, message, retryable = _STATUS_ERRORS.get(
+        code, text, retryable = _STATUS_ERRORS.get(
             status,
-            ("upstream_error", f"The LLM service answered with an error ({status}).", status >= 500),
+            (
+                "upstream_error",
+                _("The LLM service answered with an error ({status}).").format(status=status),
+                status >= 500,
+            ),
         )
-        return Error(code, _with_detail(message, exc.body), status=status, retryable=retryable)
+        return Error(code, _with_detail(str(text), exc.body), status=status, retryable=retryable)
     if isinstance(exc, openai.APIError):
         # An `error` object in the middle of a stream: the service failed after it started.
-        message = _with_detail("The LLM service failed part-way through the answer.", exc.body)
+        message = _with_detail(_("The LLM service failed part-way through the answer."), exc.body)
         return Error("upstream_error", message, retryable=True)
-    return Error("upstream_error", "The LLM service sent a reply that could not be read.")
+    return Error("upstream_error", _("The LLM service sent a reply that could not be read."))
 
 
 def _with_detail(message: str, body: object) -> str:
@@ -291,5 +398,5 @@ def _with_detail(message: str, body: object) -> str:
     # (vLLM puts `message` at the top level; some servers send a bare string).
     detail = (body.get("message") or body.get("detail")) if isinstance(body, dict) else body
     if isinstance(detail, str) and detail.strip():
-        return f"{message} The service said: {detail.strip()[:500]}"
+        return _("{message} The service said: {detail}").format(message=message, detail=detail.strip()[:500])
     return message

@@ -10,12 +10,16 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.http import StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from chat import answering
 from chat.models import Conversation
+
+Event = tuple[str, dict]
 
 logger = logging.getLogger(__name__)
 # Answers keep running when the client goes away; holding the tasks here keeps them alive.
@@ -26,9 +30,38 @@ def sse(event: str, data: dict) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+# Pieces of text that arrive within this time go out as one event: a few hundred streams of single
+# tokens would otherwise cost a write (and a wake-up of the browser's parser) per token.
+COALESCE_SECONDS = 0.05
+
+
+def _merged(items: list[Event]) -> list[Event]:
+    """Consecutive reasoning or answer pieces joined into one event each."""
+    merged: list[Event] = []
+    for name, data in items:
+        joinable = name in ("reasoning", "content") and data.keys() == {"text"}
+        if joinable and merged and merged[-1][0] == name and merged[-1][1].keys() == {"text"}:
+            merged[-1] = (name, {"text": merged[-1][1]["text"] + data["text"]})
+        else:
+            merged.append((name, data))
+    return merged
+
+
 async def _relay(queue: asyncio.Queue) -> AsyncIterator[bytes]:
-    while (item := await queue.get()) is not None:
-        yield sse(*item)
+    # The request's database connection is not needed while the answer streams (the answer task
+    # has its own): give it back now rather than when the stream ends.
+    await sync_to_async(connections.close_all)()
+    while True:
+        items = [await queue.get()]
+        while not queue.empty():
+            items.append(queue.get_nowait())
+        events = _merged([item for item in items if item is not None])
+        if events:
+            yield b"".join(sse(*event) for event in events)
+        if items[-1] is None:
+            return
+        if any(name in ("reasoning", "content") for name, _data in events):
+            await asyncio.sleep(COALESCE_SECONDS)  # the first piece of text is never held back
 
 
 async def _produce(

@@ -19,14 +19,18 @@ CLOSE_TAGS = tuple(f"</{name}>" for name in TAG_NAMES)
 class Part(NamedTuple):
     reasoning: bool
     text: str
+    # The reasoning streamed so far was the answer (an implicit block that never closed): this part
+    # holds all of it, to be shown as the answer instead.
+    replaces_reasoning: bool = False
 
 
 class ThinkSplitter:
     """Feed content chunks in order; get back reasoning and answer parts in order.
 
     With `implicit_open`, text before the first closing tag is reasoning even without an
-    opening tag. That text is held back until a closing tag proves it was reasoning; if
-    the reply ends without one, `finish()` returns it as answer text.
+    opening tag. It streams as reasoning at once (a distill may think for minutes), and is
+    also kept: if the reply ends without a closing tag, `finish()` returns all of it as one
+    answer part marked `replaces_reasoning`.
     """
 
     def __init__(self, *, implicit_open: bool) -> None:
@@ -34,8 +38,9 @@ class ThinkSplitter:
         self._state: Literal["start", "reasoning", "content"] = "start"
         # Text not passed on yet because it may be (part of) a tag.
         self._buffer = ""
-        # Explicit reasoning streams out as it comes; implicit reasoning waits in `_held`
-        # (a list, so a long reasoning chain is not copied on every chunk).
+        # Explicit reasoning streams out as it comes; implicit reasoning streams too, and is
+        # also kept in `_held` until a closing tag proves it was reasoning (a list, so a long
+        # reasoning chain is not copied on every chunk).
         self._live = False
         self._held: list[str] = []
         self._close_tags = CLOSE_TAGS
@@ -56,10 +61,13 @@ class ThinkSplitter:
 
     def finish(self) -> list[Part]:
         parts: list[Part] = []
-        # An explicit block never closed was cut off while reasoning; held-back implicit
-        # "reasoning" never closed was the answer all along.
-        text = "".join(self._held) + self._buffer
-        self._emit(parts, self._state == "reasoning" and self._live, text.rstrip())
+        # An explicit block never closed was cut off while reasoning; implicit "reasoning"
+        # never closed was the answer all along.
+        if self._held and self._state == "reasoning":
+            text = ("".join(self._held) + self._buffer).rstrip()
+            parts.append(Part(False, text, replaces_reasoning=True))
+        else:
+            self._emit(parts, self._state == "reasoning" and self._live, self._buffer.rstrip())
         self._buffer, self._held = "", []
         return parts
 
@@ -84,13 +92,13 @@ class ThinkSplitter:
             while cut and self._buffer[cut - 1].isspace():
                 cut -= 1
             safe, self._buffer = self._buffer[:cut], self._buffer[cut:]
-            if self._live:
-                self._emit(parts, True, safe)
-            elif safe:
-                self._held.append(safe)
+            emitted = len(parts)
+            self._emit(parts, True, safe)
+            if not self._live and len(parts) > emitted:
+                self._held.append(parts[-1].text)
             return
         index, tag = found
-        self._emit(parts, True, ("".join(self._held) + self._buffer[:index]).rstrip())
+        self._emit(parts, True, self._buffer[:index].rstrip())
         self._buffer, self._held = self._buffer[index + len(tag) :], []
         self._state, self._at_segment_start = "content", True
 

@@ -100,6 +100,12 @@ def _database() -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
         config["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    elif env_int("DATABASE_POOL_SIZE", 20, minimum=0):
+        # PostgreSQL: threads borrow connections from a pool and wait for one when all are in use,
+        # instead of each opening its own (hundreds of streams at once met "too many clients").
+        config["OPTIONS"] = {
+            "pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 20, minimum=0), "timeout": 60}
+        }
     return config
 
 

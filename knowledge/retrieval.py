@@ -95,7 +95,7 @@ def dense_weight(query: str) -> float:
 
 def _query_vector(query: str, context: Sequence[tuple[str, float]]) -> np.ndarray:
     """The question's embedding, nudged towards the earlier turns it may refer to."""
-    vectors = embedding.embed([query, *(text for text, _weight in context)])
+    vectors = embedding.embed_queries([query, *(text for text, _weight in context)])
     blended = vectors[0] + sum(w * v for (_text, w), v in zip(context, vectors[1:], strict=True))
     return blended / np.linalg.norm(blended)
 
@@ -190,12 +190,17 @@ def search(
 
     top_k = top_k or max(kb.top_k for kb in knowledge_bases)
     depth = max(depth or CANDIDATES, top_k)
-    modes = {kb.id: mode or kb.retrieval_mode for kb in knowledge_bases}
+    weight = dense_weight(query)
+    # A hybrid search whose dense side weighs nothing in this query's script is BM25 alone: the
+    # question is not embedded at all (unless a mode is asked for, to compare them).
+    modes = {
+        kb.id: mode or ("lexical" if kb.retrieval_mode == "hybrid" and not weight else kb.retrieval_mode)
+        for kb in knowledge_bases
+    }
     vector = None
     if any(m != "lexical" for m in modes.values()):
         vector = timed("embed", lambda: _query_vector(query, weighted))
     terms = lexical.Query.of(query, context=weighted)
-    weight = dense_weight(query)
     candidates = [
         candidate
         for kb in knowledge_bases

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.files import File
+from django.db import connections
 
 from knowledge import embedding, index, ingestion, services
 from knowledge.models import Document, KnowledgeBase
@@ -13,6 +14,11 @@ from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 
 pytest_plugins = ["tests.api_fixtures"]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
+# A cache the web processes share (CACHE_URL on Redis), for what must cross processes.
+SHARED_CACHE = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:6379/11",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,6 +43,17 @@ def _embedder() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(embedding, "embed", embed)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """PostgreSQL's connection pool keeps connections open: close it before the test database is
+    dropped."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
 
 
 @pytest.fixture(autouse=True)

@@ -56,6 +56,8 @@ class Script:
     delay: float = 0.0
     keepalive: bool = True
     status: int | None = None
+    failures: int | None = None  # answer `status` to this many requests, then normally (None: to all)
+    retry_after: str | None = None  # the Retry-After header sent with `status`
     mid_stream_error: str | None = None
     drop_mid_stream: bool = False  # close the connection half-way, as a crashing server does
     usage: dict[str, Any] | None = None
@@ -103,6 +105,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self._script = Script()
+        self._failed = 0
         self._server: _Server | None = None
 
     def start(self) -> None:
@@ -124,10 +127,18 @@ class FakeLLM:
     def script(self, **options: Any) -> None:
         """Answer every following request this way (options: see `Script`)."""
         self._script = Script(**options)
+        self._failed = 0
 
     def reset(self) -> None:
-        self._script = Script()
+        self.script()
         self.requests.clear()
+
+    def should_fail(self) -> bool:
+        script = self._script
+        if script.status is None or (script.failures is not None and self._failed >= script.failures):
+            return False
+        self._failed += 1
+        return True
 
     def model_config(self, **overrides: Any) -> ModelConfig:
         options: dict[str, Any] = {
@@ -177,8 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.server.fake.requests.append(request)
         script = self.server.fake._script
-        if script.status is not None:
-            self._send_error(script.status)
+        if self.server.fake.should_fail():
+            self._send_error(script.status, retry_after=script.retry_after)
         elif any("reasoning_content" in message for message in request.get("messages", [])):
             self._send_error(400, REASONING_IN_INPUT)
         elif request.get("stream"):
@@ -232,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def _send_error(self, status: int, message: str | None = None) -> None:
+    def _send_error(self, status: int, message: str | None = None, retry_after: str | None = None) -> None:
         default_message, kind = ERROR_BODIES.get(status, ("Unexpected error", "server_error"))
         body = {
             "error": {
@@ -242,11 +253,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "code": "invalid_request_error",
             }
         }
-        self._send_json(status, body)
+        self._send_json(status, body, {"Retry-After": retry_after} if retry_after else {})
 
-    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+    def _send_json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = _json_bytes(body)
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

@@ -1,10 +1,12 @@
 import asyncio
+import threading
 
 import pytest
+from django.core.cache import cache
 
 from chat import answering
 from chat.models import Conversation, Message
-from tests.conftest import ingest
+from tests.conftest import SHARED_CACHE, ingest
 from tests.test_retrieval import PRODUCTS
 
 # The answer path runs the ORM from other threads: they must see committed rows.
@@ -125,8 +127,22 @@ def test_a_follow_up_is_retrieved_with_the_previous_turn_but_not_its_reasoning(u
     assert fresh[-1][1]["citations"][0]["document"] == "atlas.txt"
 
 
-def test_a_stop_request_ends_the_stream_and_keeps_the_partial_answer(user, kb, guide, llm, monkeypatch):
+class _StreamedElsewhere(set):
+    def add(self, message_id: int) -> None:
+        pass
+
+
+@pytest.mark.parametrize("where", ["this process", "another process"])
+def test_a_stop_request_ends_the_stream_and_keeps_the_partial_answer(
+    user, kb, guide, llm, monkeypatch, settings, where
+):
     monkeypatch.setattr(answering, "STOP_CHECK_SECONDS", 0)
+    if where == "another process":
+        # The answer streams here; the stop arrives through the shared cache, as it does when another
+        # web process took the stop request.
+        settings.CACHES = {"default": SHARED_CACHE}
+        monkeypatch.setattr(answering, "_streaming", _StreamedElsewhere())
+        cache.clear()  # message ids repeat from one test run to the next
     llm.script(reasoning="Let me think about this for a while. " * 20, content="Never reached.", delay=0.01)
     conversation = Conversation.objects.create(user=user)
     conversation.knowledge_bases.set([kb])
@@ -197,3 +213,36 @@ def test_without_relevant_passages_a_general_answer_is_marked_as_such(user, kb, 
     [request] = llm.requests
     assert "general knowledge" in request["messages"][0]["content"]
     assert "[passage begin]" not in str(request["messages"])
+
+
+def test_a_distill_reply_without_a_closing_tag_streams_as_reasoning_then_becomes_the_answer(
+    user, kb, guide, llm
+):
+    llm.script(style="plain", content="DeepSeek-V3 有 6710 亿参数 [1]。")
+    events = ask(user, kb)
+    streamed = "".join(data["text"] for name, data in events if name == "reasoning")
+    assert streamed == "DeepSeek-V3 有 6710 亿参数 [1]。"
+    [replacement] = [data for name, data in events if name == "content"]
+    assert replacement == {"text": "DeepSeek-V3 有 6710 亿参数 [1]。", "replaces_reasoning": True}
+    answer = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert (answer.reasoning, answer.content) == ("", "DeepSeek-V3 有 6710 亿参数 [1]。")
+    assert answer.timings["first_reasoning_ms"] is None and answer.citations
+
+
+def test_answers_write_to_sqlite_in_turn_on_one_thread(user, kb, guide, monkeypatch):
+    from django.db import connection
+
+    threads: list[str] = []
+    for name in ("_start", "_save"):
+        real = getattr(answering, name)
+
+        def noting(real=real, **kwargs):
+            threads.append(threading.current_thread().name)
+            return real(**kwargs)
+
+        monkeypatch.setattr(answering, name, noting)
+    ask(user, kb)
+    if connection.vendor == "sqlite":
+        assert len(threads) == 2 and all(name.startswith("sqlite-writer") for name in threads)
+    else:
+        assert len(threads) == 2 and not any(name.startswith("sqlite-writer") for name in threads)

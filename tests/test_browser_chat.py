@@ -102,3 +102,21 @@ def test_the_hit_testing_page_shows_relevance_and_the_floor(page, user, kb):
     expect(page.locator("li.hit").first).to_contain_text("6710亿（671B）")
     expect(page.locator(".score-fused").first).to_contain_text("Relevance")
     page.screenshot(path=str(ARTIFACTS / "hit-testing.png"), full_page=True)
+
+
+def test_a_distill_reply_that_was_never_reasoning_moves_from_the_reasoning_pane_to_the_answer(
+    page, user, kb, fake_llm
+):
+    ingest(kb, CORPUS)
+    fake_llm.script(style="plain", content="DeepSeek-V3 共有 6710 亿参数 [1]。" * 4, delay=0.1)
+    log_in(page, "alice", "alice-password-1")
+    page.fill("textarea[name=question]", "DeepSeek-V3 有多少参数？")
+    page.keyboard.press("Enter")
+    # A local R1 distill writes no opening tag: until it closes one, its words are taken for reasoning.
+    expect(page.locator("details.reasoning.is-thinking")).to_contain_text("6710 亿参数", timeout=30_000)
+    answer = page.locator(".msg-assistant .answer").last
+    expect(answer).to_contain_text("6710 亿参数", timeout=30_000)
+    expect(page.locator(".msg-assistant details.reasoning")).to_have_count(0)
+    page.reload()
+    expect(page.locator(".msg-assistant .answer").last).to_contain_text("6710 亿参数")
+    expect(page.locator(".msg-assistant details.reasoning")).to_have_count(0)

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from chat.models import Conversation, Message
+from tests.conftest import SHARED_CACHE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +93,9 @@ def test_it_lets_readers_download_the_document_and_no_one_else(client, user, out
     assert client.get(url).status_code == 404
 
 
-def test_only_the_owner_can_stop_an_answer(client, user, outsider, kb):
+def test_only_the_owner_can_stop_an_answer(client, user, outsider, kb, settings):
+    # Not streaming in this process: the request goes through the cache shared by the web processes.
+    settings.CACHES = {"default": SHARED_CACHE}
     conversation = Conversation.objects.create(user=user)
     answer = Message.objects.create(
         conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
@@ -104,6 +107,7 @@ def test_only_the_owner_can_stop_an_answer(client, user, outsider, kb):
     client.force_login(user)
     assert client.post(url).json() == {"status": "streaming", "stopping": True}
     assert cache.get(f"chat:stop:{answer.id}") is True
+    cache.delete(f"chat:stop:{answer.id}")
     assert client.get(url).status_code == 405
 
 

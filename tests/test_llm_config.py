@@ -1,6 +1,7 @@
 """Which models users can choose, from settings, and what their answers cost."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from chat import llm
 from chat.providers import Price, Usage
@@ -52,11 +53,19 @@ def test_an_explicit_list_sets_every_field(settings):
             "context_tokens": 16384,
             "answer_tokens": 2048,
             "price": {"input_cache_hit": 0, "input_cache_miss": 0.1, "output": 0.2},
+            "retries": 0,
         }
     ]
     [model] = llm.models()
     assert (model.name, model.context_tokens, model.answer_tokens) == ("R1 (GPU box)", 16384, 2048)
     assert model.price == Price(0.0, 0.1, 0.2)
+    assert model.retries == 0
+
+
+def test_retries_must_be_a_count(settings):
+    settings.LLM_MODELS = [{"model": "r1", "base_url": "http://gpu:8000/v1", "retries": -1}]
+    with pytest.raises(ImproperlyConfigured, match="entry 1: retries must be a whole number"):
+        llm.models()
 
 
 def test_cost_uses_the_cache_split_or_counts_the_prompt_as_misses():

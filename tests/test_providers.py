@@ -169,7 +169,7 @@ def test_it_turns_status_codes_into_one_error(
     fake_llm: FakeLLM, status: int, code: str, retryable: bool
 ) -> None:
     fake_llm.script(status=status)
-    [error] = stream(fake_llm.model_config())
+    [error] = stream(fake_llm.model_config(retries=0))
     assert isinstance(error, Error)
     assert (error.code, error.status, error.retryable) == (code, status, retryable)
     assert ERROR_BODIES[status][0] in error.message
@@ -183,6 +183,36 @@ def test_it_raises_status_codes_from_complete(
     with pytest.raises(ProviderError) as caught:
         complete(fake_llm.model_config())
     assert (caught.value.error.code, caught.value.error.retryable) == (code, retryable)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_it_tries_again_after_the_wait_the_server_asks_for(fake_llm: FakeLLM, status: int) -> None:
+    fake_llm.script(status=status, failures=2, retry_after="0.2")
+    events = stream(fake_llm.model_config(retries=2))
+    assert len(fake_llm.requests) == 3
+    assert text_of(events, Reasoning) == DEFAULT_REASONING
+    assert text_of(events, Content) == DEFAULT_CONTENT
+
+
+def test_it_gives_up_when_retries_run_out(fake_llm: FakeLLM) -> None:
+    fake_llm.script(status=503, retry_after="0")
+    [error] = stream(fake_llm.model_config(retries=2))
+    assert isinstance(error, Error) and error.code == "overloaded"
+    assert len(fake_llm.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(429, "120"), (401, None), (402, None), (400, None)],
+    ids=["wait-too-long", "401", "402", "400"],
+)
+def test_it_does_not_retry_what_waiting_cannot_fix(
+    fake_llm: FakeLLM, status: int, retry_after: str | None
+) -> None:
+    fake_llm.script(status=status, retry_after=retry_after)
+    [error] = stream(fake_llm.model_config(retries=2))
+    assert isinstance(error, Error) and error.status == status
+    assert len(fake_llm.requests) == 1
 
 
 def test_it_tells_how_to_fix_a_rejected_key(fake_llm: FakeLLM) -> None:
@@ -233,8 +263,12 @@ def test_it_streams_plain_content_at_once_for_non_reasoning_models(fake_llm: Fak
 def test_it_treats_unclosed_implicit_reasoning_as_the_answer(fake_llm: FakeLLM) -> None:
     fake_llm.script(style="plain")
     events = stream(fake_llm.model_config(reasoning=True))
-    assert events[0] == Content(DEFAULT_CONTENT)
-    assert shape(events) == ["Content", "Usage", "Done"]
+    # It streamed as reasoning (a distill may think for minutes before its closing tag) ...
+    assert text_of(events, Reasoning) == DEFAULT_CONTENT
+    # ... and comes again, whole, as the answer that replaces it.
+    assert events[-3] == Content(DEFAULT_CONTENT, replaces_reasoning=True)
+    assert shape(events)[-3:] == ["Content", "Usage", "Done"]
+    assert complete(fake_llm.model_config(reasoning=True))[:2] == ("", DEFAULT_CONTENT)
 
 
 def test_it_splits_explicit_tags_for_non_reasoning_models(fake_llm: FakeLLM) -> None:
@@ -287,6 +321,8 @@ def test_it_serves_the_v1_paths_and_model_list(fake_llm: FakeLLM) -> None:
 def split(pieces: list[str], *, implicit_open: bool) -> tuple[str, str]:
     splitter = ThinkSplitter(implicit_open=implicit_open)
     parts = [part for piece in pieces for part in splitter.feed(piece)] + splitter.finish()
+    if any(part.replaces_reasoning for part in parts):
+        parts = [part for part in parts if not part.reasoning]
     reasoning = "".join(part.text for part in parts if part.reasoning)
     return reasoning, "".join(part.text for part in parts if not part.reasoning)
 
@@ -322,10 +358,18 @@ def test_it_splits_tags_fed_one_character_at_a_time(
     assert split(list(text), implicit_open=implicit_open) == (reasoning, content)
 
 
-def test_it_holds_implicit_reasoning_until_the_closing_tag() -> None:
+def test_it_streams_implicit_reasoning_before_the_closing_tag() -> None:
     splitter = ThinkSplitter(implicit_open=True)
-    assert splitter.feed("Reason") == []
-    assert splitter.feed("</think>Answer") == [Part(True, "Reason"), Part(False, "Answer")]
+    assert splitter.feed("\nReason") == [Part(True, "Reason")]
+    assert splitter.feed(" more</think>\n\nAnswer") == [Part(True, " more"), Part(False, "Answer")]
+    assert splitter.finish() == []
+
+
+def test_implicit_reasoning_that_never_closes_comes_back_as_the_whole_answer() -> None:
+    splitter = ThinkSplitter(implicit_open=True)
+    assert splitter.feed("\nJust an ") == [Part(True, "Just an")]
+    assert splitter.feed("answer.\n") == [Part(True, " answer.")]
+    assert splitter.finish() == [Part(False, "Just an answer.", replaces_reasoning=True)]
 
 
 def test_it_streams_explicit_reasoning_before_the_tag_closes() -> None:

@@ -96,12 +96,18 @@ def test_scores_are_exact_for_passages_only_one_search_found(kb, tmp_path):
     assert all(p.dense_score is not None and p.lexical_score is not None for p in passages)
 
 
-def test_an_english_only_embedder_does_not_rank_chinese_questions(guide, kb):
+def test_an_english_only_embedder_does_not_rank_chinese_questions(guide, kb, monkeypatch):
     skills = embedding.skills()
     assert skills["latin"] >= retrieval.USABLE_SKILL > skills["han"]  # the default model, measured
     assert retrieval.dense_weight("DeepSeek-V3 有多少参数？") < 0.1
     assert retrieval.dense_weight("How many parameters does it have?") == skills["latin"]
+    embedded: list[str] = []
+    real_embed_queries = embedding.embed_queries
+    monkeypatch.setattr(
+        embedding, "embed_queries", lambda texts: embedded.extend(texts) or real_embed_queries(texts)
+    )
     hybrid = search(query="DeepSeek-V3 有多少参数？", knowledge_bases=[kb], top_k=10).passages
+    assert embedded == []  # a dense side that weighs nothing is not computed
     lexical_only = search(
         query="DeepSeek-V3 有多少参数？", knowledge_bases=[kb], top_k=10, mode="lexical"
     ).passages

@@ -77,3 +77,17 @@ def test_model_keys_come_from_the_variables_the_list_names(tmp_path):
         [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.stdout.split()[-4:] == ["Local", "R1", "sk-gpu", "0.6"]
+
+
+@pytest.mark.parametrize(("size", "expected"), [(None, "20"), ("5", "5"), ("0", "None")])
+def test_postgresql_connections_come_from_a_pool_of_the_configured_size(tmp_path, size, expected):
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@db:5432/kb"}
+    if size is not None:
+        env["DATABASE_POOL_SIZE"] = size
+    code = "from django.conf import settings as s; "
+    code += "print(s.DATABASES['default'].get('OPTIONS', {}).get('pool'))"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    pool = result.stdout.strip().splitlines()[-1]
+    assert pool == "None" if expected == "None" else f"'max_size': {expected}," in pool

@@ -165,6 +165,12 @@
       view.reasoning.body.firstChild.appendData(data.text);
     },
     content(view, data) {
+      if (data.replaces_reasoning) {
+        // A distill's reply without a closing tag: what streamed as reasoning was the answer.
+        clearInterval(view.reasoning?.timer);
+        view.reasoning?.details.remove();
+        view.reasoning = null;
+      }
       finishReasoning(view);
       answerText(view).appendData(data.text);
     },

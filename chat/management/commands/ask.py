@@ -50,6 +50,9 @@ class Command(BaseCommand):
             if event == "meta":
                 result["mode"] = data["mode"]
             elif event in ("reasoning", "content"):
+                if data.get("replaces_reasoning"):
+                    result["reasoning"] = ""
+                    section = ""  # print the answer's heading: what streamed as reasoning was the answer
                 result["reasoning" if event == "reasoning" else "answer"] += data["text"]
                 if not as_json:
                     if section != event:
