@@ -74,12 +74,17 @@ def build_prompt(
     history: Sequence[dict[str, str]],
     config: ModelConfig,
     general_knowledge: bool = False,
+    client_instructions: Sequence[str] = (),
 ) -> Prompt:
     """The messages for the model. Without passages the model is told to say the documents do not
-    cover the question, or, with `general_knowledge`, to answer from what it knows, saying so."""
+    cover the question, or, with `general_knowledge`, to answer from what it knows, saying so.
+
+    `client_instructions` are an API client's own system messages: they follow ours and come
+    before the passages, so they can shape the answer but the passages stay data."""
     budget = config.context_tokens - config.answer_tokens
     instructions = GENERAL_KNOWLEDGE if general_knowledge else INSTRUCTIONS
     budget -= estimate_tokens(instructions) + estimate_tokens(question)
+    budget -= sum(estimate_tokens(text) for text in client_instructions)
     blocks: list[str] = []
     sent: list[Passage] = []
     for passage in passages:
@@ -97,7 +102,7 @@ def build_prompt(
         - budget
         + sum(estimate_tokens(t["content"]) for t in turns)
     )
-    context = [instructions, *blocks]
+    context = [instructions, *client_instructions, *blocks]
     if config.system_messages:
         messages = [
             *({"role": "system", "content": text} for text in context),

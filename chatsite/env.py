@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -73,3 +74,14 @@ def env_json(name: str, default: Any = None) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise ImproperlyConfigured(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}).") from None
+
+
+_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate like 60/min (also /s, /h, /day), as Django REST framework's throttles read it."""
+    value = env_str(name, default)
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate; use e.g. 60/min, 5/s or 1000/hour.")
+    return value

@@ -6,7 +6,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from chatsite.env import env_bool, env_int, env_json, env_list, env_str, env_url
+from chatsite.env import env_bool, env_int, env_json, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -43,6 +43,10 @@ INSTALLED_APPS = [
     "chatsite",
     "knowledge",
     "chat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +217,42 @@ LLM_MODELS = env_json("LLM_MODELS")
 for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
     if isinstance(_entry, dict) and "api_key_env" in _entry:
         _entry["api_key"] = env_str(str(_entry.pop("api_key_env")))
+
+# The REST API (/api/v1/) and the OpenAI-compatible endpoint (/v1): a session or an API key, and
+# request rates per key and per user (whichever key or session the user calls with).
+API_RATE_PER_KEY = env_rate("API_RATE_PER_KEY", "120/min")
+API_RATE_PER_USER = env_rate("API_RATE_PER_USER", "240/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.ApiKeyRateThrottle", "api.throttles.ApiUserRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Knowledge Chat API",
+    "DESCRIPTION": "Knowledge bases, documents, search and conversations (/api/v1/), and an "
+    "OpenAI-compatible chat endpoint (/v1) answering from a knowledge base.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from the installed package, not a CDN: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/(api/)?v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_errors",
+        "api.schema.document_path_ids",
+    ],
+}
 
 LOGGING = {
     "version": 1,

@@ -12,6 +12,7 @@ from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 
+pytest_plugins = ["tests.api_fixtures"]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
 # A cache the web processes share (CACHE_URL on Redis), for what must cross processes.
 SHARED_CACHE = {

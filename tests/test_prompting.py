@@ -102,3 +102,21 @@ def test_general_knowledge_instructions_when_nothing_is_relevant():
 
 def test_token_estimates_count_chinese_characters_higher():
     assert prompting.estimate_tokens("年假" * 100) > prompting.estimate_tokens("ab" * 100)
+
+
+def test_a_clients_own_instructions_follow_ours_and_count_in_the_budget():
+    own = "Answer in one sentence. " * 40
+    prompt = prompting.build_prompt(
+        question="Leave?", passages=[passage(1)], history=[], config=CONFIG, client_instructions=[own]
+    )
+    assert [m["content"][:4] for m in prompt.messages[:3]] == [prompting.INSTRUCTIONS[:4], own[:4], "[1] "]
+    plain = prompting.build_prompt(question="Leave?", passages=[passage(1)], history=[], config=CONFIG)
+    assert prompt.estimated_tokens - plain.estimated_tokens == prompting.estimate_tokens(own)
+    merged = prompting.build_prompt(
+        question="Leave?",
+        passages=[passage(1)],
+        history=[],
+        config=ModelConfig(name="d", model="r1", base_url="http://x", api_key="k", system_messages=False),
+        client_instructions=[own],
+    )
+    assert len(merged.messages) == 1 and own in merged.messages[0]["content"]

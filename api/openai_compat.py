@@ -1,0 +1,196 @@
+"""The OpenAI-compatible endpoint (/v1): code written for DeepSeek's API, pointed at this server,
+gets grounded and cited answers.
+
+Each readable knowledge base is a model named `kb:<slug>`; `kb:<slug>@<model>` picks the language
+model (by its upstream id or its name). Errors use OpenAI's error object and status codes.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+
+from django.http import HttpResponseBase, StreamingHttpResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from api import openai_format
+from api.async_views import AsyncAPIView
+from api.completions import ChatRequest, StatelessAnswer
+from api.errors import ApiError, api_exception
+from chat import llm, providers
+from knowledge.models import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+MODEL_PREFIX = "kb:"
+
+
+def openai_exception_handler(exc: Exception, context: dict) -> Response | None:
+    exc = api_exception(exc)
+    response = exception_handler(exc, context)  # also sets Retry-After and WWW-Authenticate
+    if response is not None and isinstance(exc, exceptions.APIException):
+        response.data = openai_format.api_error_object(exc)
+    return response
+
+
+class _OpenAIView:
+    def get_exception_handler(self):
+        return openai_exception_handler
+
+
+@extend_schema(tags=["OpenAI-compatible"], responses={200: openai_format.ModelListSerializer})
+class ModelList(_OpenAIView, APIView):
+    """The models this key may use: one per knowledge base you may read, named kb:<slug>."""
+
+    def get(self, request: Request) -> Response:
+        data = [
+            {
+                "id": f"{MODEL_PREFIX}{kb.slug}",
+                "object": "model",
+                "created": int(kb.created_at.timestamp()),
+                "owned_by": "knowledge-chat",
+                "name": kb.name,
+            }
+            for kb in KnowledgeBase.objects.readable_by(request.user)
+        ]
+        return Response({"object": "list", "data": data})
+
+
+def _model_not_found(name: str) -> ApiError:
+    message = _("The model “%(name)s” does not exist or you do not have access to it.") % {"name": name}
+    return ApiError(message, code="model_not_found", status_code=status.HTTP_404_NOT_FOUND)
+
+
+async def _resolve_model(user, name: str) -> tuple[KnowledgeBase, providers.ModelConfig | None]:
+    """The knowledge base and language model a model name stands for, if the user may read it."""
+    slug, _at, wanted = name.removeprefix(MODEL_PREFIX).partition("@")
+    kb = None
+    if name.startswith(MODEL_PREFIX):
+        kb = await KnowledgeBase.objects.readable_by(user).filter(slug=slug).afirst()
+    if kb is None:
+        raise _model_not_found(name)
+    if not wanted:
+        return kb, llm.model_config()
+    config = next((c for c in llm.models() if wanted in (c.model, c.name)), None)
+    if config is None:
+        raise _model_not_found(name)
+    return kb, config
+
+
+def _chat_request(
+    kb: KnowledgeBase, config: providers.ModelConfig | None, messages: list[dict]
+) -> ChatRequest:
+    instructions = [m["content"] for m in messages if m["role"] in openai_format.INSTRUCTION_ROLES]
+    turns = [
+        {"role": m["role"], "content": m["content"]}
+        for m in messages
+        if m["role"] not in openai_format.INSTRUCTION_ROLES
+    ]
+    return ChatRequest(
+        knowledge_base=kb,
+        config=config,
+        question=turns[-1]["content"],
+        history=turns[:-1],
+        client_instructions=[text for text in instructions if text.strip()],
+    )
+
+
+@extend_schema(tags=["OpenAI-compatible"])
+class ChatCompletions(_OpenAIView, AsyncAPIView):
+    """Answer the last user message from the knowledge base named by `model`, in DeepSeek's shape."""
+
+    @extend_schema(
+        request=openai_format.ChatCompletionRequestSerializer,
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="A chat.completion: choices[0].message has content, reasoning_content and "
+                "citations; usage; citations.",
+            ),
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With stream=true: chat.completion.chunk objects as `data:` lines "
+                "(delta.reasoning_content, then delta.content), the last with citations, a usage "
+                "chunk when stream_options.include_usage, then `data: [DONE]`.",
+            ),
+        },
+    )
+    async def post(self, request: Request) -> HttpResponseBase:
+        body = openai_format.ChatCompletionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        params = body.validated_data
+        kb, config = await _resolve_model(request.user, params["model"])
+        answer = StatelessAnswer(_chat_request(kb, config, params["messages"]))
+        if params["stream"]:
+            include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
+            chunks = _stream(answer, params["model"], include_usage, translation.get_language())
+            response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+            return response
+        return Response(await _complete(answer, params["model"]))
+
+
+async def _complete(answer: StatelessAnswer, model: str) -> dict:
+    reasoning: list[str] = []
+    async for event in answer.events():
+        if isinstance(event, providers.Reasoning):
+            reasoning.append(event.text)
+    if answer.error is not None:
+        retryable = answer.error.retryable
+        raise ApiError(
+            answer.error.message,
+            code=answer.error.code,
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE if retryable else status.HTTP_502_BAD_GATEWAY,
+        )
+    content, cited = answer.cited()
+    message = {
+        "role": "assistant",
+        "content": content,
+        "reasoning_content": "".join(reasoning) or None,
+        "citations": cited,
+    }
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
+    return openai_format.envelope(model, "chat.completion") | {
+        "choices": [choice],
+        "usage": openai_format.usage_body(answer.usage),
+        "citations": cited,
+    }
+
+
+async def _stream(
+    answer: StatelessAnswer, model: str, include_usage: bool, language: str
+) -> AsyncIterator[bytes]:
+    translation.activate(language)
+    head = openai_format.envelope(model, "chat.completion.chunk")
+    yield openai_format.sse_data(
+        openai_format.chunk(head, {"role": "assistant", "content": None, "reasoning_content": ""})
+    )
+    try:
+        async for event in answer.events():
+            match event:
+                case providers.Reasoning(text=text):
+                    delta = {"content": None, "reasoning_content": text}
+                case providers.Content(text=text):
+                    delta = {"content": text, "reasoning_content": None}
+                case providers.Error():
+                    # As DeepSeek does: an error object in the stream, and no [DONE].
+                    yield openai_format.sse_data(openai_format.upstream_error_object(event))
+                    return
+            yield openai_format.sse_data(openai_format.chunk(head, delta))
+    except Exception:
+        logger.exception("Answering a chat completion for %s failed", model)
+        message = _("Something went wrong on our side while answering. Please try again.")
+        failure = openai_format.error_object(message, kind="server_error", code="internal")
+        yield openai_format.sse_data(failure)
+        return
+    _content, cited = answer.cited()
+    last = openai_format.chunk(head, {"content": "", "reasoning_content": None}, answer.finish_reason)
+    yield openai_format.sse_data(last | {"citations": cited})
+    if include_usage:
+        yield openai_format.sse_data(head | {"choices": [], "usage": openai_format.usage_body(answer.usage)})
+    yield openai_format.sse_data("[DONE]")

@@ -1,0 +1,180 @@
+"""The wire shapes of the OpenAI-compatible endpoint, as DeepSeek's API has them.
+
+Responses carry `reasoning_content` beside `content` (DeepSeek's field for the reasoning chain) and
+one extra field, `citations`: the passages the answer cites, numbered as its [n] markers.
+"""
+
+import json
+import time
+import uuid
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+from rest_framework.settings import api_settings
+
+from chat import providers
+
+ROLES = ("system", "developer", "user", "assistant")
+INSTRUCTION_ROLES = ("system", "developer")
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string"},
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
+                    "required": ["type", "text"],
+                },
+            },
+        ],
+        "nullable": True,
+    }
+)
+class MessageContentField(serializers.Field):
+    """A message's content: a string, or OpenAI's list of parts of which the text parts count."""
+
+    def to_internal_value(self, data: object) -> str:
+        if data is None:
+            return ""
+        if isinstance(data, str):
+            return data
+        if isinstance(data, list) and all(isinstance(part, dict) for part in data):
+            if any(part.get("type") != "text" or not isinstance(part.get("text"), str) for part in data):
+                raise serializers.ValidationError(_("Only text content parts are supported."))
+            return "".join(part["text"] for part in data)
+        raise serializers.ValidationError(_("Content must be a string or a list of text parts."))
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+class ChatMessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=ROLES)
+    content = MessageContentField(allow_null=True)
+
+    def validate_content(self, value: str | None) -> str:
+        return value or ""  # assistant turns may have null content
+
+
+class StreamOptionsSerializer(serializers.Serializer):
+    include_usage = serializers.BooleanField(default=False)
+
+
+class ChatCompletionRequestSerializer(serializers.Serializer):
+    """Other OpenAI parameters (temperature, max_tokens, …) are accepted and ignored: the
+    knowledge base's model settings apply."""
+
+    model = serializers.CharField(help_text=_("kb:<slug>, or kb:<slug>@<model> to pick the language model."))
+    messages = ChatMessageSerializer(many=True, allow_empty=False)
+    stream = serializers.BooleanField(default=False)
+    stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+
+    def validate_messages(self, messages: list[dict]) -> list[dict]:
+        said = [m for m in messages if m["role"] not in INSTRUCTION_ROLES]
+        if not said or said[-1]["role"] != "user" or not said[-1]["content"].strip():
+            raise serializers.ValidationError(_("The last message must be the user's question."))
+        return messages
+
+
+class ModelSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField()
+    created = serializers.IntegerField()
+    owned_by = serializers.CharField()
+    name = serializers.CharField(help_text=_("The knowledge base's name."))
+
+
+class ModelListSerializer(serializers.Serializer):
+    object = serializers.CharField()
+    data = ModelSerializer(many=True)
+
+
+def envelope(model: str, kind: str) -> dict:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": None,
+    }
+
+
+def chunk(head: dict, delta: dict, finish_reason: str | None = None) -> dict:
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    return head | {"choices": [choice], "usage": None}
+
+
+def sse_data(payload: dict | str) -> bytes:
+    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {text}\n\n".encode()
+
+
+def usage_body(usage: providers.Usage | None) -> dict:
+    """DeepSeek's usage object; zeros when no model was called (retrieval-only, nothing found)."""
+    if usage is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    body: dict = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    }
+    if usage.cache_hit_tokens is not None:
+        body["prompt_tokens_details"] = {"cached_tokens": usage.cache_hit_tokens}
+        body["prompt_cache_hit_tokens"] = usage.cache_hit_tokens
+    if usage.cache_miss_tokens is not None:
+        body["prompt_cache_miss_tokens"] = usage.cache_miss_tokens
+    if usage.reasoning_tokens is not None:
+        body["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return body
+
+
+def error_object(message: str, *, kind: str, code: str | None = None, param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+_ERROR_KINDS: dict[type[exceptions.APIException], tuple[str, str | None]] = {
+    exceptions.NotAuthenticated: ("invalid_request_error", "invalid_api_key"),
+    exceptions.AuthenticationFailed: ("invalid_request_error", "invalid_api_key"),
+    exceptions.PermissionDenied: ("permission_error", None),
+    exceptions.NotFound: ("invalid_request_error", "not_found"),
+    exceptions.Throttled: ("rate_limit_error", "rate_limit_exceeded"),
+    exceptions.ValidationError: ("invalid_request_error", None),
+    exceptions.ParseError: ("invalid_request_error", None),
+}
+
+
+def api_error_object(exc: exceptions.APIException) -> dict:
+    """OpenAI's error object for an API exception (see api.errors for the REST API's)."""
+    if isinstance(exc, exceptions.ValidationError):
+        param, message = _first_problem(exc.detail)
+        return error_object(message, kind="invalid_request_error", param=param)
+    kind, code = next(
+        (value for cls, value in _ERROR_KINDS.items() if isinstance(exc, cls)),
+        ("server_error" if exc.status_code >= 500 else "invalid_request_error", None),
+    )
+    own_code = exc.get_codes()
+    if isinstance(own_code, str) and own_code != exc.default_code:
+        code = own_code  # raised with a code of ours, e.g. model_not_found
+    return error_object(str(exc.detail), kind=kind, code=code)
+
+
+def _first_problem(detail: object, path: str = "") -> tuple[str | None, str]:
+    """The first field (dotted path) and message of a validation error."""
+    if isinstance(detail, dict) and detail:
+        name, inner = next(iter(detail.items()))
+        if name == api_settings.NON_FIELD_ERRORS_KEY:
+            return _first_problem(inner, path)
+        return _first_problem(inner, f"{path}.{name}" if path else str(name))
+    if isinstance(detail, list) and detail:
+        first = next((item for item in detail if item), detail[0])
+        return _first_problem(first, path)
+    return (path or None), str(detail)
+
+
+def upstream_error_object(error: providers.Error) -> dict:
+    return error_object(error.message, kind="server_error", code=error.code)

@@ -1,0 +1,208 @@
+"""Input and output shapes of the REST API (/api/v1/)."""
+
+from django.contrib.auth.models import Group
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from chat import llm
+from chat.models import Conversation, Message
+from chat.views import MAX_QUESTION_CHARS
+from knowledge.models import Document, KnowledgeBase
+from knowledge.retrieval import MODES
+from knowledge.views import MAX_QUERY_CHARS, MAX_TOP_K
+
+
+class KnowledgeBaseSerializer(serializers.ModelSerializer):
+    groups = serializers.SlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = KnowledgeBase
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "is_public",
+            "groups",
+            "top_k",
+            "retrieval_mode",
+            "relevance_floor",
+            "when_nothing_found",
+            "nothing_found_reply",
+            "chunk_overlap",
+            "created_at",
+        ]
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    knowledge_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    progress_percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "knowledge_base",
+            "title",
+            "status",
+            "progress_percent",
+            "chunks_done",
+            "chunks_total",
+            "chunk_count",
+            "error",
+            "size",
+            "mime",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class UploadSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
+        help_text=_("One or more files, or .zip archives of them."),
+    )
+
+
+class UploadProblemSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    existing_document_id = serializers.IntegerField(required=False)
+
+
+class UploadReportSerializer(serializers.Serializer):
+    created = DocumentSerializer(many=True)
+    duplicates = UploadProblemSerializer(many=True)
+    rejected = UploadProblemSerializer(many=True)
+
+
+class SearchSerializer(serializers.Serializer):
+    query = serializers.CharField(max_length=MAX_QUERY_CHARS)
+    mode = serializers.ChoiceField(
+        choices=MODES, required=False, help_text=_("Default: the knowledge base's own mode.")
+    )
+    top_k = serializers.IntegerField(min_value=1, max_value=MAX_TOP_K, required=False)
+
+
+class PassageSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField(help_text=_("Relevance between 0 and 1."))
+    chunk_id = serializers.IntegerField()
+    document_id = serializers.IntegerField()
+    document_title = serializers.CharField()
+    knowledge_base_id = serializers.IntegerField()
+    location = serializers.CharField(allow_blank=True)
+    text = serializers.CharField()
+    dense_score = serializers.FloatField(allow_null=True)
+    dense_rank = serializers.IntegerField(allow_null=True)
+    lexical_score = serializers.FloatField(allow_null=True)
+    lexical_rank = serializers.IntegerField(allow_null=True)
+
+
+class SearchResultSerializer(serializers.Serializer):
+    passages = PassageSerializer(many=True)
+    below_floor = serializers.IntegerField(help_text=_("Passages found but under the relevance floor."))
+    timings_ms = serializers.DictField(child=serializers.FloatField())
+
+
+class CitationSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text=_("The number the answer cites it by, as [n]."))
+    document = serializers.CharField()
+    document_id = serializers.IntegerField()
+    chunk_id = serializers.IntegerField()
+    location = serializers.CharField(allow_blank=True)
+    text = serializers.CharField()
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    citations = CitationSerializer(many=True, read_only=True)
+    usage = serializers.DictField(read_only=True)
+    timings = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "role",
+            "content",
+            "reasoning",
+            "citations",
+            "status",
+            "mode",
+            "grounding",
+            "error",
+            "error_code",
+            "model",
+            "usage",
+            "cost_usd",
+            "timings",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+def _model_name(value: str) -> str:
+    if value and value not in {config.name for config in llm.models()}:
+        raise serializers.ValidationError(_("No model of this name is configured."))
+    return value
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    knowledge_bases = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=KnowledgeBase.objects.none(),
+        many=True,
+        allow_empty=False,
+        help_text=_("Slugs of knowledge bases you may read; answers are searched in them."),
+    )
+    model = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text=_("A configured model's name.")
+    )
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "title", "knowledge_bases", "model", "created_at", "updated_at"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # Slugs of knowledge bases the user may not read are "not found", like unknown ones.
+            self.fields["knowledge_bases"].child_relation.queryset = KnowledgeBase.objects.readable_by(
+                request.user
+            )
+
+    def validate_model(self, value: str) -> str:
+        return _model_name(value)
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "messages"]
+
+
+class ConversationUpdateSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    class Meta:
+        model = Conversation
+        fields = ["title", "model"]
+
+    def validate_model(self, value: str) -> str:
+        return _model_name(value)
+
+
+class AskSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=MAX_QUESTION_CHARS)
+    stream = serializers.BooleanField(
+        default=False,
+        help_text=_(
+            "true: answer as Server-Sent Events (meta, reasoning, content, error, done), as the chat "
+            "page receives them. false: one JSON object once the answer is complete."
+        ),
+    )

@@ -1,0 +1,45 @@
+from django.contrib.auth.decorators import login_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import conversation_views, knowledge_views, openai_compat, pages
+
+app_name = "api"
+urlpatterns = [
+    path("account/api-keys/", pages.api_keys, name="keys"),
+    path("account/api-keys/<int:key_id>/revoke/", pages.api_key_revoke_view, name="key_revoke"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # A page for people: the login page first, rather than a 401.
+    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
+    path("api/v1/knowledge-bases/", knowledge_views.KnowledgeBaseList.as_view(), name="knowledge_bases"),
+    path(
+        "api/v1/knowledge-bases/<str:slug>/",
+        knowledge_views.KnowledgeBaseDetail.as_view(),
+        name="knowledge_base",
+    ),
+    path(
+        "api/v1/knowledge-bases/<str:slug>/documents/",
+        knowledge_views.DocumentList.as_view(),
+        name="documents",
+    ),
+    path("api/v1/knowledge-bases/<str:slug>/search/", knowledge_views.Search.as_view(), name="search"),
+    path("api/v1/documents/<int:document_id>/", knowledge_views.DocumentDetail.as_view(), name="document"),
+    path(
+        "api/v1/documents/<int:document_id>/reindex/",
+        knowledge_views.DocumentReindex.as_view(),
+        name="document_reindex",
+    ),
+    path("api/v1/conversations/", conversation_views.ConversationList.as_view(), name="conversations"),
+    path(
+        "api/v1/conversations/<int:conversation_id>/",
+        conversation_views.ConversationDetail.as_view(),
+        name="conversation",
+    ),
+    path(
+        "api/v1/conversations/<int:conversation_id>/ask/",
+        conversation_views.ConversationAsk.as_view(),
+        name="ask",
+    ),
+    path("v1/models", openai_compat.ModelList.as_view(), name="openai_models"),
+    path("v1/chat/completions", openai_compat.ChatCompletions.as_view(), name="openai_chat_completions"),
+]

@@ -1,0 +1,137 @@
+"""The official openai client, configured as for DeepSeek's API, against the app under uvicorn."""
+
+import openai
+import pytest
+from django.contrib.auth.models import User
+
+from api.services import api_key_create, api_key_revoke
+from knowledge.models import KnowledgeBase
+from tests.api_fixtures import key_for
+from tests.conftest import CORPUS, ingest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+QUESTION = "DeepSeek-V3 有多少参数？"
+
+
+@pytest.fixture
+def served(live_app, settings, kb) -> str:
+    """The app's base URL, with the guide ingested where the server reads its indexes."""
+    settings.INDEX_DIR = live_app[1] / "indexes"
+    settings.MEDIA_ROOT = live_app[1] / "media"
+    ingest(kb, CORPUS)
+    return live_app[0]
+
+
+def client_for(served: str, user: User) -> openai.OpenAI:
+    # Exactly as DeepSeek's documentation writes it, with our base URL and key.
+    return openai.OpenAI(api_key=key_for(user), base_url=f"{served}/v1", max_retries=0)
+
+
+def test_it_lists_a_model_per_readable_knowledge_base(served, user, outsider):
+    KnowledgeBase.objects.create(name="公开手册", slug="公开手册", is_public=True)
+    assert sorted(m.id for m in client_for(served, user).models.list()) == ["kb:guide", "kb:公开手册"]
+    assert [m.id for m in client_for(served, outsider).models.list()] == ["kb:公开手册"]
+
+
+def test_it_answers_with_reasoning_content_citations_and_usage(served, user, fake_llm):
+    fake_llm.script(reasoning="资料 [1] 写着 6710 亿。", content="DeepSeek-V3 共有 6710 亿参数 [1]。")
+    response = client_for(served, user).chat.completions.create(
+        model="kb:guide", messages=[{"role": "user", "content": QUESTION}]
+    )
+    message = response.choices[0].message
+    assert response.object == "chat.completion" and response.model == "kb:guide"
+    assert message.reasoning_content == "资料 [1] 写着 6710 亿。"
+    assert message.content == "DeepSeek-V3 共有 6710 亿参数 [1]。"
+    assert response.choices[0].finish_reason == "stop"
+    citations = response.model_extra["citations"]
+    assert [c["n"] for c in citations] == [1] and message.model_extra["citations"] == citations
+    assert citations[0]["document"] == CORPUS.name and "6710亿（671B）" in citations[0]["text"]
+    assert "location" in citations[0]
+    assert response.usage.prompt_tokens > 0
+    assert response.usage.completion_tokens_details.reasoning_tokens > 0
+
+
+def test_it_streams_deepseek_chunks_with_citations_and_a_usage_chunk(served, user, fake_llm):
+    fake_llm.script(reasoning="想一想参数量。", content="6710 亿 [1]。")
+    stream = client_for(served, user).chat.completions.create(
+        model="kb:guide",
+        messages=[{"role": "user", "content": QUESTION}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    reasoning = "".join(c.choices[0].delta.reasoning_content or "" for c in chunks if c.choices)
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert (reasoning, content) == ("想一想参数量。", "6710 亿 [1]。")
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    last_choice = [c for c in chunks if c.choices][-1]
+    assert last_choice.choices[0].finish_reason == "stop"
+    assert "6710亿（671B）" in last_choice.model_extra["citations"][0]["text"]
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+
+
+def test_a_stream_without_include_usage_has_no_usage_chunk(served, user, fake_llm):
+    chunks = list(
+        client_for(served, user).chat.completions.create(
+            model="kb:guide", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
+    assert all(c.choices for c in chunks) and all(c.usage is None for c in chunks)
+
+
+def test_it_keeps_client_system_messages_and_history_without_reasoning(served, user, fake_llm):
+    client_for(served, user).chat.completions.create(
+        model="kb:guide",
+        messages=[
+            {"role": "system", "content": "Answer in one short sentence."},
+            {"role": "user", "content": "What is DeepSeek-V3?"},
+            {"role": "assistant", "content": "A model [1].", "reasoning_content": "SECRET-THOUGHTS"},
+            {"role": "user", "content": "How many parameters does it have?"},
+        ],
+    )
+    sent = fake_llm.requests[-1]["messages"]
+    assert "[1]" in sent[0]["content"]  # our instructions come first
+    assert sent[1] == {"role": "system", "content": "Answer in one short sentence."}
+    assert sent[2]["content"].startswith("[1] Source:")
+    assert sent[-3:] == [
+        {"role": "user", "content": "What is DeepSeek-V3?"},
+        {"role": "assistant", "content": "A model [1]."},
+        {"role": "user", "content": "How many parameters does it have?"},
+    ]
+    assert "SECRET-THOUGHTS" not in str(sent)
+
+
+def test_an_outsider_gets_model_not_found(served, outsider, fake_llm):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client_for(served, outsider).chat.completions.create(
+            model="kb:guide", messages=[{"role": "user", "content": QUESTION}]
+        )
+    assert caught.value.code == "model_not_found"
+    assert fake_llm.requests == []
+
+
+def test_a_revoked_key_is_refused(served, user):
+    key, secret = api_key_create(user=user, name="old")
+    api_key_revoke(api_key=key)
+    client = openai.OpenAI(api_key=secret, base_url=f"{served}/v1", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        client.models.list()
+    assert caught.value.code == "invalid_api_key"
+
+
+def test_an_upstream_failure_is_an_openai_error(served, user, fake_llm):
+    fake_llm.script(status=503)
+    with pytest.raises(openai.InternalServerError) as caught:
+        client_for(served, user).chat.completions.create(
+            model="kb:guide", messages=[{"role": "user", "content": QUESTION}]
+        )
+    assert caught.value.status_code == 503 and caught.value.code == "overloaded"
+
+
+def test_a_failure_mid_stream_reaches_the_client_as_an_error(served, user, fake_llm):
+    fake_llm.script(mid_stream_error="Model crashed")
+    stream = client_for(served, user).chat.completions.create(
+        model="kb:guide", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="Model crashed"):
+        list(stream)

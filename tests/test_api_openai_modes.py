@@ -1,0 +1,133 @@
+"""The OpenAI-compatible endpoint's modes and errors, in process: retrieval-only, nothing found,
+picking the model, and OpenAI's error objects."""
+
+import pytest
+
+from chat.models import Conversation
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
+COMPLETIONS = "/v1/chat/completions"
+QUESTION = "DeepSeek-V3 有多少参数？"
+
+
+def ask(client, model: str = "kb:guide", question: str = QUESTION, **extra):
+    return client.post(
+        COMPLETIONS, {"model": model, "messages": [{"role": "user", "content": question}], **extra}
+    )
+
+
+def test_without_a_model_it_says_so_and_returns_the_passages(as_owner, guide):
+    response = ask(as_owner)
+    assert response.status_code == 200
+    body = response.json()
+    message = body["choices"][0]["message"]
+    assert message["content"].startswith("**No language model is configured**")
+    assert message["reasoning_content"] is None
+    assert len(body["citations"]) >= 1 and "6710亿（671B）" in body["citations"][0]["text"]
+    assert body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def test_it_is_stateless(as_owner, guide, llm):
+    assert ask(as_owner).status_code == 200
+    assert not Conversation.objects.exists()
+
+
+def test_with_nothing_relevant_it_gives_the_knowledge_base_reply_without_calling_the_model(
+    as_owner, kb, guide, llm
+):
+    kb.relevance_floor = 0.99
+    kb.nothing_found_reply = "文档里没有这个问题的答案。"
+    kb.save()
+    body = ask(as_owner, question="What is the airspeed of an unladen swallow?").json()
+    assert body["choices"][0]["message"]["content"] == "文档里没有这个问题的答案。"
+    assert body["citations"] == [] and llm.requests == []
+
+
+def test_with_nothing_relevant_it_may_answer_from_general_knowledge(as_owner, kb, guide, llm):
+    kb.relevance_floor = 0.99
+    kb.when_nothing_found = "general"
+    kb.save()
+    llm.script(content="This is not from the company's documents: about 11 m/s.")
+    body = ask(as_owner, question="What is the airspeed of an unladen swallow?").json()
+    assert body["choices"][0]["message"]["content"].startswith("This is not from")
+    assert "general knowledge" in llm.requests[-1]["messages"][0]["content"]
+
+
+@pytest.fixture
+def two_models(settings, fake_llm):
+    settings.LLM_MODELS = [
+        {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "base_url": fake_llm.base_url},
+        {"name": "DeepSeek-V3", "model": "deepseek-chat", "base_url": fake_llm.base_url, "reasoning": False},
+    ]
+    return fake_llm
+
+
+def test_a_model_suffix_picks_the_language_model(as_owner, guide, two_models):
+    assert ask(as_owner, model="kb:guide@deepseek-chat").status_code == 200
+    assert two_models.requests[-1]["model"] == "deepseek-chat"
+    assert ask(as_owner, model="kb:guide@DeepSeek-R1").status_code == 200
+    assert two_models.requests[-1]["model"] == "deepseek-reasoner"
+    assert ask(as_owner, model="kb:guide").status_code == 200
+    assert two_models.requests[-1]["model"] == "deepseek-reasoner"
+
+
+@pytest.mark.parametrize("model", ["kb:guide@gpt-9", "kb:nope", "deepseek-chat", "guide"])
+def test_an_unknown_model_is_not_found_in_openais_shape(as_owner, kb, two_models, model):
+    response = ask(as_owner, model=model)
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "model_not_found" and error["type"] == "invalid_request_error"
+    assert model in error["message"] and set(error) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "param"),
+    [
+        ([], "messages"),
+        ([{"role": "assistant", "content": "hi"}], "messages"),
+        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "messages"),
+        ([{"role": "robot", "content": "hi"}], "messages.0.role"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], "messages.0.content"),
+    ],
+)
+def test_invalid_messages_are_a_400_naming_the_parameter(as_owner, kb, messages, param):
+    response = as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", param)
+
+
+def test_text_content_parts_are_read_as_the_question(as_owner, guide, llm):
+    parts = [{"type": "text", "text": "DeepSeek-V3 "}, {"type": "text", "text": "有多少参数？"}]
+    response = as_owner.post(
+        COMPLETIONS, {"model": "kb:guide", "messages": [{"role": "user", "content": parts}]}
+    )
+    assert response.status_code == 200
+    assert llm.requests[-1]["messages"][-1] == {"role": "user", "content": QUESTION}
+
+
+def test_missing_credentials_are_a_401_in_openais_shape(anonymous, kb):
+    response = ask(anonymous)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert anonymous.get("/v1/models").status_code == 401
+
+
+def test_rate_limits_answer_429_with_retry_after_in_openais_shape(settings, as_owner, kb):
+    settings.API_RATE_PER_KEY = "1/min"
+    assert as_owner.get("/v1/models").status_code == 200
+    response = ask(as_owner)
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert response.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_null_content_is_read_as_empty(as_owner, guide, llm):
+    messages = [
+        {"role": "user", "content": "What is DeepSeek-V3?"},
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": None},
+    ]
+    response = as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
+    messages[-1]["content"] = QUESTION
+    assert as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages}).status_code == 200
