@@ -140,6 +140,8 @@ async def _complete(answer: StatelessAnswer, model: str) -> dict:
     async for event in answer.events():
         if isinstance(event, providers.Reasoning):
             reasoning.append(event.text)
+        elif isinstance(event, providers.Content) and event.replaces_reasoning:
+            reasoning.clear()  # a distill's untagged reply: what streamed as reasoning was the answer
     if answer.error is not None:
         retryable = answer.error.retryable
         raise ApiError(

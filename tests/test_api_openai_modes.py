@@ -53,6 +53,13 @@ def test_with_nothing_relevant_it_may_answer_from_general_knowledge(as_owner, kb
     assert "general knowledge" in llm.requests[-1]["messages"][0]["content"]
 
 
+def test_a_distill_reply_without_a_closing_tag_is_the_answer_not_reasoning(as_owner, guide, llm):
+    llm.script(style="plain", content="DeepSeek-V3 有 6710 亿参数 [1]。")
+    message = ask(as_owner).json()["choices"][0]["message"]
+    assert message["content"] == "DeepSeek-V3 有 6710 亿参数 [1]。"
+    assert message["reasoning_content"] is None
+
+
 @pytest.fixture
 def two_models(settings, fake_llm):
     settings.LLM_MODELS = [
