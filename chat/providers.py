@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
 from django.utils.functional import Promise
@@ -333,6 +334,9 @@ def _client_for(config: ModelConfig) -> openai.AsyncOpenAI:
             api_key=config.api_key or "not-needed",
             timeout=config.timeout,
             max_retries=0,
+            # The SDK's aiohttp transport parses HTTP in C: reading a stream chunk by chunk costs about
+            # 40 % less CPU than with the default pure-Python one, and one process relays hundreds.
+            http_client=openai.DefaultAioHttpClient(timeout=config.timeout),
         )
     return loop_clients[key]
 
@@ -364,7 +368,7 @@ _STATUS_ERRORS: dict[int, tuple[str, Promise, bool]] = {
 def _error_from(exc: Exception, config: ModelConfig, *, connected: bool = False) -> Error:
     """Map an SDK exception to an Error event that says what happened and what to do."""
     url = config.base_url
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
         message = _("The LLM service at {url} did not answer within {seconds} seconds.")
         return Error("timeout", message.format(url=url, seconds=f"{config.timeout:g}"), retryable=True)
     if isinstance(exc, openai.APIConnectionError) and connected:
@@ -391,6 +395,17 @@ def _error_from(exc: Exception, config: ModelConfig, *, connected: bool = False)
         message = _with_detail(_("The LLM service failed part-way through the answer."), exc.body)
         return Error("upstream_error", message, retryable=True)
     return Error("upstream_error", _("The LLM service sent a reply that could not be read."))
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether the connection itself failed (refused, unknown host): the SDK's aiohttp transport
+    reports those as connect timeouts, but aiohttp's own exception, further down the chain, says which."""
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _with_detail(message: str, body: object) -> str:
