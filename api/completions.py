@@ -45,7 +45,7 @@ class StatelessAnswer:
             self.passages = passages
             yield self._said(answering.retrieval_only_answer(passages))
             return
-        if not passages and kb.when_nothing_found != KnowledgeBase.WhenNothingFound.GENERAL:
+        if answering.answers_nothing_found(passages, [kb]):
             yield self._said(answering.nothing_found_reply([kb]))
             return
         prompt = prompting.build_prompt(

@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from chat import llm
+from chat.answering import MAX_QUESTION_CHARS
 from chat.models import Conversation, Message
-from chat.views import MAX_QUESTION_CHARS
 from knowledge.models import Document, KnowledgeBase
 from knowledge.retrieval import MODES
 from knowledge.views import MAX_QUERY_CHARS, MAX_TOP_K

@@ -25,6 +25,7 @@ from knowledge.retrieval import Passage, retrieve_passages
 
 logger = logging.getLogger(__name__)
 STOP_CHECK_SECONDS = 0.25
+MAX_QUESTION_CHARS = 8000
 STOP_REQUEST_SECONDS = 3600
 
 Event = tuple[str, dict]
@@ -75,6 +76,13 @@ def retrieval_only_answer(passages: list[Passage]) -> str:
         where = f" — {passage.location}" if passage.location else ""
         blocks.append(f"[{number}] {passage.document_title}{where}\n\n{passage.text}")
     return "\n\n".join(blocks)
+
+
+def answers_nothing_found(passages: list[Passage], knowledge_bases: list[KnowledgeBase]) -> bool:
+    """Whether the reply is the fixed nothing-found one: no passage cleared the relevance floor and
+    not every knowledge base searched lets the model answer from general knowledge instead."""
+    general = KnowledgeBase.WhenNothingFound.GENERAL
+    return not passages and not all(kb.when_nothing_found == general for kb in knowledge_bases)
 
 
 def nothing_found_reply(knowledge_bases: list[KnowledgeBase]) -> str:
@@ -195,7 +203,7 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
             text = retrieval_only_answer(passages)
             progress.content.append(text)
             yield "content", {"text": text}
-        elif not passages and not all(kb.when_nothing_found == "general" for kb in knowledge_bases):
+        elif answers_nothing_found(passages, knowledge_bases):
             message.grounding = Message.Grounding.NOT_FOUND
             text = nothing_found_reply(knowledge_bases)
             progress.content.append(text)

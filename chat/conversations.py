@@ -74,14 +74,14 @@ def message_rate(*, message: Message, rating: str, feedback: str) -> None:
     message.save(update_fields=["rating", "feedback"])
 
 
-async def conversation_rewind(*, conversation: Conversation) -> str:
+def conversation_rewind(*, conversation: Conversation) -> str:
     """Remove the last question and its answer, to ask it again (regenerate) or a new version of it
     (edit and resend); returns the question removed."""
-    last = [m async for m in conversation.messages.order_by("-created_at", "-id")[:2]]
+    last = list(conversation.messages.order_by("-created_at", "-id")[:2])
     if len(last) < 2 or [m.role for m in last] != [Message.Role.ASSISTANT, Message.Role.USER]:
         raise NothingToResend
     answer, question = last
     if answer.status == Message.Status.STREAMING:
         raise NothingToResend
-    await Message.objects.filter(id__in=[answer.id, question.id]).adelete()
+    Message.objects.filter(id__in=[answer.id, question.id]).delete()
     return question.content
