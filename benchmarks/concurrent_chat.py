@@ -328,7 +328,9 @@ async def _timed(stream: Stream, exchange: Awaitable[None]) -> Stream:
 async def ask(url: str, headers: dict[str, str], question: str, kb_id: int | None) -> Stream:
     """One question as the chat page asks it, read to the end."""
     stream = Stream()
-    form = {"question": question, "knowledge_base": str(kb_id or ""), "conversation": "", "model": ""}
+    form = {"question": question, "conversation": "", "model": ""}
+    if kb_id is not None:  # none ticked: the chat page sends no knowledge_base field at all
+        form["knowledge_base"] = str(kb_id)
     body = urlencode(form).encode()
     request = _post(url, "/ask/", body, "application/x-www-form-urlencoded", headers)
     return await _timed(stream, _exchange(stream, url, request, _app_frames))
