@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from machine import describe
+from process_stats import cpu_seconds
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,12 +29,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _cpu_seconds(pid: int) -> float:
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _first_event(port: int, started: float) -> float:
@@ -88,9 +83,9 @@ def main() -> None:
     os.sched_setaffinity(0, client_cpus)
     try:
         asyncio.run(_round(port, 10))  # warm-up
-        cpu_before = _cpu_seconds(server.pid)
+        cpu_before = cpu_seconds(server.pid)
         rounds = [asyncio.run(_round(port, args.streams)) for _ in range(args.rounds)]
-        cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000 / (args.streams * args.rounds)
+        cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / (args.streams * args.rounds)
     finally:
         server.terminate()
         server.wait(10)
