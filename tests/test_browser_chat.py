@@ -17,7 +17,7 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     expect(page.locator("textarea[name=question]")).to_be_visible()
-    page.wait_for_load_state("load")  # chat.js has run and listens for Enter
+    page.wait_for_load_state("load")  # the chat scripts have run and listen for Enter
 
 
 def test_it_streams_reasoning_then_collapses_it_and_shows_a_cited_answer(page, user, kb, fake_llm):
