@@ -121,6 +121,16 @@ def llm(settings, fake_llm):  # noqa: F811
     return fake_llm
 
 
+@pytest.fixture
+def two_models(settings, fake_llm):  # noqa: F811
+    """Two language models on the test upstream: DeepSeek-R1 (the default) and DeepSeek-V3."""
+    settings.LLM_MODELS = [
+        {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "base_url": fake_llm.base_url},
+        {"name": "DeepSeek-V3", "model": "deepseek-chat", "base_url": fake_llm.base_url, "reasoning": False},
+    ]
+    return fake_llm
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Let fixtures see whether the test failed (the browser fixture saves a screenshot then)."""

@@ -111,15 +111,6 @@ def test_only_the_owner_can_stop_an_answer(client, user, outsider, kb, settings)
     assert client.get(url).status_code == 405
 
 
-@pytest.fixture
-def two_models(settings, fake_llm):
-    settings.LLM_MODELS = [
-        {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "base_url": fake_llm.base_url},
-        {"name": "DeepSeek-V3", "model": "deepseek-chat", "base_url": fake_llm.base_url, "reasoning": False},
-    ]
-    return fake_llm
-
-
 @pytest.mark.anyio
 async def test_the_user_picks_the_model_of_a_conversation(async_client, user, kb, guide, two_models):
     await async_client.aforce_login(user)
