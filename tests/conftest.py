@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.files import File
 from django.db import connections
 
@@ -74,16 +74,43 @@ def readers(db) -> Group:
     return Group.objects.create(name="readers")
 
 
+def person(name: str, *groups: Group) -> User:
+    """A user in `groups` whose password is `<name>-password-1`."""
+    someone = User.objects.create_user(name, password=f"{name}-password-1")
+    someone.groups.add(*groups)
+    return someone
+
+
 @pytest.fixture
 def user(readers) -> User:
-    member = User.objects.create_user("alice", password="alice-password-1")
-    member.groups.add(readers)
-    return member
+    """Reads the knowledge base `kb`; the owner of what a test creates."""
+    return person("alice", readers)
+
+
+@pytest.fixture
+def other(readers) -> User:
+    """Reads the same knowledge base as the owner, but owns nothing of theirs."""
+    return person("bob", readers)
 
 
 @pytest.fixture
 def outsider(db) -> User:
-    return User.objects.create_user("mallory", password="mallory-password-1")
+    return person("mallory")
+
+
+@pytest.fixture
+def manager(readers) -> User:
+    """May read the knowledge base and manage knowledge bases and documents."""
+    carol = person("carol", readers)
+    codenames = [
+        f"{action}_{model}"
+        for action in ("add", "change", "view", "delete")
+        for model in ("document", "knowledgebase")
+    ]
+    carol.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="knowledge", codename__in=codenames)
+    )
+    return carol
 
 
 @pytest.fixture
