@@ -41,11 +41,10 @@ def key_for(user: User) -> str:
 
 
 @pytest.fixture
-def api_test(monkeypatch) -> None:
+def api_test(sync_orm_in_async) -> None:
     """Used by every API test module (pytestmark): fresh rate limits, and the ORM usable around
     async views."""
     cache.clear()  # throttles count in the cache
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture

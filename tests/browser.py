@@ -23,9 +23,8 @@ def live_app(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def page(request, live_app, settings, monkeypatch) -> Page:
+def page(request, live_app, settings, sync_orm_in_async) -> Page:
     # Playwright runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.INDEX_DIR = live_app[1] / "indexes"
     settings.MEDIA_ROOT = live_app[1] / "media"
     with sync_playwright() as playwright:

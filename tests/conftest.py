@@ -70,6 +70,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
+def sync_orm_in_async(monkeypatch) -> None:
+    """Let the test's own synchronous ORM calls run while an event loop runs in its thread (async
+    views under the test client, asyncio.run, Playwright); Django refuses them otherwise."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
 def readers(db) -> Group:
     return Group.objects.create(name="readers")
 

@@ -10,7 +10,7 @@ from tests.conftest import SHARED_CACHE, ingest
 from tests.test_retrieval import PRODUCTS
 
 # The answer path runs the ORM from other threads: they must see committed rows.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 QUESTION = "DeepSeek-V3 有多少参数？"
 
 
@@ -24,11 +24,6 @@ def ask(user, kb, question: str = QUESTION, conversation: Conversation | None = 
         return [event async for event in stream]
 
     return asyncio.run(collect())
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_orm_in_asyncio_run(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def test_it_answers_with_passages_when_no_model_is_configured(user, kb, guide):

@@ -11,12 +11,7 @@ from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 from tests.sse import ask_on_chat_page, sse_events
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_test_client(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 
 
 @pytest.fixture
