@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.fake_llm import _shared_fake_llm
-from tests.processes import asgi_server
+from tests.processes import asgi_server, use_data_dir
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -25,8 +25,7 @@ def live_app(django_db_setup, tmp_path_factory):
 @pytest.fixture
 def page(request, live_app, settings, sync_orm_in_async) -> Page:
     # Playwright runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    settings.INDEX_DIR = live_app[1] / "indexes"
-    settings.MEDIA_ROOT = live_app[1] / "media"
+    use_data_dir(settings, live_app[1])
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -11,6 +11,7 @@ from knowledge import embedding, index, ingestion, services
 from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
+from tests.processes import use_data_dir
 
 pytest_plugins = ["tests.api_fixtures"]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
@@ -59,8 +60,7 @@ def _close_connection_pools(django_db_setup, django_db_blocker) -> Iterator[None
 @pytest.fixture(autouse=True)
 def _fresh_indexes(settings, tmp_path) -> None:
     """Each test gets its own index folder: row ids are reused after rollbacks, indexes must not be."""
-    settings.INDEX_DIR = tmp_path / "indexes"
-    settings.MEDIA_ROOT = tmp_path / "media"
+    use_data_dir(settings, tmp_path)
     index._cache.clear()
 
 
