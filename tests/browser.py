@@ -4,7 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from django.contrib.auth.models import User
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.fake_llm import _shared_fake_llm
 from tests.processes import asgi_server, use_data_dir
@@ -43,3 +44,13 @@ def page(request, live_app, settings, sync_orm_in_async) -> Page:
         if report is not None and report.failed:
             page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
         browser.close()
+
+
+def log_in(page: Page, user: User) -> None:
+    """Log in through the login form with the password that conftest.person gave the user."""
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", f"{user.username}-password-1")
+    page.click("button[type=submit]")
+    expect(page.locator("textarea[name=question]")).to_be_visible()
+    page.wait_for_load_state("load")  # chat.js has run and listens for Enter
