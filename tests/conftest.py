@@ -141,6 +141,14 @@ def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -
     return document
 
 
+def ingest_texts(knowledge_base: KnowledgeBase, folder: Path, texts: dict[str, str]) -> None:
+    """Write each text to a file of its name in `folder` and ingest it."""
+    for name, text in texts.items():
+        path = folder / name
+        path.write_text(text)
+        ingest(knowledge_base, path)
+
+
 @pytest.fixture
 def guide(kb) -> Document:
     """The Chinese DeepSeek-R1 guide, ingested into `kb`."""

@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from chat import answering
 from chat.models import Conversation, Message
-from tests.conftest import SHARED_CACHE, ingest
+from tests.conftest import SHARED_CACHE, ingest_texts
 from tests.test_retrieval import PRODUCTS
 
 # The answer path runs the ORM from other threads: they must see committed rows.
@@ -107,9 +107,7 @@ def test_it_searches_only_knowledge_bases_the_user_may_read(outsider, kb, guide)
 
 
 def test_a_follow_up_is_retrieved_with_the_previous_turn_but_not_its_reasoning(user, kb, llm, tmp_path):
-    for name, text in PRODUCTS.items():
-        (tmp_path / name).write_text(text)
-        ingest(kb, tmp_path / name)
+    ingest_texts(kb, tmp_path, PRODUCTS)
     conversation = Conversation.objects.create(user=user)
     conversation.knowledge_bases.set([kb])
     llm.script(reasoning="Atlas server, maybe?", content="The Boreal laptop is a light machine [1].")
