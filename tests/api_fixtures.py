@@ -1,9 +1,10 @@
-"""Fixtures of the API tests: keys for the owner, another reader, an outsider and a manager."""
+"""Fixtures of the API tests: clients that send the API key of conftest's owner, other reader,
+outsider or manager."""
 
 import json
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
@@ -40,35 +41,10 @@ def key_for(user: User) -> str:
 
 
 @pytest.fixture
-def api_test(monkeypatch) -> None:
+def api_test(sync_orm_in_async) -> None:
     """Used by every API test module (pytestmark): fresh rate limits, and the ORM usable around
     async views."""
     cache.clear()  # throttles count in the cache
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def other(readers) -> User:
-    """Reads the same knowledge base as the owner, but owns nothing of theirs."""
-    bob = User.objects.create_user("bob", password="bob-password-1")
-    bob.groups.add(readers)
-    return bob
-
-
-@pytest.fixture
-def manager(readers) -> User:
-    """May read the knowledge base and manage knowledge bases and documents."""
-    carol = User.objects.create_user("carol", password="carol-password-1")
-    carol.groups.add(readers)
-    codenames = [
-        f"{action}_{model}"
-        for action in ("add", "change", "view", "delete")
-        for model in ("document", "knowledgebase")
-    ]
-    carol.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="knowledge", codename__in=codenames)
-    )
-    return carol
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from django.contrib.auth.models import User
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.fake_llm import _shared_fake_llm
-from tests.processes import asgi_server
+from tests.processes import asgi_server, use_data_dir
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -23,11 +24,9 @@ def live_app(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture
-def page(request, live_app, settings, monkeypatch) -> Page:
+def page(request, live_app, settings, sync_orm_in_async) -> Page:
     # Playwright runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.INDEX_DIR = live_app[1] / "indexes"
-    settings.MEDIA_ROOT = live_app[1] / "media"
+    use_data_dir(settings, live_app[1])
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -45,3 +44,13 @@ def page(request, live_app, settings, monkeypatch) -> Page:
         if report is not None and report.failed:
             page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
         browser.close()
+
+
+def log_in(page: Page, user: User) -> None:
+    """Log in through the login form with the password that conftest.person gave the user."""
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", f"{user.username}-password-1")
+    page.click("button[type=submit]")
+    expect(page.locator("textarea[name=question]")).to_be_visible()
+    page.wait_for_load_state("load")  # the chat scripts have run and listen for Enter

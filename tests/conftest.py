@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.files import File
 from django.db import connections
 
@@ -11,6 +11,7 @@ from knowledge import embedding, index, ingestion, services
 from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
+from tests.processes import use_data_dir
 
 pytest_plugins = ["tests.api_fixtures"]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
@@ -59,8 +60,7 @@ def _close_connection_pools(django_db_setup, django_db_blocker) -> Iterator[None
 @pytest.fixture(autouse=True)
 def _fresh_indexes(settings, tmp_path) -> None:
     """Each test gets its own index folder: row ids are reused after rollbacks, indexes must not be."""
-    settings.INDEX_DIR = tmp_path / "indexes"
-    settings.MEDIA_ROOT = tmp_path / "media"
+    use_data_dir(settings, tmp_path)
     index._cache.clear()
 
 
@@ -70,20 +70,54 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
+def sync_orm_in_async(monkeypatch) -> None:
+    """Let the test's own synchronous ORM calls run while an event loop runs in its thread (async
+    views under the test client, asyncio.run, Playwright); Django refuses them otherwise."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
 def readers(db) -> Group:
     return Group.objects.create(name="readers")
 
 
+def person(name: str, *groups: Group) -> User:
+    """A user in `groups` whose password is `<name>-password-1`."""
+    someone = User.objects.create_user(name, password=f"{name}-password-1")
+    someone.groups.add(*groups)
+    return someone
+
+
 @pytest.fixture
 def user(readers) -> User:
-    member = User.objects.create_user("alice", password="alice-password-1")
-    member.groups.add(readers)
-    return member
+    """Reads the knowledge base `kb`; the owner of what a test creates."""
+    return person("alice", readers)
+
+
+@pytest.fixture
+def other(readers) -> User:
+    """Reads the same knowledge base as the owner, but owns nothing of theirs."""
+    return person("bob", readers)
 
 
 @pytest.fixture
 def outsider(db) -> User:
-    return User.objects.create_user("mallory", password="mallory-password-1")
+    return person("mallory")
+
+
+@pytest.fixture
+def manager(readers) -> User:
+    """May read the knowledge base and manage knowledge bases and documents."""
+    carol = person("carol", readers)
+    codenames = [
+        f"{action}_{model}"
+        for action in ("add", "change", "view", "delete")
+        for model in ("document", "knowledgebase")
+    ]
+    carol.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="knowledge", codename__in=codenames)
+    )
+    return carol
 
 
 @pytest.fixture
@@ -107,6 +141,14 @@ def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -
     return document
 
 
+def ingest_texts(knowledge_base: KnowledgeBase, folder: Path, texts: dict[str, str]) -> None:
+    """Write each text to a file of its name in `folder` and ingest it."""
+    for name, text in texts.items():
+        path = folder / name
+        path.write_text(text)
+        ingest(knowledge_base, path)
+
+
 @pytest.fixture
 def guide(kb) -> Document:
     """The Chinese DeepSeek-R1 guide, ingested into `kb`."""
@@ -118,6 +160,16 @@ def llm(settings, fake_llm):  # noqa: F811
     """Point the app at the test upstream."""
     settings.LLM_BASE_URL = fake_llm.base_url
     settings.LLM_API_KEY = "sk-test"
+    return fake_llm
+
+
+@pytest.fixture
+def two_models(settings, fake_llm):  # noqa: F811
+    """Two language models on the test upstream: DeepSeek-R1 (the default) and DeepSeek-V3."""
+    settings.LLM_MODELS = [
+        {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "base_url": fake_llm.base_url},
+        {"name": "DeepSeek-V3", "model": "deepseek-chat", "base_url": fake_llm.base_url, "reasoning": False},
+    ]
     return fake_llm
 
 

@@ -36,6 +36,12 @@ def app_env(data_dir: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def use_data_dir(settings, data_dir: Path) -> None:
+    """Keep media and indexes where the app's processes started on `data_dir` keep theirs."""
+    settings.MEDIA_ROOT = data_dir / "media"
+    settings.INDEX_DIR = data_dir / "indexes"
+
+
 def _stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:

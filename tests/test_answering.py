@@ -6,11 +6,11 @@ from django.core.cache import cache
 
 from chat import answering
 from chat.models import Conversation, Message
-from tests.conftest import SHARED_CACHE, ingest
+from tests.conftest import SHARED_CACHE, ingest_texts
 from tests.test_retrieval import PRODUCTS
 
 # The answer path runs the ORM from other threads: they must see committed rows.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 QUESTION = "DeepSeek-V3 有多少参数？"
 
 
@@ -24,11 +24,6 @@ def ask(user, kb, question: str = QUESTION, conversation: Conversation | None = 
         return [event async for event in stream]
 
     return asyncio.run(collect())
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_orm_in_asyncio_run(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def test_it_answers_with_passages_when_no_model_is_configured(user, kb, guide):
@@ -112,9 +107,7 @@ def test_it_searches_only_knowledge_bases_the_user_may_read(outsider, kb, guide)
 
 
 def test_a_follow_up_is_retrieved_with_the_previous_turn_but_not_its_reasoning(user, kb, llm, tmp_path):
-    for name, text in PRODUCTS.items():
-        (tmp_path / name).write_text(text)
-        ingest(kb, tmp_path / name)
+    ingest_texts(kb, tmp_path, PRODUCTS)
     conversation = Conversation.objects.create(user=user)
     conversation.knowledge_bases.set([kb])
     llm.script(reasoning="Atlas server, maybe?", content="The Boreal laptop is a light machine [1].")

@@ -8,6 +8,7 @@ from django.test import Client
 
 from chat.models import Conversation, Message
 from tests.api_fixtures import key_for
+from tests.sse import events_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
 CONVERSATIONS = "/api/v1/conversations/"
@@ -114,15 +115,12 @@ async def test_it_streams_the_chat_page_events(async_client, user, conversation,
         headers={"Authorization": f"Bearer {secret}"},
     )
     assert response["Content-Type"].startswith("text/event-stream")
-    body = b"".join([part async for part in response.streaming_content]).decode()
-    events = []
-    for frame in body.strip().split("\n\n"):
-        name, data = frame.split("\n")
-        events.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    body = b"".join([part async for part in response.streaming_content])
+    events = events_in(body)
     names = [name for name, _ in events]
     assert names[0] == "meta" and names[-1] == "done" and "reasoning" in names
     assert "".join(data["text"] for name, data in events if name == "reasoning") == "想一想。"
-    assert "6710 亿" in body  # UTF-8 on the wire, not \\u escapes
+    assert "6710 亿".encode() in body  # UTF-8 on the wire, not \\u escapes
     assert events[-1][1]["citations"][0]["n"] == 1
     assert await conversation.messages.acount() == 3
 

@@ -8,6 +8,7 @@ from api.services import api_key_create, api_key_revoke
 from knowledge.models import KnowledgeBase
 from tests.api_fixtures import key_for
 from tests.conftest import CORPUS, ingest
+from tests.processes import use_data_dir
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "DeepSeek-V3 有多少参数？"
@@ -16,8 +17,7 @@ QUESTION = "DeepSeek-V3 有多少参数？"
 @pytest.fixture
 def served(live_app, settings, kb) -> str:
     """The app's base URL, with the guide ingested where the server reads its indexes."""
-    settings.INDEX_DIR = live_app[1] / "indexes"
-    settings.MEDIA_ROOT = live_app[1] / "media"
+    use_data_dir(settings, live_app[1])
     ingest(kb, CORPUS)
     return live_app[0]
 

@@ -60,15 +60,6 @@ def test_a_distill_reply_without_a_closing_tag_is_the_answer_not_reasoning(as_ow
     assert message["reasoning_content"] is None
 
 
-@pytest.fixture
-def two_models(settings, fake_llm):
-    settings.LLM_MODELS = [
-        {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "base_url": fake_llm.base_url},
-        {"name": "DeepSeek-V3", "model": "deepseek-chat", "base_url": fake_llm.base_url, "reasoning": False},
-    ]
-    return fake_llm
-
-
 def test_a_model_suffix_picks_the_language_model(as_owner, guide, two_models):
     assert ask(as_owner, model="kb:guide@deepseek-chat").status_code == 200
     assert two_models.requests[-1]["model"] == "deepseek-chat"

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
 from chat.models import Conversation
 from tests.api_fixtures import key_for
 from tests.fake_llm import _shared_fake_llm
-from tests.processes import asgi_server
+from tests.processes import asgi_server, use_data_dir
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
 
@@ -37,8 +37,7 @@ def fuzzed_app(django_db_setup, tmp_path_factory):
 
 @pytest.fixture
 def fuzz_headers(fuzzed_app, settings, manager, kb) -> dict[str, str]:
-    settings.INDEX_DIR = fuzzed_app[1] / "indexes"
-    settings.MEDIA_ROOT = fuzzed_app[1] / "media"
+    use_data_dir(settings, fuzzed_app[1])
     Conversation.objects.create(user=manager, title="对话").knowledge_bases.set([kb])
     return {"Authorization": f"Bearer {key_for(manager)}"}
 

@@ -4,14 +4,13 @@ import openai
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import ARTIFACTS
-from tests.test_browser_chat import log_in
+from tests.browser import ARTIFACTS, log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_user_creates_uses_and_revokes_a_key(page: Page, live_app, user, kb):
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.goto("/account/api-keys/")
     page.fill("input[name=name]", "知识库机器人")
     page.click("button[type=submit]:has-text('Create key')")

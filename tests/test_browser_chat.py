@@ -5,19 +5,10 @@ from playwright.sync_api import Page, expect
 
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
-from tests.browser import ARTIFACTS
+from tests.browser import ARTIFACTS, log_in
 from tests.conftest import CORPUS, ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    expect(page.locator("textarea[name=question]")).to_be_visible()
-    page.wait_for_load_state("load")  # the chat scripts have run and listen for Enter
 
 
 def test_it_streams_reasoning_then_collapses_it_and_shows_a_cited_answer(page, user, kb, fake_llm):
@@ -26,7 +17,7 @@ def test_it_streams_reasoning_then_collapses_it_and_shows_a_cited_answer(page, u
     fake_llm.script(
         reasoning=reasoning, content="DeepSeek-V3 共有 **6710 亿（671B）** 参数 [1]。", delay=0.03
     )
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
 
     page.fill("textarea[name=question]", "DeepSeek-V3 有多少参数？")
     page.keyboard.press("Enter")
@@ -54,7 +45,7 @@ def test_it_streams_reasoning_then_collapses_it_and_shows_a_cited_answer(page, u
 def test_it_shows_an_upstream_error_with_a_retry_button(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
     fake_llm.script(status=401)
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.fill("textarea[name=question]", "DeepSeek-V3 有多少参数？")
     page.keyboard.press("Enter")
     expect(page.locator(".error-box")).to_contain_text("API key", timeout=30_000)
@@ -66,7 +57,7 @@ def test_it_shows_an_upstream_error_with_a_retry_button(page, user, kb, fake_llm
 def test_the_stop_button_stops_the_model_and_keeps_the_partial_answer(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
     fake_llm.script(reasoning="先看看资料。" * 10, content="DeepSeek-V3 共有 6710 亿参数。" * 40, delay=0.05)
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.fill("textarea[name=question]", "DeepSeek-V3 有多少参数？")
     page.keyboard.press("Enter")
     answer = page.locator(".msg-assistant .answer").last
@@ -86,7 +77,7 @@ def test_an_answer_from_general_knowledge_is_marked(page, user, kb, fake_llm):
     kb.relevance_floor, kb.when_nothing_found = 0.99, "general"
     kb.save()
     fake_llm.script(reasoning="Nothing in the documents.", content="This is not from your documents. Paris.")
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.fill("textarea[name=question]", "What is the capital of France?")
     page.keyboard.press("Enter")
     note = page.locator(".msg-assistant .grounding-note.is-general")
@@ -100,7 +91,7 @@ def test_the_hit_testing_page_shows_relevance_and_the_floor(page, user, kb):
     ingest(kb, CORPUS)
     kb.relevance_floor = 0.2
     kb.save()
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.goto(f"/kb/{kb.slug}/hit-testing/?q=DeepSeek-V3+有多少参数？")
     expect(page.locator("li.hit").first).to_contain_text("6710亿（671B）")
     expect(page.locator(".score-fused").first).to_contain_text("Relevance")
@@ -134,7 +125,7 @@ def test_it_renders_a_table_and_highlighted_code_with_a_copy_button(page, user, 
     ingest(kb, CORPUS)
     fake_llm.script(reasoning="Compare the two models.", content=RICH_ANSWER)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     ask(page, "DeepSeek-V3 和 R1 的参数量？怎么调用？")
     answer = page.locator(".msg-assistant .answer").last
     expect(answer.locator("table td").first).to_have_text("DeepSeek-V3", timeout=30_000)
@@ -152,7 +143,7 @@ def test_it_renders_a_table_and_highlighted_code_with_a_copy_button(page, user, 
 def test_it_regenerates_an_answer_and_resends_an_edited_question(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
     fake_llm.script(reasoning="First try.", content="First answer [1].")
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     ask(page, "DeepSeek-V3 有多少参数？")
     expect(page.locator(".msg-assistant .answer").last).to_contain_text("First answer", timeout=30_000)
 
@@ -176,7 +167,7 @@ def test_it_regenerates_an_answer_and_resends_an_edited_question(page, user, kb,
 def test_it_stores_a_thumbs_down_with_a_comment(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
     fake_llm.script(reasoning="Hmm.", content="DeepSeek-V3 has 7B parameters.")
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     ask(page, "DeepSeek-V3 有多少参数？")
     article = page.locator(".msg-assistant").last
     expect(article.locator(".answer")).to_contain_text("7B", timeout=30_000)
@@ -193,7 +184,7 @@ def test_it_stores_a_thumbs_down_with_a_comment(page, user, kb, fake_llm):
 def test_it_names_renames_searches_and_deletes_conversations(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
     fake_llm.script(reasoning="Short.", content="671B [1].")
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     ask(page, "DeepSeek-V3 有多少参数？")
     item = page.locator(".conversation.is-current")
     expect(item).to_contain_text("DeepSeek-V3 有多少参数？", timeout=30_000)  # the first question names it
@@ -221,7 +212,7 @@ def test_it_names_renames_searches_and_deletes_conversations(page, user, kb, fak
 
 def test_a_lost_connection_is_shown_with_a_way_back(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.route("**/ask/", lambda route: route.abort("internetdisconnected"))
     ask(page, "DeepSeek-V3 有多少参数？")
     expect(page.locator(".error-box")).to_contain_text("Connection lost")
@@ -246,7 +237,7 @@ def test_script_in_a_document_or_an_answer_never_runs(page, user, kb, fake_llm, 
     document.write_text(f"# Vacation\n\nStaff get 25 days of vacation a year. {XSS}\n", encoding="utf-8")
     ingest(kb, document)
     fake_llm.script(reasoning=f"Thinking {XSS}", content=f"25 days [1]. {XSS}")
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     ask(page, "How many vacation days do staff get?")
     answer = page.locator(".msg-assistant .answer").last
     expect(answer).to_contain_text("25 days", timeout=30_000)
@@ -268,7 +259,7 @@ def test_the_page_works_on_a_phone(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
     page.set_viewport_size({"width": 390, "height": 844})
     fake_llm.script(reasoning="Compare the two models.", content=RICH_ANSWER)
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     expect(page.locator("#sidebar")).not_to_be_in_viewport()
     ask(page, "DeepSeek-V3 和 R1 的参数量？")
     expect(page.locator(".msg-assistant .answer table")).to_be_visible(timeout=30_000)
@@ -291,7 +282,7 @@ def test_it_speaks_the_browsers_language_and_switches_on_request(page, live_app,
     )
     chinese = context.new_page()
     try:
-        log_in(chinese, "alice", "alice-password-1")
+        log_in(chinese, user)
         expect(chinese.locator("textarea[name=question]")).to_have_attribute("placeholder", "就文档内容提问…")
         ask(chinese, "DeepSeek-V3 和 R1 的参数量？怎么调用？")
         expect(chinese.locator("details.reasoning.is-thinking")).to_contain_text("思考中", timeout=30_000)
@@ -319,7 +310,7 @@ def test_it_speaks_the_browsers_language_and_switches_on_request(page, live_app,
 def test_markdown_shows_while_the_answer_streams(page, user, kb, fake_llm):
     ingest(kb, CORPUS)
     fake_llm.script(reasoning="Quick.", content=RICH_ANSWER + "\n\n" + "更多说明。" * 80, delay=0.03)
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     ask(page, "DeepSeek-V3 和 R1 的参数量？")
     streaming = page.locator(".msg-assistant .answer.is-streaming")
     expect(streaming.locator("table td").first).to_have_text("DeepSeek-V3", timeout=30_000)
@@ -334,7 +325,7 @@ def test_a_question_can_search_several_knowledge_bases(page, user, kb, fake_llm)
     handbook = KnowledgeBase.objects.create(name="Staff handbook", slug="handbook", is_public=True)
     fake_llm.script(reasoning="Both.", content="671B [1].")
     page.set_viewport_size({"width": 390, "height": 844})
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.click("#kb-menu summary")
     item = page.locator("#kb-menu .menu-item")
     item.filter(has_text="Staff handbook").click()
@@ -362,7 +353,7 @@ def test_a_distill_reply_that_was_never_reasoning_moves_from_the_reasoning_pane_
 ):
     ingest(kb, CORPUS)
     fake_llm.script(style="plain", content="DeepSeek-V3 共有 6710 亿参数 [1]。" * 4, delay=0.1)
-    log_in(page, "alice", "alice-password-1")
+    log_in(page, user)
     page.fill("textarea[name=question]", "DeepSeek-V3 有多少参数？")
     page.keyboard.press("Enter")
     # A local R1 distill writes no opening tag: until it closes one, its words are taken for reasoning.

@@ -1,27 +1,12 @@
-import json
-
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
 from chat.models import Conversation, Message
 from tests.conftest import SHARED_CACHE
+from tests.sse import ask_on_chat_page, sse_events
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def sse_events(response) -> list[tuple[str, dict]]:
-    body = b"".join([part async for part in response.streaming_content]).decode()
-    events = []
-    for frame in body.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in frame.splitlines() if not line.startswith(":"))
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_test_client(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 
 
 def test_it_requires_login(client):
@@ -74,8 +59,8 @@ def test_it_keeps_conversations_private(client, user, outsider, kb):
 @pytest.mark.anyio
 async def test_it_shows_an_earlier_answer_with_its_sources(async_client, user, kb, guide):
     await async_client.aforce_login(user)
-    question = {"question": "DeepSeek-V3 有多少参数？", "knowledge_base": kb.id}
-    meta = (await sse_events(await async_client.post(reverse("chat:ask"), question)))[0][1]
+    events = await ask_on_chat_page(async_client, question="DeepSeek-V3 有多少参数？", knowledge_base=kb.id)
+    meta = events[0][1]
     page = (await async_client.get(meta["conversation_url"])).content.decode()
     assert "DeepSeek-V3 有多少参数？" in page and "6710亿（671B）" in page
 
@@ -111,25 +96,14 @@ def test_only_the_owner_can_stop_an_answer(client, user, outsider, kb, settings)
     assert client.get(url).status_code == 405
 
 
-@pytest.fixture
-def two_models(settings, fake_llm):
-    settings.LLM_MODELS = [
-        {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "base_url": fake_llm.base_url},
-        {"name": "DeepSeek-V3", "model": "deepseek-chat", "base_url": fake_llm.base_url, "reasoning": False},
-    ]
-    return fake_llm
-
-
 @pytest.mark.anyio
 async def test_the_user_picks_the_model_of_a_conversation(async_client, user, kb, guide, two_models):
     await async_client.aforce_login(user)
     page = (await async_client.get(reverse("chat:home"))).content.decode()
     assert '<select name="model">' in page and ">DeepSeek-V3</option>" in page
-    response = await async_client.post(
-        reverse("chat:ask"),
-        {"question": "DeepSeek-V3 有多少参数？", "knowledge_base": kb.id, "model": "DeepSeek-V3"},
+    events = await ask_on_chat_page(
+        async_client, question="DeepSeek-V3 有多少参数？", knowledge_base=kb.id, model="DeepSeek-V3"
     )
-    events = await sse_events(response)
     assert events[0][1]["model"] == "deepseek-chat"
     assert two_models.requests[-1]["model"] == "deepseek-chat"
     conversation = await Conversation.objects.aget()

@@ -9,14 +9,9 @@ from django.utils import timezone
 from chat import conversations
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
-from tests.test_chat_views import sse_events
+from tests.sse import ask_on_chat_page, sse_events
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _allow_sync_test_client(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 
 
 @pytest.fixture
@@ -122,11 +117,7 @@ def test_feedback_is_refused_to_others_and_to_questions(client, user, outsider, 
 @pytest.mark.anyio
 async def test_regenerate_replaces_the_last_answer(async_client, user, kb, guide, llm):
     await async_client.aforce_login(user)
-    first = await sse_events(
-        await async_client.post(
-            reverse("chat:ask"), {"question": "DeepSeek-V3 有多少参数？", "knowledge_base": kb.id}
-        )
-    )
+    first = await ask_on_chat_page(async_client, question="DeepSeek-V3 有多少参数？", knowledge_base=kb.id)
     conversation_id = first[0][1]["conversation_id"]
     llm.script(reasoning="Again.", content="Regenerated: 671B [1].")
     events = await sse_events(await async_client.post(reverse("chat:resend", args=[conversation_id])))
@@ -138,11 +129,7 @@ async def test_regenerate_replaces_the_last_answer(async_client, user, kb, guide
 @pytest.mark.anyio
 async def test_edit_and_resend_replaces_the_last_question(async_client, user, kb, guide, llm):
     await async_client.aforce_login(user)
-    first = await sse_events(
-        await async_client.post(
-            reverse("chat:ask"), {"question": "DeepSeek-V3 参数？", "knowledge_base": kb.id}
-        )
-    )
+    first = await ask_on_chat_page(async_client, question="DeepSeek-V3 参数？", knowledge_base=kb.id)
     conversation_id = first[0][1]["conversation_id"]
     url = reverse("chat:resend", args=[conversation_id])
     await sse_events(await async_client.post(url, {"question": "DeepSeek-R1 用什么训练？"}))
@@ -170,10 +157,10 @@ def test_resend_is_refused_to_others_and_without_a_finished_answer(client, user,
 async def test_a_question_searches_every_knowledge_base_ticked(async_client, user, kb, guide):
     other = await KnowledgeBase.objects.acreate(name="Handbook", slug="handbook", is_public=True)
     await async_client.aforce_login(user)
-    response = await async_client.post(
-        reverse("chat:ask"), {"question": "DeepSeek-V3 有多少参数？", "knowledge_base": [kb.id, other.id]}
+    events = await ask_on_chat_page(
+        async_client, question="DeepSeek-V3 有多少参数？", knowledge_base=[kb.id, other.id]
     )
-    conversation_id = (await sse_events(response))[0][1]["conversation_id"]
+    conversation_id = events[0][1]["conversation_id"]
     chosen = {k.name async for k in KnowledgeBase.objects.filter(conversations=conversation_id)}
     assert chosen == {"Guide", "Handbook"}
 

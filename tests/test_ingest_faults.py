@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from knowledge import services, tasks
 from knowledge.models import Document
-from tests.processes import celery_worker
+from tests.processes import celery_worker, use_data_dir
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact" / "corpus.jsonl"
@@ -35,8 +35,7 @@ def wait_for(condition, seconds: float = 180, what: str = "condition"):
 
 @pytest.fixture
 def shared_dirs(settings, tmp_path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.INDEX_DIR = tmp_path / "indexes"
+    use_data_dir(settings, tmp_path)
     return tmp_path
 
 

@@ -1,7 +1,7 @@
 from knowledge import embedding, index, retrieval, services
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import retrieve_passages, search
-from tests.conftest import ingest
+from tests.conftest import ingest, ingest_texts
 
 
 def test_it_finds_the_passage_stating_deepseek_v3_parameters(guide, kb):
@@ -36,13 +36,6 @@ def test_readable_by_follows_groups_and_public_flag(kb, user, outsider):
     assert set(KnowledgeBase.objects.readable_by(outsider)) == {public}
 
 
-def _notes(kb: KnowledgeBase, tmp_path, texts: dict[str, str]) -> None:
-    for name, text in texts.items():
-        path = tmp_path / name
-        path.write_text(text)
-        ingest(kb, path)
-
-
 PRODUCTS = {
     "atlas.txt": "How much memory does the Atlas server need? The Atlas server needs 64 GB of memory.",
     "boreal.txt": "The Boreal laptop is light and made for travel. It ships with 16 GB of memory.",
@@ -50,7 +43,7 @@ PRODUCTS = {
 
 
 def test_a_follow_up_question_is_searched_with_what_it_refers_to(kb, tmp_path):
-    _notes(kb, tmp_path, PRODUCTS)
+    ingest_texts(kb, tmp_path, PRODUCTS)
     follow_up = "How much memory does it need?"
     alone = retrieve_passages(question=follow_up, knowledge_bases=[kb])
     assert alone[0].document_title == "atlas.txt"
@@ -65,7 +58,7 @@ def test_a_follow_up_question_is_searched_with_what_it_refers_to(kb, tmp_path):
 
 
 def test_relevance_is_between_0_and_1_and_the_floor_drops_what_is_below(kb, tmp_path):
-    _notes(kb, tmp_path, PRODUCTS)
+    ingest_texts(kb, tmp_path, PRODUCTS)
     passages = search(query="Atlas server memory", knowledge_bases=[kb]).passages
     assert [p.document_title for p in passages] == ["atlas.txt", "boreal.txt"]
     assert 0 < passages[1].score < passages[0].score < 1
@@ -77,7 +70,7 @@ def test_relevance_is_between_0_and_1_and_the_floor_drops_what_is_below(kb, tmp_
 
 
 def test_each_knowledge_base_is_searched_in_its_own_mode(kb, tmp_path):
-    _notes(kb, tmp_path, PRODUCTS)
+    ingest_texts(kb, tmp_path, PRODUCTS)
     kb.retrieval_mode = KnowledgeBase.RetrievalMode.LEXICAL
     kb.save()
     passages = search(query="notebook computer for trips", knowledge_bases=[kb]).passages
@@ -91,7 +84,7 @@ def test_each_knowledge_base_is_searched_in_its_own_mode(kb, tmp_path):
 
 
 def test_scores_are_exact_for_passages_only_one_search_found(kb, tmp_path):
-    _notes(kb, tmp_path, PRODUCTS)
+    ingest_texts(kb, tmp_path, PRODUCTS)
     passages = search(query="notebook computer for trips", knowledge_bases=[kb], mode="hybrid").passages
     assert all(p.dense_score is not None and p.lexical_score is not None for p in passages)
 

@@ -1,7 +1,7 @@
 import asyncio
-import json
 
 from chat import streaming
+from tests.sse import events_in
 
 
 def relay(items: list, spread: float = 0.0) -> list[bytes]:
@@ -22,14 +22,6 @@ def relay(items: list, spread: float = 0.0) -> list[bytes]:
         return chunks
 
     return asyncio.run(run())
-
-
-def events_in(chunk: bytes) -> list[tuple[str, dict]]:
-    events = []
-    for block in chunk.decode().strip().split("\n\n"):
-        name, data = block.split("\n")
-        events.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
-    return events
 
 
 ANSWER = [

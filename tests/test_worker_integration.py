@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from knowledge.models import Document
 from tests.conftest import CORPUS
-from tests.processes import celery_worker
+from tests.processes import celery_worker, use_data_dir
 from tests.test_answering import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,8 +28,7 @@ def wait_until_done(document: Document, seconds: float = 120) -> Document:
 @pytest.fixture
 def worker(settings, tmp_path):
     # The worker's DATA_DIR holds the same media and index folders this test process uses.
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.INDEX_DIR = tmp_path / "indexes"
+    use_data_dir(settings, tmp_path)
     with celery_worker(tmp_path, log=tmp_path / "worker.log") as process:
         yield process
 
