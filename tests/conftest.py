@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,6 +8,8 @@ from django.contrib.auth.models import Group, Permission, User
 from django.core.files import File
 from django.db import connections
 
+from chat import answering
+from chat.models import Conversation
 from knowledge import embedding, index, ingestion, services
 from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
@@ -141,12 +144,37 @@ def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -
     return document
 
 
+# Two short documents that share words, for ranking and follow-up questions.
+PRODUCTS = {
+    "atlas.txt": "How much memory does the Atlas server need? The Atlas server needs 64 GB of memory.",
+    "boreal.txt": "The Boreal laptop is light and made for travel. It ships with 16 GB of memory.",
+}
+
+
 def ingest_texts(knowledge_base: KnowledgeBase, folder: Path, texts: dict[str, str]) -> None:
     """Write each text to a file of its name in `folder` and ingest it."""
     for name, text in texts.items():
         path = folder / name
         path.write_text(text)
         ingest(knowledge_base, path)
+
+
+QUESTION = "DeepSeek-V3 有多少参数？"
+
+
+def ask(
+    user: User, kb: KnowledgeBase, question: str = QUESTION, conversation: Conversation | None = None
+) -> list:
+    """The answer path's events for one question, in a new conversation on `kb` unless one is given."""
+    if conversation is None:
+        conversation = Conversation.objects.create(user=user)
+        conversation.knowledge_bases.set([kb])
+
+    async def collect() -> list[tuple[str, dict]]:
+        stream = answering.answer_question(user=user, conversation=conversation, question=question)
+        return [event async for event in stream]
+
+    return asyncio.run(collect())
 
 
 @pytest.fixture

@@ -6,24 +6,10 @@ from django.core.cache import cache
 
 from chat import answering
 from chat.models import Conversation, Message
-from tests.conftest import SHARED_CACHE, ingest_texts
-from tests.test_retrieval import PRODUCTS
+from tests.conftest import PRODUCTS, QUESTION, SHARED_CACHE, ask, ingest_texts
 
 # The answer path runs the ORM from other threads: they must see committed rows.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
-QUESTION = "DeepSeek-V3 有多少参数？"
-
-
-def ask(user, kb, question: str = QUESTION, conversation: Conversation | None = None) -> list:
-    if conversation is None:
-        conversation = Conversation.objects.create(user=user)
-        conversation.knowledge_bases.set([kb])
-
-    async def collect() -> list[tuple[str, dict]]:
-        stream = answering.answer_question(user=user, conversation=conversation, question=question)
-        return [event async for event in stream]
-
-    return asyncio.run(collect())
 
 
 def test_it_answers_with_passages_when_no_model_is_configured(user, kb, guide):

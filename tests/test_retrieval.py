@@ -1,7 +1,7 @@
 from knowledge import embedding, index, retrieval, services
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import retrieve_passages, search
-from tests.conftest import ingest, ingest_texts
+from tests.conftest import PRODUCTS, ingest, ingest_texts
 
 
 def test_it_finds_the_passage_stating_deepseek_v3_parameters(guide, kb):
@@ -34,12 +34,6 @@ def test_readable_by_follows_groups_and_public_flag(kb, user, outsider):
     public = KnowledgeBase.objects.create(name="Handbook", slug="handbook", is_public=True)
     assert set(KnowledgeBase.objects.readable_by(user)) == {kb, public}
     assert set(KnowledgeBase.objects.readable_by(outsider)) == {public}
-
-
-PRODUCTS = {
-    "atlas.txt": "How much memory does the Atlas server need? The Atlas server needs 64 GB of memory.",
-    "boreal.txt": "The Boreal laptop is light and made for travel. It ships with 16 GB of memory.",
-}
 
 
 def test_a_follow_up_question_is_searched_with_what_it_refers_to(kb, tmp_path):

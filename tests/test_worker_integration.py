@@ -8,9 +8,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from knowledge.models import Document
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, ask
 from tests.processes import celery_worker, use_data_dir
-from tests.test_answering import ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
