@@ -14,6 +14,7 @@ from knowledge.retrieval import Passage
 # [1], [1, 2], and DeepSeek's own template spelling [citation:1].
 MARKER = re.compile(r"\[(?:citation:\s*)?(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
+_INLINE_CODE = re.compile(r"`[^`]*`?")  # a code span, closed or still arriving
 # Private-use characters: Markdown itself uses STX/ETX as placeholders.
 _PLACEHOLDER = re.compile("\ue000(\\d{1,3})\ue001")
 
@@ -103,8 +104,11 @@ def render_html(content: str, *, message_id: int, citations: Sequence[dict]) -> 
 
 def render_partial_html(text: str) -> str:
     """An answer still streaming, as sanitised HTML: a code block not closed yet is closed, so the
-    code shows as code while it arrives."""
+    code shows as code while it arrives, and so is bold text on the line arriving, so it does not
+    show as asterisks until its closing pair comes."""
     fences = _FENCE.findall(text)
     if len(fences) % 2:
         text += "\n" + fences[-1]
+    elif _INLINE_CODE.sub("", text.rpartition("\n")[2]).count("**") % 2:
+        text += "**"
     return render_html(text, message_id=0, citations=[])

@@ -1,6 +1,6 @@
 """Answers as HTML: Markdown with highlighted code, and nothing that can run or pass for the page."""
 
-from chat.citations import render_html
+from chat.citations import render_html, render_partial_html
 
 CARD = [{"n": 1}]
 
@@ -35,3 +35,11 @@ def test_an_answer_keeps_only_the_highlighters_classes():
     )
     assert 'class="highlight"' in html and 'class="k"' in html
     assert "error-box" not in html and "cite" not in html
+
+
+def test_a_streaming_answer_shows_bold_text_before_its_closing_pair_arrives():
+    assert "<strong>6710</strong>" in render_partial_html("参数量为 **6710")
+    assert "**" not in render_partial_html("**Done** and **half")
+    # Asterisks in code stay as they are.
+    assert "a**b" in render_partial_html("Use `a**b")
+    assert "<strong>" not in render_partial_html("```python\nx = 2**8")
