@@ -41,9 +41,14 @@ def content_hash(text: str) -> str:
 
 
 def _claim(document_ids: list[int]) -> list[Document]:
-    """Take the queued documents among these for this worker; gone, done or taken ones are skipped."""
+    """Take the queued documents among these for this worker; gone, done or taken ones are skipped.
+
+    A row locked by someone else is waited for, not skipped: the lock may be the sender noting when
+    it queued the document (a moment), and a skipped document stayed queued with no task left for
+    it. Once the lock is released the row is checked again, so one taken meanwhile is not claimed.
+    """
     with transaction.atomic():
-        queued = Document.objects.select_for_update(skip_locked=True).filter(
+        queued = Document.objects.select_for_update().filter(
             id__in=document_ids, status=Document.Status.QUEUED
         )
         ids = list(queued.values_list("id", flat=True))

@@ -1,4 +1,5 @@
 import io
+import threading
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from knowledge import embedding, index, ingestion, services, tasks
@@ -40,6 +42,30 @@ def test_it_skips_a_document_that_is_not_queued(guide):
     ingestion.ingest_documents(document_ids=[guide.id])
     guide.refresh_from_db()
     assert (guide.status, guide.attempts) == (Document.Status.READY, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_waits_for_a_document_row_locked_a_moment_instead_of_skipping_it(kb):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no row locks")
+    (document,) = upload(kb, ("note.txt", b"Badges are renewed every January.")).created
+    locked, release = threading.Event(), threading.Event()
+
+    def note_it_was_queued() -> None:  # what the sender does right after sending the task
+        with transaction.atomic():
+            Document.objects.filter(id=document.id).update(queued_at=timezone.now())
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    sender = threading.Thread(target=note_it_was_queued)
+    sender.start()
+    locked.wait(10)
+    threading.Timer(0.3, release.set).start()
+    claimed = ingestion._claim([document.id])
+    sender.join()
+    assert [d.id for d in claimed] == [document.id]
+    assert ingestion._claim([document.id]) == []  # now processing: not claimed twice
 
 
 def test_it_reindexes_to_one_copy_reusing_unchanged_vectors(guide, monkeypatch):
