@@ -48,8 +48,11 @@ def _claim(document_ids: list[int]) -> list[Document]:
     it. Once the lock is released the row is checked again, so one taken meanwhile is not claimed.
     """
     with transaction.atomic():
-        queued = Document.objects.select_for_update().filter(
-            id__in=document_ids, status=Document.Status.QUEUED
+        # Locks are taken in id order, so two claims over overlapping groups cannot deadlock.
+        queued = (
+            Document.objects.select_for_update()
+            .filter(id__in=document_ids, status=Document.Status.QUEUED)
+            .order_by("id")
         )
         ids = list(queued.values_list("id", flat=True))
         Document.objects.filter(id__in=ids).update(
