@@ -24,8 +24,8 @@ from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
 
 logger = logging.getLogger(__name__)
-STOP_CHECK_SECONDS = 0.25
 MAX_QUESTION_CHARS = 8000
+STOP_CHECK_SECONDS = 0.25
 STOP_REQUEST_SECONDS = 3600
 
 Event = tuple[str, dict]

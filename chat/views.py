@@ -169,13 +169,11 @@ class _Asking:
     question: str
 
 
-# The request's database work before an answer starts (session, user, knowledge bases, the
-# conversation) is done in one go on the request's thread: as separate async ORM calls each query
-# was a hop between threads, and with hundreds of questions arriving at once the hops, not the
-# queries, were where the time went.
-
-
 def _asking(request: HttpRequest) -> _Asking | JsonResponse:
+    """What to answer, or why not. The request's database work before an answer starts (session,
+    user, knowledge bases, conversation) runs here in one thread hop: as separate async ORM calls
+    each query was a hop of its own, and with hundreds of questions at once the hops, not the
+    queries, were where the time went. `_resending` does the same for a resend."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": _("Log in to ask questions.")}, status=401)
     question = request.POST.get("question", "").strip()
