@@ -8,12 +8,14 @@ COPY pyproject.toml ./
 COPY chatsite chatsite
 COPY knowledge knowledge
 COPY chat chat
+COPY api api
 # The CPU build of torch first, so sentence-transformers does not pull a CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     && pip install .
 COPY manage.py ./
 COPY templates templates
 COPY static static
+COPY locale locale
 RUN DATA_DIR=/tmp/build python manage.py collectstatic --noinput --verbosity 0
 
 RUN useradd --create-home --uid 1000 app && mkdir -p /data && chown app /data

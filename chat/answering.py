@@ -94,6 +94,13 @@ def nothing_found_reply(knowledge_bases: list[KnowledgeBase]) -> str:
     )
 
 
+def access_lost_reply() -> str:
+    return _(
+        "You can no longer read the knowledge bases this conversation asks, so it cannot be answered "
+        "from them. Choose a knowledge base you can read, or start a new chat."
+    )
+
+
 def answer_html(message: Message, cards: list[dict]) -> str:
     if message.mode == Message.Mode.RETRIEVAL_ONLY:
         notice = retrieval_only_notice(bool(cards))
@@ -130,6 +137,7 @@ class _Start:
     history: list[dict[str, str]]
     knowledge_bases: list[KnowledgeBase]
     message: Message
+    access_lost: bool  # the conversation has knowledge bases, and the user may read none of them
 
 
 def _start(
@@ -138,7 +146,7 @@ def _start(
     """Read the history and the knowledge bases, save the question and an empty answer (one transaction)."""
     said = conversation.messages.exclude(status=Message.Status.FAILED).exclude(content="")
     history = [{"role": m.role, "content": m.content} for m in said.only("role", "content")]
-    chosen = conversation.knowledge_bases.values_list("id", flat=True)
+    chosen = list(conversation.knowledge_bases.values_list("id", flat=True))
     knowledge_bases = list(KnowledgeBase.objects.readable_by(user).filter(id__in=chosen))
     with transaction.atomic():
         Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
@@ -152,7 +160,7 @@ def _start(
             mode=Message.Mode.LLM if config else Message.Mode.RETRIEVAL_ONLY,
             model=config.model if config else "",
         )
-    return _Start(history, knowledge_bases, message)
+    return _Start(history, knowledge_bases, message, access_lost=bool(chosen) and not knowledge_bases)
 
 
 async def retrieve(
@@ -199,7 +207,13 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     try:
         passages = await retrieve(question, knowledge_bases, history)
         retrieval_ms = progress.ms_since_start(time.monotonic()) or 0
-        if config is None:
+        if start.access_lost:
+            # Not general knowledge either: the user asked these documents, and may no longer see them.
+            message.grounding = Message.Grounding.NOT_FOUND
+            text = access_lost_reply()
+            progress.content.append(text)
+            yield "content", {"text": text}
+        elif config is None:
             text = retrieval_only_answer(passages)
             progress.content.append(text)
             yield "content", {"text": text}

@@ -92,6 +92,17 @@ def test_it_searches_only_knowledge_bases_the_user_may_read(outsider, kb, guide)
     assert dict(events)["done"]["citations"] == []
 
 
+def test_a_conversation_whose_knowledge_bases_the_user_may_no_longer_read_says_so(user, kb, guide, llm):
+    conversation = Conversation.objects.create(user=user)
+    conversation.knowledge_bases.set([kb])
+    user.groups.clear()  # removed from the group that reads the knowledge base
+    events = ask(user, kb, conversation=conversation)
+    assert [name for name, _ in events] == ["meta", "content", "done"]
+    assert "can no longer read the knowledge bases" in events[1][1]["text"]
+    assert llm.requests == []  # not answered from general knowledge either
+    assert events[-1][1]["grounding"] == "not-found" and events[-1][1]["citations"] == []
+
+
 def test_a_follow_up_is_retrieved_with_the_previous_turn_but_not_its_reasoning(user, kb, llm, tmp_path):
     ingest_texts(kb, tmp_path, PRODUCTS)
     conversation = Conversation.objects.create(user=user)

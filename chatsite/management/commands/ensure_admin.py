@@ -1,8 +1,9 @@
 import secrets
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+
+from chatsite import first_admin
 
 
 class Command(BaseCommand):
@@ -17,12 +18,11 @@ class Command(BaseCommand):
             return
         password = secrets.token_urlsafe(12)
         users.create_superuser(username=username, email="", password=password)
-        saved = settings.DATA_DIR / "admin-password.txt"
-        saved.write_text(f"{username}\n{password}\n")
-        saved.chmod(0o600)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Created the administrator account. Log in at http://127.0.0.1:8000/ "
-                f"as {username!r} with password {password!r} (also saved in {saved})."
-            )
-        )
+        saved = first_admin.password_save(username=username, password=password)
+        where = f"saved in {saved}, readable by this user only, until the password is changed"
+        if self.stdout.isatty():
+            message = f"Log in as {username!r} with password {password!r} ({where})."
+        else:
+            # Output that is not a terminal ends up in logs (a container's, a CI's): no password there.
+            message = f"Log in as {username!r} with the password {where}."
+        self.stdout.write(self.style.SUCCESS(f"Created the administrator account. {message}"))
