@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge import admin_views, services
+from knowledge import access, admin_views, services
 from knowledge.models import Document, KnowledgeBase
 
 ADMIN_CSS = "knowledge/admin/document_progress.css"
@@ -55,7 +55,8 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         return fieldsets
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_documents=Count("documents"))
+        managed = access.managed_knowledge_bases(request.user).values("id")
+        return super().get_queryset(request).filter(id__in=managed).annotate(_documents=Count("documents"))
 
     def delete_model(self, request, obj) -> None:
         services.knowledge_base_delete(knowledge_base=obj)
@@ -100,7 +101,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ["title", "knowledge_base", "state", "chunks", "size_display", "created_at"]
-    list_filter = ["status", "knowledge_base"]
+    list_filter = ["status", ("knowledge_base", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["knowledge_base"]
     search_fields = ["title"]
     readonly_fields = [
@@ -141,12 +142,16 @@ class DocumentAdmin(admin.ModelAdmin):
         ]
         return own + super().get_urls()
 
+    def get_queryset(self, request):
+        managed = access.managed_knowledge_bases(request.user)
+        return super().get_queryset(request).filter(knowledge_base__in=managed)
+
     def add_view(self, request, form_url="", extra_context=None):
         return admin_views.upload(request, model_admin=self)
 
     def changelist_view(self, request, extra_context=None):
         knowledge_base_id = request.GET.get(admin_views.KB_FILTER, "")
-        failed = admin_views.failed_documents(knowledge_base_id).count()
+        failed = admin_views.failed_documents(self.get_queryset(request), knowledge_base_id).count()
         context = {
             "failed_count": failed if self.has_change_permission(request) else 0,
             "failed_knowledge_base": knowledge_base_id,
