@@ -18,13 +18,18 @@ from api.serializers import (
     UploadReportSerializer,
     UploadSerializer,
 )
-from knowledge import retrieval, services
+from knowledge import access, retrieval, services
 from knowledge.models import Document, KnowledgeBase
 
 
 def readable_knowledge_base(request: Request, slug: str) -> KnowledgeBase:
     """The knowledge base, if the user may read it; 404 otherwise, as if it did not exist."""
     return get_object_or_404(KnowledgeBase.objects.readable_by(request.user), slug=slug)
+
+
+def managed_knowledge_base(request: Request, slug: str) -> KnowledgeBase:
+    """The knowledge base, if the user manages it (the view checks the permission); 404 otherwise."""
+    return get_object_or_404(access.managed_knowledge_bases(request.user), slug=slug)
 
 
 @extend_schema(tags=["knowledge bases"])
@@ -60,7 +65,7 @@ class DocumentList(generics.ListCreateAPIView):
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):
-        kb = readable_knowledge_base(self.request, self.kwargs["slug"])
+        kb = managed_knowledge_base(self.request, self.kwargs["slug"])
         return kb.documents.select_related("knowledge_base")
 
     @extend_schema(
@@ -70,7 +75,7 @@ class DocumentList(generics.ListCreateAPIView):
         "there (duplicates); 400 when files were rejected and none created.",
     )
     def post(self, request: Request, slug: str) -> Response:
-        kb = readable_knowledge_base(request, slug)
+        kb = managed_knowledge_base(request, slug)
         upload = UploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         files = [(file.name, file) for file in upload.validated_data["files"]]
@@ -89,7 +94,7 @@ class DocumentList(generics.ListCreateAPIView):
 
 def _managed_documents(request: Request):
     return Document.objects.filter(
-        knowledge_base__in=KnowledgeBase.objects.readable_by(request.user)
+        knowledge_base__in=access.managed_knowledge_bases(request.user)
     ).select_related("knowledge_base")
 
 

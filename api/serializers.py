@@ -7,6 +7,7 @@ from rest_framework import serializers
 from chat import llm
 from chat.answering import MAX_QUESTION_CHARS
 from chat.models import Conversation, Message
+from knowledge import access
 from knowledge.models import Document, KnowledgeBase
 from knowledge.retrieval import MODES
 from knowledge.views import MAX_QUERY_CHARS, MAX_TOP_K
@@ -14,7 +15,15 @@ from knowledge.views import MAX_QUERY_CHARS, MAX_TOP_K
 
 class KnowledgeBaseSerializer(serializers.ModelSerializer):
     groups = serializers.SlugRelatedField(
-        slug_field="name", queryset=Group.objects.all(), many=True, required=False
+        slug_field="name",
+        queryset=Group.objects.none(),
+        many=True,
+        required=False,
+        help_text=_(
+            "Names of the groups that may read it. You can give it only to groups you are in; "
+            "groups you are not in stay on it."
+        ),
+        error_messages={"does_not_exist": _("You are not in a group named “{value}”.")},
     )
 
     class Meta:
@@ -34,6 +43,32 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "chunk_overlap",
             "created_at",
         ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["groups"].child_relation.queryset = access.assignable_groups(
+                user=request.user, knowledge_base=self._stored()
+            )
+
+    def _stored(self) -> KnowledgeBase:
+        """The knowledge base as stored; a new, unsaved one when creating."""
+        return self.instance if isinstance(self.instance, KnowledgeBase) else KnowledgeBase()
+
+    def validate(self, attrs: dict) -> dict:
+        user, stored = self.context["request"].user, self._stored()
+        if "groups" in attrs:
+            attrs["groups"] = access.groups_to_save(user=user, knowledge_base=stored, chosen=attrs["groups"])
+        problems = access.grant_problems(
+            user=user,
+            knowledge_base=stored,
+            groups=attrs.get("groups", stored.groups.all() if stored.pk else []),
+            is_public=attrs.get("is_public", stored.is_public),
+        )
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
 
 
 class DocumentSerializer(serializers.ModelSerializer):

@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import AbstractUser, Group
 from django.db.models import Count
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
@@ -6,14 +8,50 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge import admin_views, services
+from knowledge import access, admin_views, services
 from knowledge.models import Document, KnowledgeBase
 
 ADMIN_CSS = "knowledge/admin/document_progress.css"
+IS_PUBLIC_HELP_FOR_MANAGERS = _(
+    "Otherwise only the groups below may read it. Only a superuser can change this."
+)
+
+
+class KnowledgeBaseForm(forms.ModelForm):
+    """A knowledge base as `user` may save it (knowledge.access): its groups they are not in stay,
+    and they cannot leave it unreadable to themselves. The admin gives each request's form its user."""
+
+    user: AbstractUser
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        kept = access.kept_groups(user=self.user, knowledge_base=self.instance)
+        if kept and "groups" in self.fields:
+            self.fields["groups"].help_text = _(
+                "Also read by groups you are not in, which stay: %(groups)s"
+            ) % {"groups": ", ".join(group.name for group in kept)}
+
+    def clean_groups(self) -> list[Group]:
+        chosen = self.cleaned_data["groups"]
+        return access.groups_to_save(user=self.user, knowledge_base=self.instance, chosen=chosen)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if "groups" in cleaned:
+            problems = access.grant_problems(
+                user=self.user,
+                knowledge_base=self.instance,
+                groups=cleaned["groups"],
+                is_public=cleaned.get("is_public", self.instance.is_public),
+            )
+            for field, problem in problems.items():
+                self.add_error(field, problem)
+        return cleaned
 
 
 @admin.register(KnowledgeBase)
 class KnowledgeBaseAdmin(admin.ModelAdmin):
+    form = KnowledgeBaseForm
     list_display = [
         "name",
         "slug",
@@ -55,7 +93,23 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         return fieldsets
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_documents=Count("documents"))
+        managed = access.managed_knowledge_bases(request.user).values("id")
+        return super().get_queryset(request).filter(id__in=managed).annotate(_documents=Count("documents"))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if access.may_publish(request.user) else [*readonly, "is_public"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if not access.may_publish(request.user):
+            kwargs["help_texts"] = {"is_public": IS_PUBLIC_HELP_FOR_MANAGERS}
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})  # a class of this request's own
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = access.grantable_groups(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def delete_model(self, request, obj) -> None:
         services.knowledge_base_delete(knowledge_base=obj)
@@ -100,7 +154,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ["title", "knowledge_base", "state", "chunks", "size_display", "created_at"]
-    list_filter = ["status", "knowledge_base"]
+    list_filter = ["status", ("knowledge_base", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["knowledge_base"]
     search_fields = ["title"]
     readonly_fields = [
@@ -141,12 +195,16 @@ class DocumentAdmin(admin.ModelAdmin):
         ]
         return own + super().get_urls()
 
+    def get_queryset(self, request):
+        managed = access.managed_knowledge_bases(request.user)
+        return super().get_queryset(request).filter(knowledge_base__in=managed)
+
     def add_view(self, request, form_url="", extra_context=None):
         return admin_views.upload(request, model_admin=self)
 
     def changelist_view(self, request, extra_context=None):
         knowledge_base_id = request.GET.get(admin_views.KB_FILTER, "")
-        failed = admin_views.failed_documents(knowledge_base_id).count()
+        failed = admin_views.failed_documents(self.get_queryset(request), knowledge_base_id).count()
         context = {
             "failed_count": failed if self.has_change_permission(request) else 0,
             "failed_knowledge_base": knowledge_base_id,

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin, helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -15,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from knowledge import extract, services
+from knowledge import access, extract, services
 from knowledge.models import Document, KnowledgeBase
 
 KB_FILTER = "knowledge_base__id__exact"
@@ -41,11 +42,14 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    knowledge_base = forms.ModelChoiceField(KnowledgeBase.objects.all(), label=gettext_lazy("Knowledge base"))
+    knowledge_base = forms.ModelChoiceField(
+        KnowledgeBase.objects.none(), label=gettext_lazy("Knowledge base")
+    )
     files = MultipleFileField(label=gettext_lazy("Files"))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, knowledge_bases: QuerySet[KnowledgeBase], **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["knowledge_base"].queryset = knowledge_bases
         extensions = [*extract.SUPPORTED_EXTENSIONS, ".zip"]
         self.fields["files"].widget.attrs["accept"] = ",".join(extensions)
         self.fields["files"].help_text = _(
@@ -63,8 +67,8 @@ def changelist_url(knowledge_base_id: object = None) -> str:
     return f"{url}?{KB_FILTER}={knowledge_base_id}" if knowledge_base_id else url
 
 
-def failed_documents(knowledge_base_id: str | None):
-    failed = Document.objects.filter(status=Document.Status.FAILED)
+def failed_documents(documents: QuerySet[Document], knowledge_base_id: str | None) -> QuerySet[Document]:
+    failed = documents.filter(status=Document.Status.FAILED)
     if knowledge_base_id and knowledge_base_id.isdigit():
         failed = failed.filter(knowledge_base_id=int(knowledge_base_id))
     return failed
@@ -114,12 +118,14 @@ def upload(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
     filters = QueryDict(request.GET.get("_changelist_filters", ""))
-    only = KnowledgeBase.objects.values_list("id", flat=True)[:2]
+    knowledge_bases = access.managed_knowledge_bases(request.user)
+    only = knowledge_bases.values_list("id", flat=True)[:2]
     chosen = filters.get(KB_FILTER) or (only[0] if len(only) == 1 else None)  # the only one: preselected
     form = UploadForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
         initial={"knowledge_base": chosen},
+        knowledge_bases=knowledge_bases,
     )
     if form.is_valid():
         knowledge_base = form.cleaned_data["knowledge_base"]
@@ -156,7 +162,7 @@ def progress(request: HttpRequest, model_admin: ModelAdmin) -> JsonResponse:
     raw = [part for part in request.GET.get("ids", "").split(",") if part.strip()]
     if not all(part.strip().isdigit() for part in raw) or len(raw) > MAX_PROGRESS_IDS:
         return JsonResponse({"error": "ids: up to 500 comma-separated document ids"}, status=400)
-    documents = Document.objects.filter(id__in=[int(part) for part in raw])
+    documents = model_admin.get_queryset(request).filter(id__in=[int(part) for part in raw])
     return JsonResponse({"documents": [progress_state(document) for document in documents]})
 
 
@@ -165,7 +171,8 @@ def reindex_failed(request: HttpRequest, model_admin: ModelAdmin) -> HttpRespons
     if not model_admin.has_change_permission(request):
         raise PermissionDenied
     knowledge_base_id = request.POST.get("knowledge_base", "")
-    count = services.documents_reindex(documents=failed_documents(knowledge_base_id))
+    failed = failed_documents(model_admin.get_queryset(request), knowledge_base_id)
+    count = services.documents_reindex(documents=failed)
     text = ngettext("%(n)d failed document queued again.", "%(n)d failed documents queued again.", count)
     messages.success(request, text % {"n": count})
     return redirect(changelist_url(knowledge_base_id if knowledge_base_id.isdigit() else None))

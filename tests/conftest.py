@@ -7,10 +7,11 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.files import File
 from django.db import connections
+from django.test import Client
 
 from chat import answering
 from chat.models import Conversation
-from knowledge import embedding, index, ingestion, services
+from knowledge import embedding, index, ingestion, services, tasks
 from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
@@ -91,6 +92,13 @@ def person(name: str, *groups: Group) -> User:
     return someone
 
 
+def signed_in(user: User) -> Client:
+    """A test client of its own, signed in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def user(readers) -> User:
     """Reads the knowledge base `kb`; the owner of what a test creates."""
@@ -108,19 +116,53 @@ def outsider(db) -> User:
     return person("mallory")
 
 
-@pytest.fixture
-def manager(readers) -> User:
-    """May read the knowledge base and manage knowledge bases and documents."""
-    carol = person("carol", readers)
+def knowledge_manager(name: str, group: Group) -> User:
+    """A staff member in `group` with every permission on knowledge bases and documents."""
+    manager = person(name, group)
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])
     codenames = [
         f"{action}_{model}"
         for action in ("add", "change", "view", "delete")
         for model in ("document", "knowledgebase")
     ]
-    carol.user_permissions.set(
+    manager.user_permissions.set(
         Permission.objects.filter(content_type__app_label="knowledge", codename__in=codenames)
     )
-    return carol
+    return manager
+
+
+@pytest.fixture
+def manager(readers) -> User:
+    """May read the knowledge base `kb` and manage knowledge bases and documents (API and admin)."""
+    return knowledge_manager("carol", readers)
+
+
+@pytest.fixture
+def sales(db) -> Group:
+    return Group.objects.create(name="sales")
+
+
+@pytest.fixture
+def other_manager(sales) -> User:
+    """Holds the same permissions as `manager`, in another group: manages `other_kb`, not `kb`."""
+    return knowledge_manager("dave", sales)
+
+
+@pytest.fixture
+def other_kb(sales) -> KnowledgeBase:
+    """Read by `sales` only."""
+    knowledge_base = KnowledgeBase.objects.create(name="Sales price list", slug="sales-prices")
+    knowledge_base.groups.add(sales)
+    return knowledge_base
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[int]:
+    """The ids of the documents handed to the task queue."""
+    ids: list[int] = []
+    monkeypatch.setattr(tasks.ingest_documents, "apply_async", lambda args, **kw: ids.extend(args[0]))
+    return ids
 
 
 @pytest.fixture

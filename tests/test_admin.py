@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from knowledge import embedding, index, services, tasks
+from knowledge import embedding, index, services
 from knowledge.models import Chunk, Document
 from tests.browser import ARTIFACTS
 from tests.conftest import CORPUS
@@ -20,14 +20,6 @@ UPLOAD = reverse("admin:knowledge_document_add")
 PROGRESS = reverse("admin:knowledge_document_progress")
 REINDEX_FAILED = reverse("admin:knowledge_document_reindex_failed")
 CHANGELIST = reverse("admin:knowledge_document_changelist")
-
-
-@pytest.fixture
-def sent(monkeypatch) -> list[int]:
-    """The ids of the documents handed to the task queue."""
-    ids: list[int] = []
-    monkeypatch.setattr(tasks.ingest_documents, "apply_async", lambda args, **kw: ids.extend(args[0]))
-    return ids
 
 
 def text_file(name: str, text: str) -> SimpleUploadedFile:
