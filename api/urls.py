@@ -1,8 +1,15 @@
 from django.contrib.auth.decorators import login_required
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import conversation_views, knowledge_views, openai_compat, pages
+from chatsite.content_security import policy, with_policy
+
+# Swagger UI with its start-up script served from the same address (?script) rather than inline, for
+# the CSP; it draws its icons as data: images, which only this page allows.
+api_docs = with_policy(policy(img_src="'self' data:"))(
+    SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html")
+)
 
 app_name = "api"
 urlpatterns = [
@@ -10,7 +17,7 @@ urlpatterns = [
     path("account/api-keys/<int:key_id>/revoke/", pages.api_key_revoke_view, name="key_revoke"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # A page for people: the login page first, rather than a 401.
-    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
+    path("api/docs/", login_required(api_docs), name="docs"),
     path("api/v1/knowledge-bases/", knowledge_views.KnowledgeBaseList.as_view(), name="knowledge_bases"),
     path(
         "api/v1/knowledge-bases/<str:slug>/",

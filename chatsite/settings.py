@@ -32,7 +32,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Over HTTPS (uvicorn with TLS, or behind a proxy that uvicorn trusts through FORWARDED_ALLOW_IPS):
 # browsers are told to keep to HTTPS (HSTS, sent on HTTPS responses only) and cookies are Secure
-# (chatsite.https_cookies). No script reads a cookie: pages take the CSRF token from their forms.
+# (chatsite.response_security). No script reads a cookie: pages take the CSRF token from their forms.
 SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
@@ -58,7 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "chatsite.https_cookies.HttpsCookiesMiddleware",  # outside those that set cookies
+    "chatsite.response_security.ResponseSecurityMiddleware",  # CSP; Secure cookies over HTTPS
     "chatsite.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

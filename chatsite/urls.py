@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 admin.site.site_header = _("Knowledge Chat administration")
 admin.site.site_title = _("Knowledge Chat")
@@ -9,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Browsers ask for this on pages that name no icon (the admin, an original opened in the tab).
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"))),
     path("", include("api.urls")),
     path("", include("knowledge.urls")),
     path("", include("chat.urls")),

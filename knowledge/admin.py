@@ -140,7 +140,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     @admin.display(description=_("Hit testing"))
     def hit_testing_link(self, kb: KnowledgeBase) -> str:
         url = reverse("knowledge:hit_testing", args=[kb.slug])
-        return format_html('<a href="{}" style="white-space: nowrap">{}</a>', url, _("Test retrieval"))
+        return format_html('<a class="kb-hit-testing" href="{}">{}</a>', url, _("Test retrieval"))
 
     @admin.action(description=_("Rebuild search index"))
     def rebuild_index(self, request, queryset) -> None:

@@ -106,7 +106,7 @@ def status_cell(document: Document) -> SafeString:
         '<div class="doc-state" data-document-id="{id}" data-status="{status}" data-progress-url="{url}">'
         '<span class="doc-badge">{status_display}</span>'
         '<span class="doc-progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
-        'aria-valuenow="{progress}"><span class="doc-progress-bar" style="width: {progress}%"></span></span>'
+        'aria-valuenow="{progress}"><span class="doc-progress-bar"></span></span>'
         '<span class="doc-progress-label">{progress_label}</span>'
         '<div class="doc-reason">{error}</div></div>',
         url=reverse("admin:knowledge_document_progress"),

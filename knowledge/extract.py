@@ -10,6 +10,7 @@ import codecs
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from knowledge.formats.common import ExtractionError, Section
 from knowledge.formats.office import extract_docx
@@ -19,10 +20,14 @@ from knowledge.formats.text import SNIFF_BYTES, extract_markdown, extract_text, 
 from knowledge.formats.web import extract_html, looks_like_html
 
 __all__ = [
+    "OPAQUE",
     "SUPPORTED_EXTENSIONS",
     "ExtractionError",
     "Section",
+    "claimed_mime",
     "detect_mime",
+    "detect_mime_of_file",
+    "extension_of",
     "extract_sections",
     "is_zip",
 ]
@@ -35,6 +40,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HTML = "text/html"
 CSV = "text/csv"
 TSV = "text/tab-separated-values"
+# Bytes whose content is not what their name says: stored, never shown, only downloaded.
+OPAQUE = "application/octet-stream"
 
 _MIME_BY_EXTENSION = {
     ".txt": TEXT,
@@ -73,23 +80,29 @@ _SIGNATURES = {
 
 def detect_mime(path: Path, filename: str) -> str:
     """Mime type of an upload, judged by its content as well as its extension."""
+    with path.open("rb") as file:
+        return detect_mime_of_file(file, filename)
+
+
+def detect_mime_of_file(file: IO[bytes], filename: str) -> str:
+    """detect_mime of an open file (an upload not stored yet); reads it from the start."""
     extension = Path(filename).suffix.lower()
     if extension in _OLD_OFFICE_FORMATS:
         raise ExtractionError(_OLD_OFFICE_FORMATS[extension])
-    claimed = _MIME_BY_EXTENSION.get(extension)
+    claimed = claimed_mime(filename)
     if claimed is None:
         supported = ", ".join(SUPPORTED_EXTENSIONS)
         raise ExtractionError(
             f"Unsupported file type: {extension or 'no extension'} (supported: {supported})."
         )
-    with path.open("rb") as file:
-        head = file.read(SNIFF_BYTES)
+    file.seek(0)
+    head = file.read(SNIFF_BYTES)
     if not head:
         raise ExtractionError("The file is empty.")
     if b"%PDF-" in head[:1024]:
         return PDF
     if head.startswith(_ZIP_SIGNATURE):
-        return _zip_mime(path, filename, claimed)
+        return _zip_mime(file, filename, claimed)
     if claimed in (DOCX, XLSX) and _signature(head) is None:
         return claimed  # a damaged file: its reader says so
     if claimed in _FORMAT_NAMES or _looks_binary(head):
@@ -97,6 +110,16 @@ def detect_mime(path: Path, filename: str) -> str:
             f"Unsupported file type: {filename} is {_describe_content(head)}, not {_format_name(claimed)}."
         )
     return HTML if looks_like_html(head) else claimed
+
+
+def claimed_mime(filename: str) -> str | None:
+    """The type a file's extension claims, among those read here."""
+    return _MIME_BY_EXTENSION.get(Path(filename).suffix.lower())
+
+
+def extension_of(mime: str) -> str | None:
+    """The usual extension of a type read here (the first listed: .md, .html)."""
+    return next((extension for extension, known in _MIME_BY_EXTENSION.items() if known == mime), None)
 
 
 def extract_sections(path: Path, *, filename: str) -> list[Section]:
@@ -110,8 +133,8 @@ def is_zip(path: Path) -> bool:
     return members is not None and not members.intersection(_OFFICE_MAIN_PARTS)
 
 
-def _zip_mime(path: Path, filename: str, claimed: str) -> str:
-    members = _zip_members(path)
+def _zip_mime(file: IO[bytes], filename: str, claimed: str) -> str:
+    members = _zip_members(file)
     for part, mime in _OFFICE_MAIN_PARTS.items():
         if part in (members or ()):
             return mime
@@ -120,9 +143,9 @@ def _zip_mime(path: Path, filename: str, claimed: str) -> str:
     raise ExtractionError(f"Unsupported file type: {filename} is a ZIP archive, not {_format_name(claimed)}.")
 
 
-def _zip_members(path: Path) -> set[str] | None:
+def _zip_members(source: Path | IO[bytes]) -> set[str] | None:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             return set(archive.namelist())
     except (zipfile.BadZipFile, OSError):
         return None

@@ -2,7 +2,6 @@
 
 import hashlib
 import logging
-import mimetypes
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -70,12 +69,23 @@ def upload_check(*, knowledge_base: KnowledgeBase, file: File, name: str) -> str
     return sha256
 
 
+def _detected_mime(file: File, name: str) -> str:
+    """The type judged by the content, which the original is served as (never by its title). A file
+    that is not what its name says is kept as opaque bytes: its ingestion fails and says why."""
+    try:
+        return extract.detect_mime_of_file(file, name)
+    except extract.ExtractionError:
+        return extract.OPAQUE
+    finally:
+        file.seek(0)
+
+
 def document_store(*, document: Document, file: File, name: str, sha256: str, user=None) -> Document:
     """Save a checked upload as a queued document (the caller queues it)."""
     document.title = document.title or Path(name).name
     document.sha256 = sha256
     document.size = file.size
-    document.mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    document.mime = _detected_mime(file, name)
     document.status = Document.Status.QUEUED
     document.uploaded_by = user if user is not None and user.is_authenticated else None
     document.file.save(Path(name).name, file, save=False)

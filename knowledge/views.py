@@ -9,7 +9,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from knowledge import retrieval
+from knowledge import originals, retrieval
 from knowledge.models import Document, KnowledgeBase
 
 MAX_QUERY_CHARS = 2000
@@ -34,7 +34,7 @@ _LONGEST_HAN_TERM = 8
 def download(request: HttpRequest, document_id: int) -> FileResponse:
     readable = KnowledgeBase.objects.readable_by(request.user)
     document = get_object_or_404(Document, id=document_id, knowledge_base__in=readable)
-    return FileResponse(document.file.open("rb"), filename=document.title)
+    return originals.original_response(document)
 
 
 class HitTestingForm(forms.Form):

@@ -124,7 +124,7 @@ def test_it_renders_the_progress_bar_of_a_processing_document(admin_client, kb):
     make_document(kb, "busy", status="processing", chunks_done=5, chunks_total=10)
     html = admin_client.get(CHANGELIST).content.decode()
     assert 'data-status="processing"' in html
-    assert 'class="doc-progress-bar" style="width: 50%"' in html
+    assert 'aria-valuenow="50"><span class="doc-progress-bar"></span>' in html
     assert "5/10 chunks · 50%" in html
     assert "knowledge/admin/document_progress.js" in html
 

@@ -53,9 +53,17 @@
     setTimeout(poll, INTERVAL_MS);
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", () => setTimeout(poll, INTERVAL_MS));
-  } else {
+  function start() {
+    // The bars get their width here: the page's CSP refuses style attributes in the markup.
+    for (const bar of document.querySelectorAll(".doc-progress")) {
+      bar.querySelector(".doc-progress-bar").style.width = bar.getAttribute("aria-valuenow") + "%";
+    }
     setTimeout(poll, INTERVAL_MS);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

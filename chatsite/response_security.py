@@ -1,0 +1,40 @@
+"""What every response gets on its way out: the site's Content Security Policy unless the view set
+its own (chatsite.content_security), and, on a request that came over HTTPS, Secure cookies.
+
+Cookies are marked per request, so `make run` on http://127.0.0.1 keeps working while a deployment
+behind TLS gets Secure cookies with no setting to forget. Behind a proxy that terminates TLS,
+uvicorn must trust the proxy (FORWARDED_ALLOW_IPS) for its requests to count as HTTPS.
+
+Sync- and async-capable, as chatsite.static_files is: a sync-only middleware would send every
+request through a thread and back. It sits outside the middleware that sets cookies.
+"""
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+
+from chatsite.content_security import POLICY
+
+
+class ResponseSecurityMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        return self._acall(request) if self._async else _secured(request, self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        return _secured(request, await self.get_response(request))
+
+
+def _secured(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    response.headers.setdefault("Content-Security-Policy", POLICY)
+    if request.is_secure():
+        for cookie in response.cookies.values():
+            cookie["secure"] = True
+    return response

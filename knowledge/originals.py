@@ -1,0 +1,68 @@
+"""How an uploaded original is served: as data, never as a page of our origin.
+
+An upload is whatever its uploader made it, HTML with script included; opened from our origin as a
+page it would run with the reader's session. So the type served is the one judged from the content
+at upload (`Document.mime`), never from the title, and only what browsers show without running
+anything (PDF, raster images, plain text) opens in the tab; everything else is a download. Whatever
+`mime` holds (rows stored before it was detected held a guess from the file name), every response
+forbids sniffing and carries a sandboxing policy, so no type, right or wrong, runs script here.
+"""
+
+import io
+from pathlib import PurePosixPath
+from typing import IO
+
+from django.http import FileResponse
+
+from knowledge import extract
+from knowledge.formats.text import decode
+from knowledge.models import Document
+
+# An opaque origin, no scripts, plugins, forms or popups, and nothing loaded.
+SANDBOX_POLICY = "sandbox; default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+# Shown in the tab as they are: browsers render these without running anything of the file's.
+SHOWN_TYPES = frozenset([extract.PDF, "image/png", "image/jpeg", "image/gif", "image/webp"])
+# Shown in the tab as UTF-8 plain text, whatever encoding they came in.
+TEXT_TYPES = frozenset([extract.TEXT, extract.MARKDOWN, extract.CSV, extract.TSV])
+UTF8_TEXT = "text/plain; charset=utf-8"
+# Downloads keep these types, so the reader's system opens them with the right program.
+DOWNLOAD_TYPES = frozenset([extract.DOCX, extract.XLSX, extract.HTML])
+
+
+def original_response(document: Document) -> FileResponse:
+    """The document's original file, shown in the tab when that is safe, else as a download."""
+    mime = document.mime if document.mime in SHOWN_TYPES | TEXT_TYPES | DOWNLOAD_TYPES else extract.OPAQUE
+    content, content_type = document.file.open("rb"), mime
+    if mime in TEXT_TYPES:
+        content, content_type = _as_utf8(content)
+    response = FileResponse(
+        content,
+        content_type=content_type,
+        as_attachment=content_type not in SHOWN_TYPES and content_type != UTF8_TEXT,
+        filename=download_name(document.title, mime),
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = SANDBOX_POLICY
+    return response
+
+
+def _as_utf8(file: IO[bytes]) -> tuple[IO[bytes], str]:
+    """Text transcoded to UTF-8: staff upload GBK, GB18030 and UTF-16 files, which labelled UTF-8
+    would show as garbage. The whole file is read; uploads are at most MAX_UPLOAD_MB."""
+    with file:
+        data = file.read()
+    try:
+        return io.BytesIO(decode(data).encode()), UTF8_TEXT
+    except extract.ExtractionError:
+        # An encoding the extractor cannot read either: the bytes, for a program that can.
+        return io.BytesIO(data), extract.OPAQUE
+
+
+def download_name(title: str, mime: str) -> str:
+    """The title's last part, ending in an extension of the type served: a text file whose title was
+    renamed to .html must not be saved as a page."""
+    name = PurePosixPath(title).name or title
+    claimed, extension = extract.claimed_mime(name), extract.extension_of(mime)
+    if extension is None or claimed == mime or {claimed, mime} <= TEXT_TYPES:
+        return name
+    return name + extension
