@@ -6,20 +6,18 @@ and saves the assistant message whatever happens (including the browser going aw
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from chat import citations, llm, prompting, providers
 from chat.models import Conversation, Message
+from chatsite.db_threads import in_pool
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
 
@@ -29,7 +27,6 @@ STOP_CHECK_SECONDS = 0.25
 STOP_REQUEST_SECONDS = 3600
 
 Event = tuple[str, dict]
-T = TypeVar("T")
 
 
 @dataclass
@@ -101,30 +98,6 @@ def answer_html(message: Message, cards: list[dict]) -> str:
     return citations.render_html(message.content, message_id=message.id, citations=cards)
 
 
-# SQLite lets one connection write at a time and makes the others sleep and try again, with longer
-# sleeps each time: hundreds of answers writing at once spent seconds asleep. Their writes take
-# turns on one thread instead. PostgreSQL writes from the pool.
-_sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-
-
-async def _in_pool(work: Callable[..., T], /, *, writes: bool = False, **kwargs) -> T:
-    """Run database work in a pool thread and close its connection after.
-
-    Answers run outside any request, where the async ORM would queue every query of every answer
-    being streamed on one shared thread; and no connection is held while the model streams, so
-    hundreds of answers at once do not need hundreds of database connections.
-    """
-
-    def run() -> T:
-        try:
-            return work(**kwargs)
-        finally:
-            connections.close_all()
-
-    executor = _sqlite_writer if writes and connection.vendor == "sqlite" else None
-    return await sync_to_async(run, thread_sensitive=False, executor=executor)()
-
-
 @dataclass
 class _Start:
     history: list[dict[str, str]]
@@ -159,7 +132,7 @@ async def retrieve(
     question: str, knowledge_bases: list[KnowledgeBase], history: list[dict[str, str]]
 ) -> list[Passage]:
     """The passages for a question, with the previous turn as context for a follow-up (off the loop)."""
-    return await _in_pool(
+    return await in_pool(
         retrieve_passages,
         question=question,
         knowledge_bases=knowledge_bases,
@@ -177,7 +150,7 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
 async def answer_question(*, user, conversation: Conversation, question: str) -> AsyncIterator[Event]:
     """Yield (event, data) pairs: meta, reasoning*, content*, error?, done."""
     config = llm.model_config(conversation.model or None)
-    start = await _in_pool(
+    start = await in_pool(
         _start, writes=True, user=user, conversation=conversation, question=question, config=config
     )
     history, knowledge_bases, message = start.history, start.knowledge_bases, start.message
@@ -230,7 +203,7 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     finally:
         watch.close()
         saved = {"message": message, "progress": progress, "passages": passages, "retrieval_ms": retrieval_ms}
-        await _in_pool(_save, writes=True, **saved)
+        await in_pool(_save, writes=True, **saved)
     yield "done", done_payload(message)
 
 

@@ -10,8 +10,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from asgiref.sync import sync_to_async
-from django.db import connections
 from django.http import StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -48,9 +46,6 @@ def _merged(items: list[Event]) -> list[Event]:
 
 
 async def _relay(queue: asyncio.Queue) -> AsyncIterator[bytes]:
-    # The request's database connection is not needed while the answer streams (the answer task
-    # has its own): give it back now rather than when the stream ends.
-    await sync_to_async(connections.close_all)()
     while True:
         items = [await queue.get()]
         while not queue.empty():

@@ -1,11 +1,14 @@
 """Conversations over the REST API: own only; asking as JSON or as the chat page's SSE events."""
 
 import json
+from unittest.mock import Mock
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError
 from django.test import Client
 
+from api import authentication
 from chat.models import Conversation, Message
 from tests.api_fixtures import key_for
 from tests.sse import events_in
@@ -132,3 +135,11 @@ def test_a_session_must_send_the_csrf_token_to_ask(user, conversation):
     response = browser.post(url, {"question": QUESTION}, content_type="application/json")
     assert response.status_code == 403 and "CSRF" in response.json()["error"]["message"]
     assert conversation.messages.count() == 1
+
+
+def test_no_free_database_connection_is_a_503_error_body_not_a_page(as_owner, conversation, monkeypatch):
+    timeout = OperationalError("couldn't get a connection after 60.00 sec")
+    monkeypatch.setattr(authentication, "api_key_for_secret", Mock(side_effect=timeout))
+    as_owner.client.raise_request_exception = False
+    response = as_owner.post(f"{CONVERSATIONS}{conversation.id}/ask/", {"question": QUESTION})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
