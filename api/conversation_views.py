@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from api.async_views import AsyncAPIView, Handled
 from api.errors import ApiError
+from api.key_watch import revocation_check
 from api.serializers import (
     AskSerializer,
     ConversationDetailSerializer,
@@ -18,7 +19,7 @@ from api.serializers import (
     ConversationUpdateSerializer,
     MessageSerializer,
 )
-from chat import streaming
+from chat import answering, streaming
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 
@@ -76,17 +77,21 @@ class ConversationAsk(AsyncAPIView):
         ask = AskSerializer(data=request.data)
         ask.is_valid(raise_exception=True)
         conversation = get_object_or_404(own_conversations(request), id=conversation_id)
-        asked = (request.user, conversation, ask.validated_data["question"])
+        asked = (request.user, conversation, ask.validated_data["question"], revocation_check(request))
         return _answer_as_stream(*asked) if ask.validated_data["stream"] else _answer_as_json(*asked)
 
 
-async def _answer_as_stream(user, conversation: Conversation, question: str) -> StreamingHttpResponse:
-    return streaming.answer_stream(user, conversation, question)  # starts it on the event loop
+async def _answer_as_stream(
+    user, conversation: Conversation, question: str, revoked: answering.Revoked | None
+) -> StreamingHttpResponse:
+    return streaming.answer_stream(user, conversation, question, revoked)  # starts it on the event loop
 
 
-async def _answer_as_json(user, conversation: Conversation, question: str) -> Response:
+async def _answer_as_json(
+    user, conversation: Conversation, question: str, revoked: answering.Revoked | None
+) -> Response:
     # The answer runs as its own task, as for the stream: it is saved even if the client leaves.
-    queue = streaming.start_answer(user, conversation, question)
+    queue = streaming.start_answer(user, conversation, question, revoked)
     done: dict = {}
     while (item := await queue.get()) is not None:
         if item[0] == "done":
@@ -96,10 +101,11 @@ async def _answer_as_json(user, conversation: Conversation, question: str) -> Re
         message = _("The answer could not be saved.")
         raise ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if message.status == Message.Status.FAILED:
+        revoked_since = message.error_code == answering.KEY_REVOKED
         raise ApiError(
             message.error,
             code=message.error_code or "upstream_error",
-            status_code=status.HTTP_502_BAD_GATEWAY,
+            status_code=status.HTTP_401_UNAUTHORIZED if revoked_since else status.HTTP_502_BAD_GATEWAY,
             message_id=message.id,
         )
     return Response(MessageSerializer(message).data)

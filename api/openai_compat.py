@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
@@ -22,7 +22,8 @@ from api import openai_format
 from api.async_views import AsyncAPIView, Handled
 from api.completions import ChatRequest, StatelessAnswer
 from api.errors import ApiError, api_exception
-from chat import llm, providers
+from api.key_watch import revocation_check
+from chat import answering, llm, providers
 from knowledge.models import KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
         body.is_valid(raise_exception=True)
         params = body.validated_data
         kb, config = _resolve_model(request.user, params["model"])
-        answer = StatelessAnswer(_chat_request(kb, config, params["messages"]))
+        answer = StatelessAnswer(_chat_request(kb, config, params["messages"]), revocation_check(request))
         if params["stream"]:
             include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
             chunks = _stream(answer, params["model"], include_usage, translation.get_language())
@@ -141,6 +142,8 @@ async def _complete(answer: StatelessAnswer, model: str) -> Response:
             reasoning.append(event.text)
         elif isinstance(event, providers.Content) and event.replaces_reasoning:
             reasoning.clear()  # a distill's untagged reply: what streamed as reasoning was the answer
+    if answer.error is not None and answer.error.code == answering.KEY_REVOKED:
+        raise exceptions.AuthenticationFailed(answer.error.message)
     if answer.error is not None:
         retryable = answer.error.retryable
         raise ApiError(

@@ -6,7 +6,8 @@ and saves the assistant message whatever happens (including the browser going aw
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from django.core.cache import cache, caches
@@ -27,6 +28,9 @@ STOP_CHECK_SECONDS = 0.25
 STOP_REQUEST_SECONDS = 3600
 
 Event = tuple[str, dict]
+# Asked as an answer streams: whether the API key the question came with has been revoked since.
+Revoked = Callable[[], Awaitable[bool]]
+KEY_REVOKED = "invalid_api_key"  # the code of the error that ends such an answer (OpenAI's)
 
 
 @dataclass
@@ -147,7 +151,9 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
     return [last.get(Message.Role.USER, ""), citations.MARKER.sub("", last.get(Message.Role.ASSISTANT, ""))]
 
 
-async def answer_question(*, user, conversation: Conversation, question: str) -> AsyncIterator[Event]:
+async def answer_question(
+    *, user, conversation: Conversation, question: str, revoked: Revoked | None = None
+) -> AsyncIterator[Event]:
     """Yield (event, data) pairs: meta, reasoning*, content*, error?, done."""
     config = llm.model_config(conversation.model or None)
     start = await in_pool(
@@ -192,7 +198,8 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
                 general_knowledge=not passages,
             )
             passages = prompt.passages  # citations can only point at what the model saw
-            async for event in _stream_model(config, prompt.messages, message, progress, watch):
+            stream = until_revoked(providers.stream_chat(config, prompt.messages), revoked)
+            async for event in _stream_model(config, stream, message, progress, watch):
                 yield event
     except Exception:
         logger.exception("Answering message %s failed", message.id)
@@ -253,9 +260,27 @@ class _StopWatch:
         return bool(await cache.aget(_stop_key(self.message_id)))
 
 
+async def until_revoked(
+    stream: AsyncIterator[providers.Event], revoked: Revoked | None
+) -> AsyncIterator[providers.Event]:
+    """The model's events until the API key the question came with is revoked (or its user
+    deactivated): then the upstream request is closed, so no more tokens are generated or billed,
+    and the stream ends with an Error, as when the upstream fails."""
+    async with aclosing(stream):
+        async for event in stream:
+            if revoked is not None and await revoked():
+                break
+            yield event
+        else:
+            return
+    yield providers.Error(
+        code=KEY_REVOKED, message=_("The API key was revoked (or its user deactivated) while answering.")
+    )
+
+
 async def _stream_model(
     config: providers.ModelConfig,
-    messages: list[dict[str, str]],
+    stream: AsyncIterator[providers.Event],
     message: Message,
     progress: _Progress,
     watch: "_StopWatch",
@@ -263,7 +288,6 @@ async def _stream_model(
     if await watch.stopped():  # while the passages were being found
         message.status = Message.Status.STOPPED
         return
-    stream = providers.stream_chat(config, messages)
     async for event in stream:
         if await watch.stopped():
             await stream.aclose()  # closes the upstream request: no more tokens are generated or billed
