@@ -136,6 +136,35 @@ def test_null_content_is_read_as_empty(as_owner, guide, llm):
     assert as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages}).status_code == 200
 
 
+def user_says(*texts: str) -> list[dict]:
+    return [{"role": "user", "content": text} for text in texts]
+
+
+@pytest.mark.parametrize(
+    ("messages", "param", "limit"),
+    [
+        (user_says("问" * 8001), "messages.0.content", "8000"),
+        ([{"role": "system", "content": "x" * 32_001}, *user_says(QUESTION)], "messages.0.content", "32000"),
+        ([{"role": "system", "content": "x" * 30_000}] * 7 + user_says(QUESTION), "messages", "200000"),
+        (user_says(*[QUESTION] * 201), "messages", "200"),
+        ([{"role": "user", "content": [{"type": "text", "text": "x"}] * 101}], "messages.0.content", "100"),
+    ],
+    ids=["question", "message", "all messages", "message count", "content parts"],
+)
+def test_oversized_requests_are_a_400_naming_the_limit(as_owner, kb, llm, messages, param, limit):
+    response = as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", param) and limit in error["message"]
+    assert llm.requests == []
+
+
+def test_the_message_count_is_checked_before_any_message_is_read(as_owner, kb):
+    messages = [{"role": "robot", "content": "hi"}] * 60_000  # each one invalid
+    response = as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
+
+
 def test_an_unexpected_failure_while_answering_is_an_openai_error_not_a_page(as_owner, kb, llm, monkeypatch):
     monkeypatch.setattr(answering, "retrieve_passages", Mock(side_effect=RuntimeError("a bug")))
     as_owner.client.raise_request_exception = False
