@@ -31,6 +31,7 @@ class StatelessAnswer:
     `error` describe it and `cited()` resolves its citations."""
 
     request: ChatRequest
+    revoked: answering.Revoked | None = None  # asked as it streams: whether the API key was revoked since
     passages: list[Passage] = field(default_factory=list)  # the passages the answer may cite
     usage: providers.Usage | None = None
     finish_reason: str = "stop"
@@ -57,7 +58,8 @@ class StatelessAnswer:
             client_instructions=request.client_instructions,
         )
         self.passages = prompt.passages  # citations can only point at what the model saw
-        async for event in providers.stream_chat(request.config, prompt.messages):
+        stream = answering.until_revoked(providers.stream_chat(request.config, prompt.messages), self.revoked)
+        async for event in stream:
             match event:
                 case providers.Content(text=text):
                     self._content.append(text)

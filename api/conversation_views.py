@@ -1,15 +1,17 @@
 """REST endpoints for your own conversations, and asking in them (/api/v1/conversations/)."""
 
-from django.http import HttpResponseBase
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.async_views import AsyncAPIView
+from api.async_views import AsyncAPIView, Handled
 from api.errors import ApiError
+from api.key_watch import revocation_check
 from api.serializers import (
     AskSerializer,
     ConversationDetailSerializer,
@@ -17,8 +19,9 @@ from api.serializers import (
     ConversationUpdateSerializer,
     MessageSerializer,
 )
-from chat import streaming
+from chat import answering, streaming
 from chat.models import Conversation, Message
+from chatsite.db_threads import in_pool
 
 
 def own_conversations(request: Request):
@@ -70,34 +73,43 @@ class ConversationAsk(AsyncAPIView):
             502: OpenApiResponse(description="The language model failed; the error names why."),
         },
     )
-    async def post(self, request: Request, conversation_id: int) -> HttpResponseBase:
+    def post(self, request: Request, conversation_id: int) -> Handled:
         ask = AskSerializer(data=request.data)
         ask.is_valid(raise_exception=True)
-        conversation = await own_conversations(request).filter(id=conversation_id).afirst()
-        if conversation is None:
-            raise exceptions.NotFound()
-        question = ask.validated_data["question"]
-        if ask.validated_data["stream"]:
-            return streaming.answer_stream(request.user, conversation, question)
-        return await _answer_as_json(request, conversation, question)
+        conversation = get_object_or_404(own_conversations(request), id=conversation_id)
+        asked = (request.user, conversation, ask.validated_data["question"], revocation_check(request))
+        return _answer_as_stream(*asked) if ask.validated_data["stream"] else _answer_as_json(*asked)
 
 
-async def _answer_as_json(request: Request, conversation: Conversation, question: str) -> Response:
+async def _answer_as_stream(
+    user, conversation: Conversation, question: str, revoked: answering.Revoked | None
+) -> StreamingHttpResponse:
+    return streaming.answer_stream(user, conversation, question, revoked)  # starts it on the event loop
+
+
+async def _answer_as_json(
+    user, conversation: Conversation, question: str, revoked: answering.Revoked | None
+) -> Response:
     # The answer runs as its own task, as for the stream: it is saved even if the client leaves.
-    queue = streaming.start_answer(request.user, conversation, question)
+    queue = streaming.start_answer(user, conversation, question, revoked)
     done: dict = {}
     while (item := await queue.get()) is not None:
         if item[0] == "done":
             done = item[1]
-    message = await Message.objects.filter(id=done.get("message_id"), conversation=conversation).afirst()
+    message = await in_pool(_saved_answer, message_id=done.get("message_id"), conversation=conversation)
     if message is None:
         message = _("The answer could not be saved.")
         raise ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if message.status == Message.Status.FAILED:
+        revoked_since = message.error_code == answering.KEY_REVOKED
         raise ApiError(
             message.error,
             code=message.error_code or "upstream_error",
-            status_code=status.HTTP_502_BAD_GATEWAY,
+            status_code=status.HTTP_401_UNAUTHORIZED if revoked_since else status.HTTP_502_BAD_GATEWAY,
             message_id=message.id,
         )
     return Response(MessageSerializer(message).data)
+
+
+def _saved_answer(*, message_id: int | None, conversation: Conversation) -> Message | None:
+    return Message.objects.filter(id=message_id, conversation=conversation).first()

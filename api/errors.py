@@ -5,12 +5,17 @@ not_found, throttled, invalid, method_not_allowed, ...; and ours); `message` is 
 Validation errors add `fields`, each field's messages.
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(exceptions.APIException):
@@ -28,20 +33,27 @@ def error_body(code: str, message: str, **extra) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
 
 
-def api_exception(exc: Exception) -> Exception:
-    """Django's 404 and 403 as DRF's, with their standard messages (Django's may name models)."""
+def api_exception(exc: Exception) -> exceptions.APIException:
+    """Django's 404 and 403 as DRF's, with their standard messages (Django's may name models), and
+    any other failure as a 500, so that an API client never gets Django's HTML error page: a 503 when
+    the database cannot be reached or has no free connection, which is worth trying again."""
+    if isinstance(exc, exceptions.APIException):
+        return exc
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
         return exceptions.PermissionDenied()
-    return exc
+    logger.error("An API request failed", exc_info=exc)
+    if isinstance(exc, OperationalError):
+        message = _("The service is busy. Please try again in a moment.")
+        return ApiError(message, code="unavailable", status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    message = _("Something went wrong on our side. Please try again.")
+    return ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+def api_exception_handler(exc: Exception, context: dict) -> Response:
     exc = api_exception(exc)
     response = exception_handler(exc, context)  # also sets Retry-After and WWW-Authenticate
-    if response is None or not isinstance(exc, exceptions.APIException):
-        return response
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = error_body("invalid", _("The request is not valid."), fields=fields)

@@ -8,7 +8,7 @@ model (by its upstream id or its name). Errors use OpenAI's error object and sta
 import logging
 from collections.abc import AsyncIterator
 
-from django.http import HttpResponseBase, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -19,21 +19,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from api import openai_format
-from api.async_views import AsyncAPIView
+from api.async_views import AsyncAPIView, Handled
 from api.completions import ChatRequest, StatelessAnswer
 from api.errors import ApiError, api_exception
-from chat import llm, providers
+from api.key_watch import revocation_check
+from chat import answering, llm, providers
 from knowledge.models import KnowledgeBase
 
 logger = logging.getLogger(__name__)
 MODEL_PREFIX = "kb:"
 
 
-def openai_exception_handler(exc: Exception, context: dict) -> Response | None:
+def openai_exception_handler(exc: Exception, context: dict) -> Response:
     exc = api_exception(exc)
     response = exception_handler(exc, context)  # also sets Retry-After and WWW-Authenticate
-    if response is not None and isinstance(exc, exceptions.APIException):
-        response.data = openai_format.api_error_object(exc)
+    response.data = openai_format.api_error_object(exc)
     return response
 
 
@@ -65,12 +65,12 @@ def _model_not_found(name: str) -> ApiError:
     return ApiError(message, code="model_not_found", status_code=status.HTTP_404_NOT_FOUND)
 
 
-async def _resolve_model(user, name: str) -> tuple[KnowledgeBase, providers.ModelConfig | None]:
+def _resolve_model(user, name: str) -> tuple[KnowledgeBase, providers.ModelConfig | None]:
     """The knowledge base and language model a model name stands for, if the user may read it."""
     slug, _at, wanted = name.removeprefix(MODEL_PREFIX).partition("@")
     kb = None
     if name.startswith(MODEL_PREFIX):
-        kb = await KnowledgeBase.objects.readable_by(user).filter(slug=slug).afirst()
+        kb = KnowledgeBase.objects.readable_by(user).filter(slug=slug).first()
     if kb is None:
         raise _model_not_found(name)
     if not wanted:
@@ -119,12 +119,12 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
             ),
         },
     )
-    async def post(self, request: Request) -> HttpResponseBase:
+    def post(self, request: Request) -> Handled:
         body = openai_format.ChatCompletionRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         params = body.validated_data
-        kb, config = await _resolve_model(request.user, params["model"])
-        answer = StatelessAnswer(_chat_request(kb, config, params["messages"]))
+        kb, config = _resolve_model(request.user, params["model"])
+        answer = StatelessAnswer(_chat_request(kb, config, params["messages"]), revocation_check(request))
         if params["stream"]:
             include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
             chunks = _stream(answer, params["model"], include_usage, translation.get_language())
@@ -132,16 +132,18 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        return Response(await _complete(answer, params["model"]))
+        return _complete(answer, params["model"])
 
 
-async def _complete(answer: StatelessAnswer, model: str) -> dict:
+async def _complete(answer: StatelessAnswer, model: str) -> Response:
     reasoning: list[str] = []
     async for event in answer.events():
         if isinstance(event, providers.Reasoning):
             reasoning.append(event.text)
         elif isinstance(event, providers.Content) and event.replaces_reasoning:
             reasoning.clear()  # a distill's untagged reply: what streamed as reasoning was the answer
+    if answer.error is not None and answer.error.code == answering.KEY_REVOKED:
+        raise exceptions.AuthenticationFailed(answer.error.message)
     if answer.error is not None:
         retryable = answer.error.retryable
         raise ApiError(
@@ -157,11 +159,12 @@ async def _complete(answer: StatelessAnswer, model: str) -> dict:
         "citations": cited,
     }
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
-    return openai_format.envelope(model, "chat.completion") | {
+    completion = openai_format.envelope(model, "chat.completion") | {
         "choices": [choice],
         "usage": openai_format.usage_body(answer.usage),
         "citations": cited,
     }
+    return Response(completion)
 
 
 async def _stream(

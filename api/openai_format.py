@@ -13,10 +13,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 
-from chat import providers
+from chat import answering, providers
+from chat.answering import MAX_QUESTION_CHARS
 
 ROLES = ("system", "developer", "user", "assistant")
 INSTRUCTION_ROLES = ("system", "developer")
+# Bounds on what a client sends, beside the chat's own on the question (MAX_QUESTION_CHARS): earlier
+# turns beyond the model's context are dropped anyway, but a client's system messages all go
+# upstream, and validating tens of thousands of messages held up the server for a second.
+MAX_MESSAGES = 200
+MAX_CONTENT_PARTS = 100
+MAX_MESSAGE_CHARS = 32_000
+MAX_TOTAL_CHARS = 200_000
 
 
 @extend_schema_field(
@@ -39,10 +47,20 @@ class MessageContentField(serializers.Field):
     """A message's content: a string, or OpenAI's list of parts of which the text parts count."""
 
     def to_internal_value(self, data: object) -> str:
+        text = self._text(data)
+        if len(text) > MAX_MESSAGE_CHARS:
+            message = _("A message may have at most %(max)d characters; this one has %(count)d.")
+            raise serializers.ValidationError(message % {"max": MAX_MESSAGE_CHARS, "count": len(text)})
+        return text
+
+    def _text(self, data: object) -> str:
         if data is None:
             return ""
         if isinstance(data, str):
             return data
+        if isinstance(data, list) and len(data) > MAX_CONTENT_PARTS:
+            message = _("A message may have at most %(max)d content parts.")
+            raise serializers.ValidationError(message % {"max": MAX_CONTENT_PARTS})
         if isinstance(data, list) and all(isinstance(part, dict) for part in data):
             if any(part.get("type") != "text" or not isinstance(part.get("text"), str) for part in data):
                 raise serializers.ValidationError(_("Only text content parts are supported."))
@@ -69,15 +87,32 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
     """Other OpenAI parameters (temperature, max_tokens, …) are accepted and ignored: the
     knowledge base's model settings apply."""
 
-    model = serializers.CharField(help_text=_("kb:<slug>, or kb:<slug>@<model> to pick the language model."))
-    messages = ChatMessageSerializer(many=True, allow_empty=False)
+    model = serializers.CharField(
+        max_length=200, help_text=_("kb:<slug>, or kb:<slug>@<model> to pick the language model.")
+    )
+    # The count is checked before any message is read.
+    messages = ChatMessageSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=MAX_MESSAGES,
+        error_messages={"max_length": _("Send at most {max_length} messages.")},
+    )
     stream = serializers.BooleanField(default=False)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
 
     def validate_messages(self, messages: list[dict]) -> list[dict]:
-        said = [m for m in messages if m["role"] not in INSTRUCTION_ROLES]
-        if not said or said[-1]["role"] != "user" or not said[-1]["content"].strip():
+        said = [position for position, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES]
+        question = messages[said[-1]] if said else None
+        if question is None or question["role"] != "user" or not question["content"].strip():
             raise serializers.ValidationError(_("The last message must be the user's question."))
+        if len(question["content"]) > MAX_QUESTION_CHARS:
+            message = _("The question may have at most %(max)d characters; this one has %(count)d.")
+            message %= {"max": MAX_QUESTION_CHARS, "count": len(question["content"])}
+            raise serializers.ValidationError({said[-1]: {"content": [message]}})
+        total = sum(len(m["content"]) for m in messages)
+        if total > MAX_TOTAL_CHARS:
+            message = _("The messages may have at most %(max)d characters in all; these have %(count)d.")
+            raise serializers.ValidationError(message % {"max": MAX_TOTAL_CHARS, "count": total})
         return messages
 
 
@@ -177,4 +212,6 @@ def _first_problem(detail: object, path: str = "") -> tuple[str | None, str]:
 
 
 def upstream_error_object(error: providers.Error) -> dict:
-    return error_object(error.message, kind="server_error", code=error.code)
+    """The error object that ends a stream: the model failed, or the key was revoked meanwhile."""
+    kind = "invalid_request_error" if error.code == answering.KEY_REVOKED else "server_error"
+    return error_object(error.message, kind=kind, code=error.code)

@@ -6,20 +6,19 @@ and saves the assistant message whatever happens (including the browser going aw
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import connection, connections, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from chat import citations, llm, prompting, providers
 from chat.models import Conversation, Message
+from chatsite.db_threads import in_pool
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
 
@@ -29,7 +28,9 @@ STOP_CHECK_SECONDS = 0.25
 STOP_REQUEST_SECONDS = 3600
 
 Event = tuple[str, dict]
-T = TypeVar("T")
+# Asked as an answer streams: whether the API key the question came with has been revoked since.
+Revoked = Callable[[], Awaitable[bool]]
+KEY_REVOKED = "invalid_api_key"  # the code of the error that ends such an answer (OpenAI's)
 
 
 @dataclass
@@ -108,30 +109,6 @@ def answer_html(message: Message, cards: list[dict]) -> str:
     return citations.render_html(message.content, message_id=message.id, citations=cards)
 
 
-# SQLite lets one connection write at a time and makes the others sleep and try again, with longer
-# sleeps each time: hundreds of answers writing at once spent seconds asleep. Their writes take
-# turns on one thread instead. PostgreSQL writes from the pool.
-_sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-
-
-async def _in_pool(work: Callable[..., T], /, *, writes: bool = False, **kwargs) -> T:
-    """Run database work in a pool thread and close its connection after.
-
-    Answers run outside any request, where the async ORM would queue every query of every answer
-    being streamed on one shared thread; and no connection is held while the model streams, so
-    hundreds of answers at once do not need hundreds of database connections.
-    """
-
-    def run() -> T:
-        try:
-            return work(**kwargs)
-        finally:
-            connections.close_all()
-
-    executor = _sqlite_writer if writes and connection.vendor == "sqlite" else None
-    return await sync_to_async(run, thread_sensitive=False, executor=executor)()
-
-
 @dataclass
 class _Start:
     history: list[dict[str, str]]
@@ -167,7 +144,7 @@ async def retrieve(
     question: str, knowledge_bases: list[KnowledgeBase], history: list[dict[str, str]]
 ) -> list[Passage]:
     """The passages for a question, with the previous turn as context for a follow-up (off the loop)."""
-    return await _in_pool(
+    return await in_pool(
         retrieve_passages,
         question=question,
         knowledge_bases=knowledge_bases,
@@ -182,10 +159,12 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
     return [last.get(Message.Role.USER, ""), citations.MARKER.sub("", last.get(Message.Role.ASSISTANT, ""))]
 
 
-async def answer_question(*, user, conversation: Conversation, question: str) -> AsyncIterator[Event]:
+async def answer_question(
+    *, user, conversation: Conversation, question: str, revoked: Revoked | None = None
+) -> AsyncIterator[Event]:
     """Yield (event, data) pairs: meta, reasoning*, content*, error?, done."""
     config = llm.model_config(conversation.model or None)
-    start = await _in_pool(
+    start = await in_pool(
         _start, writes=True, user=user, conversation=conversation, question=question, config=config
     )
     history, knowledge_bases, message = start.history, start.knowledge_bases, start.message
@@ -233,7 +212,8 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
                 general_knowledge=not passages,
             )
             passages = prompt.passages  # citations can only point at what the model saw
-            async for event in _stream_model(config, prompt.messages, message, progress, watch):
+            stream = until_revoked(providers.stream_chat(config, prompt.messages), revoked)
+            async for event in _stream_model(config, stream, message, progress, watch):
                 yield event
     except Exception:
         logger.exception("Answering message %s failed", message.id)
@@ -244,7 +224,7 @@ async def answer_question(*, user, conversation: Conversation, question: str) ->
     finally:
         watch.close()
         saved = {"message": message, "progress": progress, "passages": passages, "retrieval_ms": retrieval_ms}
-        await _in_pool(_save, writes=True, **saved)
+        await in_pool(_save, writes=True, **saved)
     yield "done", done_payload(message)
 
 
@@ -294,9 +274,27 @@ class _StopWatch:
         return bool(await cache.aget(_stop_key(self.message_id)))
 
 
+async def until_revoked(
+    stream: AsyncIterator[providers.Event], revoked: Revoked | None
+) -> AsyncIterator[providers.Event]:
+    """The model's events until the API key the question came with is revoked (or its user
+    deactivated): then the upstream request is closed, so no more tokens are generated or billed,
+    and the stream ends with an Error, as when the upstream fails."""
+    async with aclosing(stream):
+        async for event in stream:
+            if revoked is not None and await revoked():
+                break
+            yield event
+        else:
+            return
+    yield providers.Error(
+        code=KEY_REVOKED, message=_("The API key was revoked (or its user deactivated) while answering.")
+    )
+
+
 async def _stream_model(
     config: providers.ModelConfig,
-    messages: list[dict[str, str]],
+    stream: AsyncIterator[providers.Event],
     message: Message,
     progress: _Progress,
     watch: "_StopWatch",
@@ -304,7 +302,6 @@ async def _stream_model(
     if await watch.stopped():  # while the passages were being found
         message.status = Message.Status.STOPPED
         return
-    stream = providers.stream_chat(config, messages)
     async for event in stream:
         if await watch.stopped():
             await stream.aclose()  # closes the upstream request: no more tokens are generated or billed

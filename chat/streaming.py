@@ -10,8 +10,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from asgiref.sync import sync_to_async
-from django.db import connections
 from django.http import StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -48,9 +46,6 @@ def _merged(items: list[Event]) -> list[Event]:
 
 
 async def _relay(queue: asyncio.Queue) -> AsyncIterator[bytes]:
-    # The request's database connection is not needed while the answer streams (the answer task
-    # has its own): give it back now rather than when the stream ends.
-    await sync_to_async(connections.close_all)()
     while True:
         items = [await queue.get()]
         while not queue.empty():
@@ -65,11 +60,19 @@ async def _relay(queue: asyncio.Queue) -> AsyncIterator[bytes]:
 
 
 async def _produce(
-    user, conversation: Conversation, question: str, language: str, queue: asyncio.Queue
+    user,
+    conversation: Conversation,
+    question: str,
+    revoked: answering.Revoked | None,
+    language: str,
+    queue: asyncio.Queue,
 ) -> None:
     translation.activate(language)
     try:
-        async for item in answering.answer_question(user=user, conversation=conversation, question=question):
+        answer = answering.answer_question(
+            user=user, conversation=conversation, question=question, revoked=revoked
+        )
+        async for item in answer:
             queue.put_nowait(item)
     except Exception:
         logger.exception("Answering in conversation %s failed", conversation.id)
@@ -78,13 +81,16 @@ async def _produce(
         queue.put_nowait(None)
 
 
-def start_answer(user, conversation: Conversation, question: str) -> asyncio.Queue:
-    """Start answering in the background; the queue yields (event, data) pairs, then None."""
+def start_answer(
+    user, conversation: Conversation, question: str, revoked: answering.Revoked | None = None
+) -> asyncio.Queue:
+    """Start answering in the background; the queue yields (event, data) pairs, then None. An answer
+    asked with an API key passes `revoked`, to end when the key is revoked."""
     queue: asyncio.Queue = asyncio.Queue()
     # A context of its own: the answer outlives the request (and its thread executor) when the
     # client goes away, and must still be saved.
     task = asyncio.create_task(
-        _produce(user, conversation, question, translation.get_language(), queue),
+        _produce(user, conversation, question, revoked, translation.get_language(), queue),
         context=contextvars.Context(),
     )
     _running.add(task)
@@ -92,9 +98,11 @@ def start_answer(user, conversation: Conversation, question: str) -> asyncio.Que
     return queue
 
 
-def answer_stream(user, conversation: Conversation, question: str) -> StreamingHttpResponse:
+def answer_stream(
+    user, conversation: Conversation, question: str, revoked: answering.Revoked | None = None
+) -> StreamingHttpResponse:
     """A text/event-stream response carrying the answer's events: meta, reasoning, content, error, done."""
-    queue = start_answer(user, conversation, question)
+    queue = start_answer(user, conversation, question, revoked)
     response = StreamingHttpResponse(_relay(queue), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -1,6 +1,5 @@
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import answering, citations, conversations, llm, streaming
 from chat.models import Conversation, Message
+from chatsite.db_threads import in_request_thread
 from knowledge.models import KnowledgeBase
 
 MAX_PREVIEW_CHARS = 200_000
@@ -171,9 +171,10 @@ class _Asking:
 
 def _asking(request: HttpRequest) -> _Asking | JsonResponse:
     """What to answer, or why not. The request's database work before an answer starts (session,
-    user, knowledge bases, conversation) runs here in one thread hop: as separate async ORM calls
-    each query was a hop of its own, and with hundreds of questions at once the hops, not the
-    queries, were where the time went. `_resending` does the same for a resend."""
+    user, knowledge bases, conversation) runs here in one thread hop, which gives the request's
+    connection back as it ends (chatsite.db_threads): as separate async ORM calls each query was a
+    hop of its own, and with hundreds of questions at once the hops, not the queries, were where
+    the time went. `_resending` does the same for a resend."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": _("Log in to ask questions.")}, status=401)
     question = request.POST.get("question", "").strip()
@@ -212,14 +213,14 @@ def _answered(request: HttpRequest, asking: _Asking | JsonResponse) -> HttpRespo
 
 @require_POST
 async def ask(request: HttpRequest) -> HttpResponse:
-    return _answered(request, await sync_to_async(_asking)(request))
+    return _answered(request, await in_request_thread(_asking, request))
 
 
 @require_POST
 async def resend(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """Answer the last question again (regenerate), or an edited version of it (edit and resend):
     the last question and answer are replaced."""
-    return _answered(request, await sync_to_async(_resending)(request, conversation_id))
+    return _answered(request, await in_request_thread(_resending, request, conversation_id))
 
 
 @require_POST

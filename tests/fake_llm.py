@@ -104,6 +104,7 @@ class Script:
 class FakeLLM:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.hung_up = 0  # streamed answers whose client closed the connection before their end
         self._script = Script()
         self._failed = 0
         self._server: _Server | None = None
@@ -132,6 +133,15 @@ class FakeLLM:
     def reset(self) -> None:
         self.script()
         self.requests.clear()
+        self.hung_up = 0
+
+    def hangs_up(self, within: float = 10.0) -> bool:
+        """Whether a client closes a streamed answer before its end, waiting up to `within` seconds
+        (the server notices when its next piece cannot be written)."""
+        deadline = time.monotonic() + within
+        while not self.hung_up and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(self.hung_up)
 
     def should_fail(self) -> bool:
         script = self._script
@@ -193,7 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif any("reasoning_content" in message for message in request.get("messages", [])):
             self._send_error(400, REASONING_IN_INPUT)
         elif request.get("stream"):
-            self._stream(script, request)
+            try:
+                self._stream(script, request)
+            except ConnectionError:
+                self.server.fake.hung_up += 1
+                raise
         else:
             self._complete(script, request)
 

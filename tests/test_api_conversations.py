@@ -1,11 +1,15 @@
 """Conversations over the REST API: own only; asking as JSON or as the chat page's SSE events."""
 
 import json
+from unittest.mock import Mock
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import OperationalError
 from django.test import Client
 
+from api import authentication
+from api.services import api_key_create, api_key_revoke
 from chat.models import Conversation, Message
 from tests.api_fixtures import key_for
 from tests.sse import events_in
@@ -132,3 +136,38 @@ def test_a_session_must_send_the_csrf_token_to_ask(user, conversation):
     response = browser.post(url, {"question": QUESTION}, content_type="application/json")
     assert response.status_code == 403 and "CSRF" in response.json()["error"]["message"]
     assert conversation.messages.count() == 1
+
+
+@pytest.mark.anyio
+async def test_revoking_the_key_ends_its_open_stream_and_keeps_what_was_said(
+    async_client, user, conversation, guide, llm
+):
+    key, secret = await sync_to_async(api_key_create)(user=user, name="wiki bot")
+    llm.script(reasoning="想" * 200, chunk_chars=1, delay=0.05)  # ten seconds of reasoning
+    response = await async_client.post(
+        f"{CONVERSATIONS}{conversation.id}/ask/",
+        json.dumps({"question": QUESTION, "stream": True}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    body = []
+    async for part in response.streaming_content:
+        body.append(part)
+        if len(body) == 5:
+            await sync_to_async(api_key_revoke)(api_key=key)
+    events = events_in(b"".join(body))
+    assert events[-2][0] == "error" and events[-2][1]["code"] == "invalid_api_key"
+    assert events[-1][0] == "done" and events[-1][1]["status"] == "failed"
+    reasoning = "".join(data["text"] for name, data in events if name == "reasoning")
+    assert 0 < len(reasoning) < 100  # of 200
+    answer = await Message.objects.aget(id=events[-1][1]["message_id"])
+    assert (answer.status, answer.error_code, answer.reasoning) == ("failed", "invalid_api_key", reasoning)
+    assert await sync_to_async(llm.hangs_up)()
+
+
+def test_no_free_database_connection_is_a_503_error_body_not_a_page(as_owner, conversation, monkeypatch):
+    timeout = OperationalError("couldn't get a connection after 60.00 sec")
+    monkeypatch.setattr(authentication, "api_key_for_secret", Mock(side_effect=timeout))
+    as_owner.client.raise_request_exception = False
+    response = as_owner.post(f"{CONVERSATIONS}{conversation.id}/ask/", {"question": QUESTION})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"

@@ -4,6 +4,7 @@ import openai
 import pytest
 from django.contrib.auth.models import User
 
+from api.models import ApiKey
 from api.services import api_key_create, api_key_revoke
 from knowledge.models import KnowledgeBase
 from tests.api_fixtures import key_for
@@ -135,3 +136,31 @@ def test_a_failure_mid_stream_reaches_the_client_as_an_error(served, user, fake_
     )
     with pytest.raises(openai.APIError, match="Model crashed"):
         list(stream)
+
+
+def revoke(key: ApiKey) -> None:
+    api_key_revoke(api_key=key)
+
+
+def deactivate_its_user(key: ApiKey) -> None:
+    key.user.is_active = False
+    key.user.save(update_fields=["is_active"])
+
+
+@pytest.mark.parametrize("withdraw", [revoke, deactivate_its_user])
+def test_withdrawing_the_key_ends_its_open_stream_and_the_upstream_request(served, user, fake_llm, withdraw):
+    fake_llm.script(reasoning="想" * 200, chunk_chars=1, delay=0.05)  # ten seconds of reasoning
+    key, secret = api_key_create(user=user, name="wiki bot")
+    client = openai.OpenAI(api_key=secret, base_url=f"{served}/v1", max_retries=0)
+    stream = client.chat.completions.create(
+        model="kb:guide", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    received = 0
+    with pytest.raises(openai.APIError) as caught:
+        for _chunk in stream:
+            received += 1
+            if received == 5:
+                withdraw(key)  # in this process: the server learns it from the database
+    assert caught.value.code == "invalid_api_key" and "revoked" in caught.value.message
+    assert received < 100  # of the 200 pieces of reasoning, and the answer
+    assert fake_llm.hangs_up()

@@ -1,8 +1,13 @@
 """The OpenAI-compatible endpoint's modes and errors, in process: retrieval-only, nothing found,
 picking the model, and OpenAI's error objects."""
 
-import pytest
+from unittest.mock import Mock
 
+import pytest
+from django.db import OperationalError
+
+from api import authentication
+from chat import answering
 from chat.models import Conversation
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
@@ -129,3 +134,54 @@ def test_null_content_is_read_as_empty(as_owner, guide, llm):
     assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
     messages[-1]["content"] = QUESTION
     assert as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages}).status_code == 200
+
+
+def user_says(*texts: str) -> list[dict]:
+    return [{"role": "user", "content": text} for text in texts]
+
+
+@pytest.mark.parametrize(
+    ("messages", "param", "limit"),
+    [
+        (user_says("问" * 8001), "messages.0.content", "8000"),
+        ([{"role": "system", "content": "x" * 32_001}, *user_says(QUESTION)], "messages.0.content", "32000"),
+        ([{"role": "system", "content": "x" * 30_000}] * 7 + user_says(QUESTION), "messages", "200000"),
+        (user_says(*[QUESTION] * 201), "messages", "200"),
+        ([{"role": "user", "content": [{"type": "text", "text": "x"}] * 101}], "messages.0.content", "100"),
+    ],
+    ids=["question", "message", "all messages", "message count", "content parts"],
+)
+def test_oversized_requests_are_a_400_naming_the_limit(as_owner, kb, llm, messages, param, limit):
+    response = as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", param) and limit in error["message"]
+    assert llm.requests == []
+
+
+def test_the_message_count_is_checked_before_any_message_is_read(as_owner, kb):
+    messages = [{"role": "robot", "content": "hi"}] * 60_000  # each one invalid
+    response = as_owner.post(COMPLETIONS, {"model": "kb:guide", "messages": messages})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "messages"
+
+
+def test_an_unexpected_failure_while_answering_is_an_openai_error_not_a_page(as_owner, kb, llm, monkeypatch):
+    monkeypatch.setattr(answering, "retrieve_passages", Mock(side_effect=RuntimeError("a bug")))
+    as_owner.client.raise_request_exception = False
+    response = ask(as_owner)
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert (error["type"], error["code"]) == ("server_error", "internal") and "a bug" not in error["message"]
+    assert set(error) == {"message", "type", "param", "code"}
+
+
+def test_no_free_database_connection_is_a_503_openai_error(as_owner, kb, monkeypatch):
+    timeout = OperationalError("couldn't get a connection after 60.00 sec")
+    monkeypatch.setattr(authentication, "api_key_for_secret", Mock(side_effect=timeout))
+    as_owner.client.raise_request_exception = False
+    response = ask(as_owner)
+    assert response.status_code == 503
+    assert (
+        response.json()["error"]["type"] == "server_error"
+        and "try again" in response.json()["error"]["message"]
+    )
