@@ -18,7 +18,7 @@ from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 from tests.processes import use_data_dir
 
 pytest_plugins = ["tests.api_fixtures"]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
+CORPUS = Path(__file__).resolve().parent / "data" / "deepseek-r1-guide.zh.md"
 # A cache the web processes share (CACHE_URL on Redis), for what must cross processes.
 SHARED_CACHE = {
     "BACKEND": "django.core.cache.backends.redis.RedisCache",
