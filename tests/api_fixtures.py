@@ -22,7 +22,10 @@ class ApiClient:
         return self.client.get(path, params, headers=self.headers)
 
     def post(self, path: str, data: dict | None = None):
-        body = json.dumps(data or {}, ensure_ascii=False)
+        return self.post_json_text(path, json.dumps(data or {}, ensure_ascii=False))
+
+    def post_json_text(self, path: str, body: str):
+        """JSON as written: escapes such as \\ud800 reach the server as they are."""
         return self.client.post(path, body, content_type="application/json", headers=self.headers)
 
     def patch(self, path: str, data: dict):
