@@ -1,10 +1,13 @@
 """Text the database or the embedding model cannot take (NUL, lone surrogates) is a 400 naming the
-field, on every endpoint."""
+field, on every endpoint; and a text the model fails on fails only the search it came with."""
+
+from concurrent.futures import Future
 
 import pytest
 from django.urls import reverse
 
 from chat.models import Conversation, Message
+from knowledge import embedding
 from tests.api_fixtures import ApiClient, key_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
@@ -80,3 +83,15 @@ def test_characters_written_as_surrogate_pairs_are_kept(user, kb):
     created = api.post_json_text("/api/v1/conversations/", body)
     assert created.status_code == 201
     assert Conversation.objects.get().title == "😀"
+
+
+def test_a_text_the_model_cannot_take_fails_only_the_search_it_came_with():
+    batcher = embedding._QueryBatcher()
+    bad, good = Future(), Future()
+    # Both queued before the worker starts, so they are embedded as one batch, as questions
+    # arriving at the same moment are.
+    batcher._requests.put((["\ud800"], bad))
+    batcher._requests.put((["How many parameters does DeepSeek-V3 have?"], good))
+    batcher._ensure_worker()
+    assert good.result(timeout=60).shape == (1, embedding.dimension())
+    assert bad.exception(timeout=60) is not None
