@@ -17,12 +17,16 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, refusing with a 400 what failed as a 500 further in: text holding NUL
-    characters or lone surrogates (see chatsite/valid_text.py)."""
+    """DRF's JSON parser, refusing with a 400 what failed as a 500 further in: nesting deep enough to
+    exhaust Python's recursion limit, and text holding NUL characters or lone surrogates (see
+    chatsite/valid_text.py)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         body = stream.read()
-        data = super().parse(io.BytesIO(body), media_type, parser_context)
+        try:
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
+        except RecursionError:
+            raise ParseError(_("The JSON is nested too deeply."), code="too_deep") from None
         # Walking a large body costs several times parsing it: only when an escape is suspect. In
         # UTF-8 the escapes are these very bytes; a body in another charset is always walked.
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET

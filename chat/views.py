@@ -2,7 +2,8 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,6 +15,15 @@ from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
 MAX_PREVIEW_CHARS = 200_000
+MAX_ID = 2**63 - 1  # the largest id the database's id columns hold
+
+
+def _id(value: str, field: str) -> int:
+    """The id a form field or query parameter gives; a 400 naming the field when it is not an id
+    (`"²".isdigit()` is true, and a number too large for the column failed in the database)."""
+    if len(value) <= len(str(MAX_ID)) and value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+        return int(value)
+    raise BadRequest(_("“%(field)s” is not a valid id.") % {"field": field})
 
 
 def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
@@ -65,14 +75,18 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
     """The sidebar's list alone, for searching as the user types."""
-    current = Conversation.objects.filter(id=request.GET.get("current") or 0, user=request.user).first()
+    current_id = request.GET.get("current", "")
+    current = None
+    if current_id:
+        current = Conversation.objects.filter(id=_id(current_id, "current"), user=request.user).first()
     return render(request, "chat/_conversation_list.html", _sidebar(request, current))
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
-    return redirect(target if safe else default)
+    # Not redirect(): it reads a word such as "0" as the name of a view, and fails.
+    return HttpResponseRedirect(target if safe else default)
 
 
 @login_required
@@ -128,7 +142,7 @@ def _choices(request: HttpRequest) -> _Choices:
     ids = request.POST.getlist("knowledge_base")
     knowledge_bases = None
     if ids:
-        wanted = {int(i) if i.isdigit() else 0 for i in ids}
+        wanted = {_id(i, "knowledge_base") for i in ids}
         knowledge_bases = list(KnowledgeBase.objects.readable_by(request.user).filter(id__in=wanted))
         if len(knowledge_bases) != len(wanted):
             raise Http404
@@ -146,11 +160,8 @@ def _apply(choices: _Choices, conversation: Conversation) -> None:
         conversation.save(update_fields=["model"])
 
 
-def _own_conversation(conversation_id: str | int, user) -> Conversation:
-    conversation_id = str(conversation_id)
-    found = Conversation.objects.filter(
-        id=int(conversation_id) if conversation_id.isdigit() else 0, user=user
-    ).first()
+def _own_conversation(conversation_id: int, user) -> Conversation:
+    found = Conversation.objects.filter(id=conversation_id, user=user).first()
     if found is None:
         raise Http404
     return found
@@ -181,7 +192,7 @@ def _asking(request: HttpRequest) -> _Asking | JsonResponse:
         return error
     choices = _choices(request)
     if conversation_id := request.POST.get("conversation", ""):
-        conversation = _own_conversation(conversation_id, request.user)
+        conversation = _own_conversation(_id(conversation_id, "conversation"), request.user)
     else:
         conversation = Conversation.objects.create(user=request.user)
     _apply(choices, conversation)

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 admin.site.site_header = _("Knowledge Chat administration")
 admin.site.site_title = _("Knowledge Chat")
+handler400 = "chatsite.bad_requests.handler400"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
