@@ -8,14 +8,25 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, citations, conversations, llm, streaming
+from chat import answering, citations, conversations, llm, rate_limits, streaming
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
 MAX_PREVIEW_CHARS = 200_000
 MAX_ID = 2**63 - 1  # the largest id the database's id columns hold
+ANSWER_LIMIT_MESSAGE = ngettext_lazy(
+    "You have reached your limit of answers for now. You can ask again in %(seconds)d second.",
+    "You have reached your limit of answers for now. You can ask again in %(seconds)d seconds.",
+    "seconds",
+)
+PREVIEW_LIMIT_MESSAGE = ngettext_lazy(
+    "Too many previews in a short time. Try again in %(seconds)d second.",
+    "Too many previews in a short time. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 
 
 def _id(value: str, field: str) -> int:
@@ -122,11 +133,23 @@ def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
     return JsonResponse({"rating": message.rating, "feedback": message.feedback})
 
 
+def _over_limit(request: HttpRequest, limit: rate_limits.Limit, message: str) -> JsonResponse | None:
+    """A 429 with Retry-After when the user is over `limit`; each call counts one use."""
+    wait = rate_limits.seconds_to_wait(limit, str(request.user.pk))
+    if wait is None:
+        return None
+    response = JsonResponse({"error": message % {"seconds": wait}}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @login_required
 @require_POST
 def preview(request: HttpRequest) -> JsonResponse:
     """The answer streamed so far as sanitised HTML, so the page shows Markdown while it streams
     with the same renderer as the finished answer."""
+    if refusal := _over_limit(request, rate_limits.PREVIEWS, PREVIEW_LIMIT_MESSAGE):
+        return refusal
     text = request.POST.get("text", "")[:MAX_PREVIEW_CHARS]
     return JsonResponse({"html": citations.render_partial_html(text)})
 
@@ -184,17 +207,20 @@ def _asking(request: HttpRequest) -> _Asking | JsonResponse:
     """What to answer, or why not. The request's database work before an answer starts (session,
     user, knowledge bases, conversation) runs here in one thread hop: as separate async ORM calls
     each query was a hop of its own, and with hundreds of questions at once the hops, not the
-    queries, were where the time went. `_resending` does the same for a resend."""
+    queries, were where the time went. `_resending` does the same for a resend. A question refused
+    for what it asks costs nothing of the user's answer budget."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": _("Log in to ask questions.")}, status=401)
     question = request.POST.get("question", "").strip()
     if error := _question_error(question):
         return error
     choices = _choices(request)
+    conversation = None
     if conversation_id := request.POST.get("conversation", ""):
         conversation = _own_conversation(_id(conversation_id, "conversation"), request.user)
-    else:
-        conversation = Conversation.objects.create(user=request.user)
+    if refusal := _over_limit(request, rate_limits.ANSWERS, ANSWER_LIMIT_MESSAGE):
+        return refusal
+    conversation = conversation or Conversation.objects.create(user=request.user)
     _apply(choices, conversation)
     return _Asking(conversation, question)
 
@@ -207,6 +233,8 @@ def _resending(request: HttpRequest, conversation_id: int) -> _Asking | JsonResp
     if "question" in request.POST and (error := _question_error(edited)):
         return error
     choices = _choices(request)
+    if refusal := _over_limit(request, rate_limits.ANSWERS, ANSWER_LIMIT_MESSAGE):
+        return refusal  # before the rewind: the last question and answer stay
     try:
         question = conversations.conversation_rewind(conversation=conversation)
     except conversations.NothingToResend:

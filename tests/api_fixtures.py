@@ -5,7 +5,6 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 
 from api.services import api_key_create
@@ -45,9 +44,8 @@ def key_for(user: User) -> str:
 
 @pytest.fixture
 def api_test(sync_orm_in_async) -> None:
-    """Used by every API test module (pytestmark): fresh rate limits, and the ORM usable around
-    async views."""
-    cache.clear()  # throttles count in the cache
+    """Used by every API test module (pytestmark): the ORM usable around async views (rate limits
+    start fresh in every test, see conftest)."""
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.core.files import File
 from django.db import connections
 
-from chat import answering
+from chat import answering, rate_limits
 from chat.models import Conversation
 from knowledge import embedding, index, ingestion, services
 from knowledge.models import Document, KnowledgeBase
@@ -65,6 +65,12 @@ def _fresh_indexes(settings, tmp_path) -> None:
     """Each test gets its own index folder: row ids are reused after rollbacks, indexes must not be."""
     use_data_dir(settings, tmp_path)
     index._cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Each test starts with no use of any rate limit recorded (a new in-process store)."""
+    rate_limits._limiter.cache_clear()
 
 
 @pytest.fixture
