@@ -9,7 +9,7 @@ from django.core.files import File
 from django.db import connections
 
 from chat import answering, rate_limits
-from chat.models import Conversation
+from chat.models import Conversation, Message
 from knowledge import embedding, index, ingestion, services
 from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
@@ -134,6 +134,15 @@ def kb(readers) -> KnowledgeBase:
     knowledge_base = KnowledgeBase.objects.create(name="Guide", slug="guide")
     knowledge_base.groups.add(readers)
     return knowledge_base
+
+
+@pytest.fixture
+def exchange(user) -> Conversation:
+    """Alice's conversation with one finished question and answer."""
+    conversation = Conversation.objects.create(user=user, title="Leave")
+    Message.objects.create(conversation=conversation, role=Message.Role.USER, content="How much leave?")
+    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.")
+    return conversation
 
 
 def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -> Document:

@@ -3,20 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from chat.models import Conversation, Message
+from chat.models import Conversation
 from tests.api_fixtures import ApiClient, key_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
 NOT_IDS = ["²", "٣", "9" * 30, str(2**63), "-1", "1.0", " 1", ""]
-
-
-@pytest.fixture
-def exchange(user, kb) -> Conversation:
-    conversation = Conversation.objects.create(user=user, title="Leave")
-    conversation.knowledge_bases.set([kb])
-    Message.objects.create(conversation=conversation, role=Message.Role.USER, content="How much leave?")
-    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.")
-    return conversation
 
 
 def test_the_conversation_list_refuses_a_current_that_is_not_an_id(client, user, exchange):

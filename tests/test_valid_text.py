@@ -13,15 +13,6 @@ from tests.api_fixtures import ApiClient, key_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
 
 
-@pytest.fixture
-def exchange(user, kb) -> Conversation:
-    conversation = Conversation.objects.create(user=user, title="Leave")
-    conversation.knowledge_bases.set([kb])
-    Message.objects.create(conversation=conversation, role=Message.Role.USER, content="How much leave?")
-    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.")
-    return conversation
-
-
 def test_the_chat_pages_endpoints_refuse_nul_naming_the_field(client, user, kb, exchange):
     answer = exchange.messages.get(role=Message.Role.ASSISTANT)
     client.force_login(user)
