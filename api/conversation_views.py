@@ -61,6 +61,8 @@ class ConversationDetail(generics.RetrieveUpdateDestroyAPIView):
 class ConversationAsk(AsyncAPIView):
     """Ask a question in one of your conversations; answered from its knowledge bases."""
 
+    throttle_scope = "answers"  # one answer budget with the chat page's (api/throttles.py)
+
     @extend_schema(
         request=AskSerializer,
         responses={

@@ -103,6 +103,8 @@ def _chat_request(
 class ChatCompletions(_OpenAIView, AsyncAPIView):
     """Answer the last user message from the knowledge base named by `model`, in DeepSeek's shape."""
 
+    throttle_scope = "answers"  # one answer budget with the chat page's (api/throttles.py)
+
     @extend_schema(
         request=openai_format.ChatCompletionRequestSerializer,
         responses={

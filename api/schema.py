@@ -59,14 +59,19 @@ _ERROR_SCHEMAS = {
 
 def document_errors(result: dict, generator, request, public: bool) -> dict:
     """A postprocessing hook: the error responses every operation can give, in its error shape
-    (OpenAI's under /v1/, ours elsewhere), unless the view documents that status itself."""
+    (OpenAI's under /v1/, ours elsewhere), unless the view documents that status itself. A 400 that
+    a view documents in a shape of its own (an upload's report) can still be an error: input that
+    is refused before the view (chatsite/valid_text.py) or by its serializer."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(_ERROR_SCHEMAS)
     for path, operations in result["paths"].items():
-        name = "OpenAIError" if path.startswith("/v1/") else "Error"
-        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+        error = {"$ref": f"#/components/schemas/{'OpenAIError' if path.startswith('/v1/') else 'Error'}"}
+        content = {"application/json": {"schema": error}}
         for operation in operations.values():
             for status, description in _ERRORS.items():
                 operation["responses"].setdefault(status, {"description": description, "content": content})
+            own = operation["responses"]["400"].get("content", {}).get("application/json", {})
+            if own.get("schema", error) != error:
+                own["schema"] = {"oneOf": [own["schema"], error]}
     return result
 
 

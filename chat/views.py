@@ -1,19 +1,40 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, citations, conversations, llm, streaming
+from chat import answering, citations, conversations, llm, rate_limits, streaming
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_request_thread
 from knowledge.models import KnowledgeBase
 
 MAX_PREVIEW_CHARS = 200_000
+MAX_ID = 2**63 - 1  # the largest id the database's id columns hold
+ANSWER_LIMIT_MESSAGE = ngettext_lazy(
+    "You have reached your limit of answers for now. You can ask again in %(seconds)d second.",
+    "You have reached your limit of answers for now. You can ask again in %(seconds)d seconds.",
+    "seconds",
+)
+PREVIEW_LIMIT_MESSAGE = ngettext_lazy(
+    "Too many previews in a short time. Try again in %(seconds)d second.",
+    "Too many previews in a short time. Try again in %(seconds)d seconds.",
+    "seconds",
+)
+
+
+def _id(value: str, field: str) -> int:
+    """The id a form field or query parameter gives; a 400 naming the field when it is not an id
+    (`"²".isdigit()` is true, and a number too large for the column failed in the database)."""
+    if len(value) <= len(str(MAX_ID)) and value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+        return int(value)
+    raise BadRequest(_("“%(field)s” is not a valid id.") % {"field": field})
 
 
 def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
@@ -65,14 +86,18 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
     """The sidebar's list alone, for searching as the user types."""
-    current = Conversation.objects.filter(id=request.GET.get("current") or 0, user=request.user).first()
+    current_id = request.GET.get("current", "")
+    current = None
+    if current_id:
+        current = Conversation.objects.filter(id=_id(current_id, "current"), user=request.user).first()
     return render(request, "chat/_conversation_list.html", _sidebar(request, current))
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
-    return redirect(target if safe else default)
+    # Not redirect(): it reads a word such as "0" as the name of a view, and fails.
+    return HttpResponseRedirect(target if safe else default)
 
 
 @login_required
@@ -108,11 +133,23 @@ def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
     return JsonResponse({"rating": message.rating, "feedback": message.feedback})
 
 
+def _over_limit(request: HttpRequest, limit: rate_limits.Limit, message: str) -> JsonResponse | None:
+    """A 429 with Retry-After when the user is over `limit`; each call counts one use."""
+    wait = rate_limits.seconds_to_wait(limit, str(request.user.pk))
+    if wait is None:
+        return None
+    response = JsonResponse({"error": message % {"seconds": wait}}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @login_required
 @require_POST
 def preview(request: HttpRequest) -> JsonResponse:
     """The answer streamed so far as sanitised HTML, so the page shows Markdown while it streams
     with the same renderer as the finished answer."""
+    if refusal := _over_limit(request, rate_limits.PREVIEWS, PREVIEW_LIMIT_MESSAGE):
+        return refusal
     text = request.POST.get("text", "")[:MAX_PREVIEW_CHARS]
     return JsonResponse({"html": citations.render_partial_html(text)})
 
@@ -128,7 +165,7 @@ def _choices(request: HttpRequest) -> _Choices:
     ids = request.POST.getlist("knowledge_base")
     knowledge_bases = None
     if ids:
-        wanted = {int(i) if i.isdigit() else 0 for i in ids}
+        wanted = {_id(i, "knowledge_base") for i in ids}
         knowledge_bases = list(KnowledgeBase.objects.readable_by(request.user).filter(id__in=wanted))
         if len(knowledge_bases) != len(wanted):
             raise Http404
@@ -146,11 +183,8 @@ def _apply(choices: _Choices, conversation: Conversation) -> None:
         conversation.save(update_fields=["model"])
 
 
-def _own_conversation(conversation_id: str | int, user) -> Conversation:
-    conversation_id = str(conversation_id)
-    found = Conversation.objects.filter(
-        id=int(conversation_id) if conversation_id.isdigit() else 0, user=user
-    ).first()
+def _own_conversation(conversation_id: int, user) -> Conversation:
+    found = Conversation.objects.filter(id=conversation_id, user=user).first()
     if found is None:
         raise Http404
     return found
@@ -174,17 +208,20 @@ def _asking(request: HttpRequest) -> _Asking | JsonResponse:
     user, knowledge bases, conversation) runs here in one thread hop, which gives the request's
     connection back as it ends (chatsite.db_threads): as separate async ORM calls each query was a
     hop of its own, and with hundreds of questions at once the hops, not the queries, were where
-    the time went. `_resending` does the same for a resend."""
+    the time went. `_resending` does the same for a resend. A question refused for what it asks
+    costs nothing of the user's answer budget."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": _("Log in to ask questions.")}, status=401)
     question = request.POST.get("question", "").strip()
     if error := _question_error(question):
         return error
     choices = _choices(request)
+    conversation = None
     if conversation_id := request.POST.get("conversation", ""):
-        conversation = _own_conversation(conversation_id, request.user)
-    else:
-        conversation = Conversation.objects.create(user=request.user)
+        conversation = _own_conversation(_id(conversation_id, "conversation"), request.user)
+    if refusal := _over_limit(request, rate_limits.ANSWERS, ANSWER_LIMIT_MESSAGE):
+        return refusal
+    conversation = conversation or Conversation.objects.create(user=request.user)
     _apply(choices, conversation)
     return _Asking(conversation, question)
 
@@ -197,6 +234,8 @@ def _resending(request: HttpRequest, conversation_id: int) -> _Asking | JsonResp
     if "question" in request.POST and (error := _question_error(edited)):
         return error
     choices = _choices(request)
+    if refusal := _over_limit(request, rate_limits.ANSWERS, ANSWER_LIMIT_MESSAGE):
+        return refusal  # before the rewind: the last question and answer stay
     try:
         question = conversations.conversation_rewind(conversation=conversation)
     except conversations.NothingToResend:

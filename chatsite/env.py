@@ -76,12 +76,22 @@ def env_json(name: str, default: Any = None) -> Any:
         raise ImproperlyConfigured(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}).") from None
 
 
-_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
+_PERIOD_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
+_PERIOD_SECONDS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+_RATE = re.compile(rf"(\d+)/({'|'.join(_PERIOD_SECONDS)})")
 
 
 def env_rate(name: str, default: str) -> str:
-    """A request rate like 60/min (also /s, /h, /day), as Django REST framework's throttles read it."""
+    """A request rate like 60/min (also /s, /h, /day); `rate_parts` reads it."""
     value = env_str(name, default)
     if not _RATE.fullmatch(value):
         raise ImproperlyConfigured(f"{name}={value!r} is not a rate; use e.g. 60/min, 5/s or 1000/hour.")
     return value
+
+
+def rate_parts(rate: str) -> tuple[int, int]:
+    """How many requests a rate allows, and in how many seconds: "60/min" is (60, 60)."""
+    found = _RATE.fullmatch(rate)
+    if found is None:
+        raise ValueError(f"{rate!r} is not a rate; use e.g. 60/min, 5/s or 1000/hour.")
+    return int(found[1]), _PERIOD_SECONDS[found[2]]

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "chatsite.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # After the language is chosen (its 400s are translated), before anything reads the form.
+    "chatsite.valid_text.ValidTextMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -250,15 +252,26 @@ for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
 # request rates per key and per user (whichever key or session the user calls with).
 API_RATE_PER_KEY = env_rate("API_RATE_PER_KEY", "120/min")
 API_RATE_PER_USER = env_rate("API_RATE_PER_USER", "240/min")
+# What costs money or CPU, per user: answers started, on the chat page (questions, regenerates,
+# edits) and through the API (REST asks, /v1 completions) alike, one budget; and previews of a
+# streaming answer's Markdown, which the page asks for at most twice a second per answer.
+ANSWER_RATE_PER_USER = env_rate("ANSWER_RATE_PER_USER", "30/min")
+PREVIEW_RATE_PER_USER = env_rate("PREVIEW_RATE_PER_USER", "5/s")
+# Where rate limits count (chat/rate_limits.py): with the cache, shared by every web process.
+RATE_LIMITS_STORAGE = CACHE_URL or "memory://"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.ApiKeyRateThrottle", "api.throttles.ApiUserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttles.ApiKeyRateThrottle",
+        "api.throttles.ApiUserRateThrottle",
+        "api.throttles.AnswerRateThrottle",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

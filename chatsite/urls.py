@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 admin.site.site_header = _("Knowledge Chat administration")
 admin.site.site_title = _("Knowledge Chat")
+handler400 = "chatsite.bad_requests.handler400"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -106,16 +106,26 @@ class _QueryBatcher:
             batch = [self._requests.get()]
             while not self._requests.empty():
                 batch.append(self._requests.get_nowait())
-            try:
-                vectors = embed([text for texts, _future in batch for text in texts])
-            except Exception as exc:  # every waiting caller gets the error, none waits forever
-                for _texts, future in batch:
-                    future.set_exception(exc)
-                continue
-            start = 0
-            for texts, future in batch:
-                future.set_result(vectors[start : start + len(texts)])
-                start += len(texts)
+            _embed_batch(batch)
+
+
+def _embed_batch(batch: list[tuple[list[str], Future]]) -> None:
+    """Embed the texts of every caller at once. If that fails, each caller's texts are embedded
+    alone, so one caller's text that the model cannot take fails that caller only; every caller
+    gets a result or an error, none waits forever."""
+    try:
+        vectors = embed([text for texts, _future in batch for text in texts])
+    except Exception as exc:
+        if len(batch) == 1:
+            batch[0][1].set_exception(exc)
+        else:
+            for request in batch:
+                _embed_batch([request])
+        return
+    start = 0
+    for texts, future in batch:
+        future.set_result(vectors[start : start + len(texts)])
+        start += len(texts)
 
 
 _queries = _QueryBatcher()

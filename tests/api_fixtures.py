@@ -5,7 +5,6 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 
 from api.services import api_key_create
@@ -22,7 +21,10 @@ class ApiClient:
         return self.client.get(path, params, headers=self.headers)
 
     def post(self, path: str, data: dict | None = None):
-        body = json.dumps(data or {}, ensure_ascii=False)
+        return self.post_json_text(path, json.dumps(data or {}, ensure_ascii=False))
+
+    def post_json_text(self, path: str, body: str):
+        """JSON as written: escapes such as \\ud800 reach the server as they are."""
         return self.client.post(path, body, content_type="application/json", headers=self.headers)
 
     def patch(self, path: str, data: dict):
@@ -42,9 +44,8 @@ def key_for(user: User) -> str:
 
 @pytest.fixture
 def api_test(sync_orm_in_async) -> None:
-    """Used by every API test module (pytestmark): fresh rate limits, and the ORM usable around
-    async views."""
-    cache.clear()  # throttles count in the cache
+    """Used by every API test module (pytestmark): the ORM usable around async views (rate limits
+    start fresh in every test, see conftest)."""
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from django.core.files import File
 from django.db import connections
 from django.test import Client
 
-from chat import answering
-from chat.models import Conversation
+from chat import answering, rate_limits
+from chat.models import Conversation, Message
 from knowledge import embedding, index, ingestion, services, tasks
 from knowledge.models import Document, KnowledgeBase
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
@@ -66,6 +66,12 @@ def _fresh_indexes(settings, tmp_path) -> None:
     """Each test gets its own index folder: row ids are reused after rollbacks, indexes must not be."""
     use_data_dir(settings, tmp_path)
     index._cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Each test starts with no use of any rate limit recorded (a new in-process store)."""
+    rate_limits._limiter.cache_clear()
 
 
 @pytest.fixture
@@ -170,6 +176,15 @@ def kb(readers) -> KnowledgeBase:
     knowledge_base = KnowledgeBase.objects.create(name="Guide", slug="guide")
     knowledge_base.groups.add(readers)
     return knowledge_base
+
+
+@pytest.fixture
+def exchange(user) -> Conversation:
+    """Alice's conversation with one finished question and answer."""
+    conversation = Conversation.objects.create(user=user, title="Leave")
+    Message.objects.create(conversation=conversation, role=Message.Role.USER, content="How much leave?")
+    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.")
+    return conversation
 
 
 def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -> Document:

@@ -14,15 +14,6 @@ from tests.sse import ask_on_chat_page, sse_events
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 
 
-@pytest.fixture
-def exchange(user) -> Conversation:
-    """Alice's conversation with one finished question and answer."""
-    conversation = Conversation.objects.create(user=user, title="Leave")
-    Message.objects.create(conversation=conversation, role=Message.Role.USER, content="How much leave?")
-    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.")
-    return conversation
-
-
 def answer_of(conversation: Conversation) -> Message:
     return conversation.messages.get(role=Message.Role.ASSISTANT)
 

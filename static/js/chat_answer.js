@@ -307,13 +307,14 @@
     showFailure(view, saved ? strings.connectionLostSaved : strings.connectionLost, saved);
   }
 
-  // A login page instead of a stream means the session expired; JSON carries the server's reason.
+  // A login page instead of a stream means the session expired; JSON carries the server's reason,
+  // as {"error": "…"} from the chat's views or {"error": {"message": "…"}} when refused before them.
   async function checkResponse(response) {
     const type = response.headers.get("Content-Type") || "";
     if (response.ok && type.startsWith("text/event-stream")) return;
     const payload = type.startsWith("application/json") ? await response.json().catch(() => ({})) : {};
     const error = new Error(response.statusText);
-    error.userMessage = payload.error || payload.message || payload.detail ||
+    error.userMessage = payload.error?.message || payload.error || payload.message || payload.detail ||
       (type.startsWith("text/html") ? strings.sessionExpired : strings.requestFailed);
     throw error;
   }

@@ -1,0 +1,51 @@
+"""Per-user limits on what costs money or CPU, counted alike by the chat page and the API.
+
+Answers draw on one budget per user, ANSWER_RATE_PER_USER, wherever they are asked: a question,
+regenerate or edit on the chat page, an ask through the REST API, a /v1 chat completion. Switching
+between the page and the API does not get past it. Previews of a streaming answer's Markdown have a
+budget of their own, PREVIEW_RATE_PER_USER. The API also limits all of its requests per key and per
+user (api/throttles.py) with the same counters.
+
+A limit is a moving window: at most so many uses in any period of its length. The counts live in
+Redis at CACHE_URL when it is set, shared by every web process, else in the process; each use is
+recorded atomically (the `limits` library; a Lua script on Redis), so requests arriving together
+cannot slip past a limit. DRF's throttles read a list of timestamps and wrote it back: six threads
+sending 120 requests at once got 36 of them through a limit of 10.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from limits import RateLimitItemPerSecond, storage, strategies
+
+from chatsite.env import rate_parts
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    setting: str  # the setting holding the rate, read at each use so that it can be changed
+
+
+ANSWERS = Limit("answers", "ANSWER_RATE_PER_USER")
+PREVIEWS = Limit("previews", "PREVIEW_RATE_PER_USER")
+
+
+@cache
+def _limiter(location: str) -> strategies.MovingWindowRateLimiter:
+    return strategies.MovingWindowRateLimiter(storage.storage_from_string(location))
+
+
+def seconds_to_wait(limit: Limit, who: str) -> int | None:
+    """Record one use of `limit` by `who` (a user's or an API key's id): None while within the limit,
+    else the seconds until the oldest use in the window leaves it (a refused use is not recorded)."""
+    count, seconds = rate_parts(getattr(settings, limit.setting))
+    item = RateLimitItemPerSecond(count, seconds)
+    limiter = _limiter(settings.RATE_LIMITS_STORAGE)
+    if limiter.hit(item, limit.name, who):
+        return None
+    reset, _remaining = limiter.get_window_stats(item, limit.name, who)
+    return max(1, math.ceil(reset - time.time()))

@@ -1,0 +1,23 @@
+"""Bad input is a 400 that names the problem, never a 500 or a page that says only "Bad Request".
+
+One JSON shape serves every client of ours: the chat page reads `error.message`, the REST API's
+clients `error.code` and `error.message`, and OpenAI's SDKs find OpenAI's error object (`type` and
+`param` as well), so a refusal made before the request reaches a view suits every endpoint.
+"""
+
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+
+
+def bad_request(message: str, *, code: str = "invalid", param: str | None = None) -> JsonResponse:
+    error = {"code": code, "message": message, "type": "invalid_request_error", "param": param}
+    return JsonResponse({"error": error}, status=400)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400 view. A view raises `BadRequest(_("…"))` as it raises Http404, and its message is
+    shown; other causes (a host not allowed, a body over the size limit) keep their details to the log."""
+    if isinstance(exception, BadRequest) and exception.args:
+        return bad_request(str(exception))
+    return bad_request(_("The request is not valid."))
