@@ -1,7 +1,6 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,11 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import answering, citations, conversations, llm, rate_limits, streaming
 from chat.models import Conversation, Message
+from chatsite.bad_requests import parse_id
 from chatsite.db_threads import in_request_thread
 from knowledge.models import KnowledgeBase
 
 MAX_PREVIEW_CHARS = 200_000
-MAX_ID = 2**63 - 1  # the largest id the database's id columns hold
 ANSWER_LIMIT_MESSAGE = ngettext_lazy(
     "You have reached your limit of answers for now. You can ask again in %(seconds)d second.",
     "You have reached your limit of answers for now. You can ask again in %(seconds)d seconds.",
@@ -27,14 +26,6 @@ PREVIEW_LIMIT_MESSAGE = ngettext_lazy(
     "Too many previews in a short time. Try again in %(seconds)d seconds.",
     "seconds",
 )
-
-
-def _id(value: str, field: str) -> int:
-    """The id a form field or query parameter gives; a 400 naming the field when it is not an id
-    (`"²".isdigit()` is true, and a number too large for the column failed in the database)."""
-    if len(value) <= len(str(MAX_ID)) and value.isascii() and value.isdigit() and int(value) <= MAX_ID:
-        return int(value)
-    raise BadRequest(_("“%(field)s” is not a valid id.") % {"field": field})
 
 
 def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
@@ -89,7 +80,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     current_id = request.GET.get("current", "")
     current = None
     if current_id:
-        current = Conversation.objects.filter(id=_id(current_id, "current"), user=request.user).first()
+        current = Conversation.objects.filter(id=parse_id(current_id, "current"), user=request.user).first()
     return render(request, "chat/_conversation_list.html", _sidebar(request, current))
 
 
@@ -165,7 +156,7 @@ def _choices(request: HttpRequest) -> _Choices:
     ids = request.POST.getlist("knowledge_base")
     knowledge_bases = None
     if ids:
-        wanted = {_id(i, "knowledge_base") for i in ids}
+        wanted = {parse_id(i, "knowledge_base") for i in ids}
         knowledge_bases = list(KnowledgeBase.objects.readable_by(request.user).filter(id__in=wanted))
         if len(knowledge_bases) != len(wanted):
             raise Http404
@@ -218,7 +209,7 @@ def _asking(request: HttpRequest) -> _Asking | JsonResponse:
     choices = _choices(request)
     conversation = None
     if conversation_id := request.POST.get("conversation", ""):
-        conversation = _own_conversation(_id(conversation_id, "conversation"), request.user)
+        conversation = _own_conversation(parse_id(conversation_id, "conversation"), request.user)
     if refusal := _over_limit(request, rate_limits.ANSWERS, ANSWER_LIMIT_MESSAGE):
         return refusal
     conversation = conversation or Conversation.objects.create(user=request.user)

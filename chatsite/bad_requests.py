@@ -9,6 +9,21 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 
+MAX_ID = 2**63 - 1  # the largest id the database's id columns hold
+
+
+def is_id(value: str) -> bool:
+    """Whether a form field or query parameter holds a row id: `"²".isdigit()` is true, and a number
+    too large for the column fails in the database."""
+    return len(value) <= len(str(MAX_ID)) and value.isascii() and value.isdigit() and int(value) <= MAX_ID
+
+
+def parse_id(value: str, field: str) -> int:
+    """The id a form field or query parameter gives; a 400 naming the field when it is not an id."""
+    if is_id(value):
+        return int(value)
+    raise BadRequest(_("“%(field)s” is not a valid id.") % {"field": field})
+
 
 def bad_request(message: str, *, code: str = "invalid", param: str | None = None) -> JsonResponse:
     error = {"code": code, "message": message, "type": "invalid_request_error", "param": param}

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from chatsite.bad_requests import is_id
 from knowledge import access, extract, services
 from knowledge.models import Document, KnowledgeBase
 
@@ -69,7 +70,7 @@ def changelist_url(knowledge_base_id: object = None) -> str:
 
 def failed_documents(documents: QuerySet[Document], knowledge_base_id: str | None) -> QuerySet[Document]:
     failed = documents.filter(status=Document.Status.FAILED)
-    if knowledge_base_id and knowledge_base_id.isdigit():
+    if knowledge_base_id and is_id(knowledge_base_id):
         failed = failed.filter(knowledge_base_id=int(knowledge_base_id))
     return failed
 
@@ -160,7 +161,7 @@ def progress(request: HttpRequest, model_admin: ModelAdmin) -> JsonResponse:
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     raw = [part for part in request.GET.get("ids", "").split(",") if part.strip()]
-    if not all(part.strip().isdigit() for part in raw) or len(raw) > MAX_PROGRESS_IDS:
+    if not all(is_id(part.strip()) for part in raw) or len(raw) > MAX_PROGRESS_IDS:
         return JsonResponse({"error": "ids: up to 500 comma-separated document ids"}, status=400)
     documents = model_admin.get_queryset(request).filter(id__in=[int(part) for part in raw])
     return JsonResponse({"documents": [progress_state(document) for document in documents]})
@@ -175,4 +176,4 @@ def reindex_failed(request: HttpRequest, model_admin: ModelAdmin) -> HttpRespons
     count = services.documents_reindex(documents=failed)
     text = ngettext("%(n)d failed document queued again.", "%(n)d failed documents queued again.", count)
     messages.success(request, text % {"n": count})
-    return redirect(changelist_url(knowledge_base_id if knowledge_base_id.isdigit() else None))
+    return redirect(changelist_url(knowledge_base_id if is_id(knowledge_base_id) else None))

@@ -66,3 +66,13 @@ def test_a_next_address_that_is_a_single_word_is_no_server_error(client, user, e
     assert response.status_code == 302  # was a 500: redirect() took "0" for the name of a view
     exchange.refresh_from_db()
     assert exchange.title == "Annual leave"
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "99999999999999999999"])
+def test_the_document_admin_refuses_ids_that_are_not_ids(client, manager, kb, value):
+    client.force_login(manager)
+    assert client.get("/admin/knowledge/document/progress/", {"ids": f"1,{value}"}).status_code == 400
+    listing = client.get("/admin/knowledge/document/", {"knowledge_base__id__exact": value})
+    assert listing.status_code < 500
+    again = client.post("/admin/knowledge/document/reindex-failed/", {"knowledge_base": value})
+    assert again.status_code == 302
