@@ -140,6 +140,12 @@ STORAGES = {
 }
 
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50, minimum=1)
+# A .zip is checked from its table of contents before anything is unpacked, and again while unpacking:
+# entries (folders included; a macOS archive lists each file twice), bytes it unpacks to, and the files
+# one upload request may turn into documents (plain files and archive members together).
+MAX_ZIP_MEMBERS = env_int("MAX_ZIP_MEMBERS", 2000, minimum=1)
+MAX_ZIP_UNPACKED_MB = env_int("MAX_ZIP_UNPACKED_MB", 500, minimum=1)
+MAX_UPLOAD_FILES = env_int("MAX_UPLOAD_FILES", 1000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
