@@ -198,6 +198,23 @@ INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 600, minimum=1)
 INGEST_RESEND_UNSENT_SECONDS = env_int("INGEST_RESEND_UNSENT_SECONDS", 30, minimum=0)
 INGEST_RESEND_QUEUED_SECONDS = env_int("INGEST_RESEND_QUEUED_SECONDS", 1800, minimum=1)
 INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 30, minimum=1)
+# A group's files add up to at most this; a larger file is a task of its own, so that it never holds
+# back a group of small ones (it fills embedding batches on its own anyway).
+INGEST_GROUP_MB = env_int("INGEST_GROUP_MB", 2, minimum=1)
+# What one document may cost: pages, characters of text, bytes its Word or Excel parts unpack to (and
+# how many times their packed size), and seconds to read (extract and split; embedding is bounded by the
+# characters). Each ends the document as failed with the limit and its setting named.
+INGEST_MAX_PAGES = env_int("INGEST_MAX_PAGES", 2000, minimum=1)
+INGEST_MAX_CHARS = env_int("INGEST_MAX_CHARS", 3_000_000, minimum=1)
+INGEST_MAX_UNPACKED_MB = env_int("INGEST_MAX_UNPACKED_MB", 100, minimum=1)
+INGEST_MAX_ZIP_RATIO = env_int("INGEST_MAX_ZIP_RATIO", 100, minimum=1)
+INGEST_READ_SECONDS = env_int("INGEST_READ_SECONDS", 300, minimum=1)
+# Celery's limits on one ingest task (a group): past the soft one the documents in hand fail with the
+# reason and the rest are queued again; past the hard one the pool process is replaced (prefork only).
+INGEST_TASK_SOFT_SECONDS = env_int("INGEST_TASK_SOFT_SECONDS", 1800, minimum=1)
+INGEST_TASK_HARD_SECONDS = env_int(
+    "INGEST_TASK_HARD_SECONDS", INGEST_TASK_SOFT_SECONDS + 60, minimum=INGEST_TASK_SOFT_SECONDS + 1
+)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {
         "task": "knowledge.tasks.requeue_stalled_documents",

@@ -273,14 +273,17 @@ def documents_enqueue(*, documents: list[Document]) -> None:
     """
     from knowledge.tasks import ingest_documents
 
-    ids = [document.id for document in documents]
-    size = settings.INGEST_GROUP_SIZE
+    groups = _groups(documents)
 
     def send() -> None:
-        for start in range(0, len(ids), size):
-            group = ids[start : start + size]
+        for group in groups:
             try:
-                ingest_documents.apply_async(args=[group], retry=False)
+                ingest_documents.apply_async(
+                    args=[group],
+                    retry=False,
+                    soft_time_limit=settings.INGEST_TASK_SOFT_SECONDS,
+                    time_limit=settings.INGEST_TASK_HARD_SECONDS,
+                )
             except Exception:
                 logger.warning("Could not reach the task queue for documents %s", group, exc_info=True)
                 Document.objects.filter(id__in=group, status=Document.Status.QUEUED).update(
@@ -292,6 +295,26 @@ def documents_enqueue(*, documents: list[Document]) -> None:
             sent.filter(error=BROKER_DOWN).update(error="")
 
     transaction.on_commit(send)
+
+
+def _groups(documents: list[Document]) -> list[list[int]]:
+    """Ids in groups of up to INGEST_GROUP_SIZE documents whose files add up to at most INGEST_GROUP_MB;
+    a file of that size or more makes a group of its own."""
+    groups: list[list[int]] = []
+    group: list[int] = []
+    total = 0
+    for document in documents:
+        full = (
+            len(group) == settings.INGEST_GROUP_SIZE or total + document.size > settings.INGEST_GROUP_MB * MB
+        )
+        if group and full:
+            groups.append(group)
+            group, total = [], 0
+        group.append(document.id)
+        total += document.size
+    if group:
+        groups.append(group)
+    return groups
 
 
 def documents_reindex(*, documents: Iterable[Document]) -> int:
