@@ -5,6 +5,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Exchange, Queue
 
 from chatsite.env import env_bool, env_int, env_json, env_list, env_rate, env_str, env_url
 
@@ -163,6 +164,17 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
     }
+# Ingestion runs in several pool processes, so that one long document leaves the others to the rest;
+# the sweep has a queue and a process of its own (chatsite/workers.py), so it never waits behind them.
+INGEST_QUEUE = "celery"
+SWEEP_QUEUE = "sweep"
+CELERY_TASK_DEFAULT_QUEUE = INGEST_QUEUE
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in (INGEST_QUEUE, SWEEP_QUEUE)]
+CELERY_TASK_ROUTES = {
+    "knowledge.tasks.requeue_stalled_documents": {"queue": SWEEP_QUEUE},
+    "knowledge.tasks.fail_stopped_documents": {"queue": SWEEP_QUEUE},
+}
+CELERY_WORKER_CONCURRENCY = env_int("INGEST_WORKER_PROCESSES", 2, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

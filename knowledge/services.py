@@ -335,19 +335,24 @@ def documents_requeue_stalled() -> int:
         status=Document.Status.PROCESSING,
         updated_at__lt=now - timedelta(seconds=settings.INGEST_STALE_SECONDS),
     )
-    lost = stalled.update(status=Document.Status.QUEUED, error=WORKER_LOST, updated_at=now)
+    lost = list(stalled.values_list("id", flat=True))
+    Document.objects.filter(id__in=lost, status=Document.Status.PROCESSING).update(
+        status=Document.Status.QUEUED, error=WORKER_LOST, updated_at=now
+    )
+    # The ones re-queued now are sent now, once: while they wait for a free worker process (the sweep
+    # no longer waits behind ingestion) they are queued with a message on its way, not lost again.
     waiting = Document.objects.filter(status=Document.Status.QUEUED).filter(
         Q(
             queued_at__isnull=True,
             updated_at__lt=now - timedelta(seconds=settings.INGEST_RESEND_UNSENT_SECONDS),
         )
         | Q(queued_at__lt=now - timedelta(seconds=settings.INGEST_RESEND_QUEUED_SECONDS))
-        | Q(error=WORKER_LOST)
+        | Q(id__in=lost)
     )
     documents = list(waiting)
     documents_enqueue(documents=documents)
     if lost or documents:
-        logger.info("Re-queued %d stalled and %d waiting documents", lost, len(documents))
+        logger.info("Re-queued %d stalled and %d waiting documents", len(lost), len(documents))
     return len(documents)
 
 
