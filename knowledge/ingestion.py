@@ -97,7 +97,7 @@ def _report_progress(works: list[_Work]) -> None:
     )
 
 
-def reading_limits() -> extract.ReadingLimits:
+def _reading_limits() -> extract.ReadingLimits:
     return extract.ReadingLimits(
         pages=settings.INGEST_MAX_PAGES,
         characters=settings.INGEST_MAX_CHARS,
@@ -111,7 +111,7 @@ def _prepare(document: Document) -> _Work:
     max_tokens = embedding.max_chunk_tokens()  # loads the model, which is not the file's time
     with time_limit(settings.INGEST_READ_SECONDS):
         path = Path(document.file.path)
-        sections = extract.extract_sections(path, filename=document.title, limits=reading_limits())
+        sections = extract.extract_sections(path, filename=document.title, limits=_reading_limits())
         drafts = chunking.split_sections(
             sections,
             count_tokens=embedding.count_tokens,

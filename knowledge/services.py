@@ -107,12 +107,14 @@ def _skipped(path: PurePosixPath, info: zipfile.ZipInfo) -> bool:
     return info.is_dir() or any(part.startswith((".", "__MACOSX")) for part in hidden)
 
 
-def _zip_members(name: str, file: File, *, room: int | None) -> Iterator[tuple[str, File] | UploadRejected]:
+def _zip_members(
+    name: str, file: File, *, room: int | None, max_files: int | None
+) -> Iterator[tuple[str, File] | UploadRejected]:
     """The files inside a .zip, each as its path in the archive and its content, or as the reason it
     cannot be unpacked; folders and hidden files are skipped.
 
     The archive's limits are checked from its table of contents before anything is unpacked (entries,
-    bytes it unpacks to, and the `room` left in this upload), raising UploadRejected for the archive;
+    bytes it unpacks to, and the `room` left of this upload's `max_files`), raising UploadRejected for it;
     then each member is unpacked no further than the size it declares.
     """
     try:
@@ -122,7 +124,7 @@ def _zip_members(name: str, file: File, *, room: int | None) -> Iterator[tuple[s
     with archive:
         members = [(archives.member_name(info), info) for info in archive.infolist()]
         members = [(member, info) for member, info in members if not _skipped(PurePosixPath(member), info)]
-        _check_archive(name, [info for _member, info in members], room=room)
+        _check_archive(name, [info for _member, info in members], room=room, max_files=max_files)
         for member, info in members:
             reason = archives.unreadable_reason(info)
             if reason is None and info.file_size > settings.MAX_UPLOAD_MB * MB:
@@ -144,7 +146,9 @@ def _zip_members(name: str, file: File, *, room: int | None) -> Iterator[tuple[s
                 yield member, content
 
 
-def _check_archive(name: str, members: list[zipfile.ZipInfo], *, room: int | None) -> None:
+def _check_archive(
+    name: str, members: list[zipfile.ZipInfo], *, room: int | None, max_files: int | None
+) -> None:
     unpacked = sum(info.file_size for info in members)
     if unpacked > settings.MAX_ZIP_UNPACKED_MB * MB:
         reason = _(
@@ -158,9 +162,8 @@ def _check_archive(name: str, members: list[zipfile.ZipInfo], *, room: int | Non
             "the archive holds %(count)s files, more than the %(room)s this upload can still take "
             "(%(limit)s files per upload, setting MAX_UPLOAD_FILES)."
         )
-        limit = settings.MAX_UPLOAD_FILES
         raise UploadRejected(
-            name, reason % {"count": f"{len(members):,}", "room": room, "limit": f"{limit:,}"}
+            name, reason % {"count": f"{len(members):,}", "room": room, "limit": f"{max_files:,}"}
         )
 
 
@@ -206,7 +209,7 @@ class _Upload:
 
     def add_archive(self, name: str, file: File) -> None:
         try:
-            for item in _zip_members(name, file, room=self.room):
+            for item in _zip_members(name, file, room=self.room, max_files=self.max_files):
                 self.taken += 1
                 if isinstance(item, UploadRejected):
                     self.report.rejected.append(item)
