@@ -97,8 +97,8 @@ def test_a_word_part_that_unpacks_past_its_declared_size_never_reaches_the_reade
 
 def test_a_file_that_takes_too_long_to_read_fails_with_the_time_limit(kb, tmp_path, settings):
     settings.INGEST_READ_SECONDS = 2
-    settings.INGEST_MAX_CHARS = 10**9  # its 4.4 million characters would stop it otherwise
-    document = ingest(kb, write(tmp_path, "slow.pdf", many_pages_pdf(2000)))
+    settings.INGEST_MAX_CHARS = 10**9  # its 44 million characters would stop it otherwise
+    document = ingest(kb, write(tmp_path, "slow.pdf", many_pages_pdf(2000, lines_per_page=400)))
     assert document.status == Document.Status.FAILED
     assert document.error == (
         "Reading the file took longer than 2 seconds, the limit (setting INGEST_READ_SECONDS)."

@@ -19,7 +19,7 @@ from tests.hostile_files import many_pages_pdf
 from tests.processes import celery_worker, use_data_dir, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-SLOW_PDF = many_pages_pdf(2000)  # 300 KB; 10 ms a page to read
+SLOW_PDF = many_pages_pdf(2000, lines_per_page=400)  # 300 KB; a minute to read, 44 million characters
 
 
 @pytest.fixture
@@ -61,7 +61,8 @@ def test_small_documents_are_ingested_and_the_sweep_runs_while_one_is_stuck_past
 ):
     other_kb = KnowledgeBase.objects.create(name="Travel", slug="travel", is_public=True)
     sweep = {"INGEST_SWEEP_SECONDS": "1", "INGEST_RESEND_UNSENT_SECONDS": "0"}
-    with celery_worker(shared_dirs, log=shared_dirs / "w.log", beat=True, INGEST_READ_SECONDS="5", **sweep):
+    limits = {"INGEST_READ_SECONDS": "5", "INGEST_MAX_CHARS": str(10**9)}  # time is the limit it meets
+    with celery_worker(shared_dirs, log=shared_dirs / "w.log", beat=True, **limits, **sweep):
         slow = upload(kb, "manual.pdf", SLOW_PDF)
         stuck = stop_the_process_reading(slow, "worker")
         try:
