@@ -1,5 +1,6 @@
 """REST endpoints for knowledge bases, their documents, and search (/api/v1/)."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -79,13 +80,16 @@ class DocumentList(generics.ListCreateAPIView):
         upload = UploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         files = [(file.name, file) for file in upload.validated_data["files"]]
-        report = services.upload_files(knowledge_base=kb, files=files, user=request.user)
+        report = services.upload_files(
+            knowledge_base=kb, files=files, user=request.user, max_files=settings.MAX_UPLOAD_FILES
+        )
         body = {
             "created": DocumentSerializer(report.created, many=True).data,
             "duplicates": [
-                {"message": str(d), "existing_document_id": d.existing.id} for d in report.duplicates
+                {"name": d.name, "message": str(d), "existing_document_id": d.existing.id}
+                for d in report.duplicates
             ],
-            "rejected": [{"message": str(r)} for r in report.rejected],
+            "rejected": [{"name": r.name, "message": str(r)} for r in report.rejected],
         }
         if report.created:
             return Response(body, status=status.HTTP_201_CREATED)

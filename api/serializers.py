@@ -104,6 +104,7 @@ class UploadSerializer(serializers.Serializer):
 
 
 class UploadProblemSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text=_("The file, or its path inside a .zip archive."))
     message = serializers.CharField()
     existing_document_id = serializers.IntegerField(required=False)
 

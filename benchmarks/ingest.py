@@ -4,7 +4,7 @@ Writes the SciFact corpus out as one text file per abstract, uploads them into a
 base, and lets a real Celery worker (on the embedded file broker, or CELERY_BROKER_URL) ingest them.
 Reports chunks per second from upload to the last document ready, then encodes the very same chunk
 texts with the model directly (same process settings, same batch size), and the ratio of the two.
-Also the worker's peak resident memory.
+Also the worker's peak resident memory, its pool processes included.
 
     .venv/bin/python benchmarks/ingest.py [--limit N] [--json]
 """
@@ -77,8 +77,10 @@ def main() -> None:
     (data_dir / "corpus").mkdir()
     files = write_corpus(data_dir / "corpus", args.limit)
     log = (data_dir / "worker.log").open("wb")
+    from chatsite import workers
+
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "chatsite", "worker", "--pool=solo", "-l", "WARNING"],
+        workers.ingest_worker(sys.executable),  # as `manage.py serve` runs it
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=log,
@@ -106,7 +108,8 @@ def main() -> None:
         while kb.documents.exclude(status__in=["ready", "failed"]).exists():
             time.sleep(1)
         pipeline_s = time.perf_counter() - started
-        worker_peak_mb = peak_memory_mb(worker.pid)
+        pool = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+        worker_peak_mb = sum(peak_memory_mb(pid) for pid in [worker.pid, *map(int, pool)])
     finally:
         worker.terminate()
         worker.wait()

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -10,11 +10,23 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@worker_process_init.connect
+def _on_pool_process_start(**_kwargs) -> None:
+    """Load the model as each process that ingests starts (a prefork pool process, or a solo worker),
+    before its first document, on its share of the cores; the sweeper never needs it."""
+    from django.conf import settings
+
+    from knowledge.embedding import load_in_background
+
+    if settings.INGEST_QUEUE not in app.amqp.queues.consume_from:
+        return
+    cores = len(os.sched_getaffinity(0))
+    load_in_background(threads=max(1, cores // settings.CELERY_WORKER_CONCURRENCY))
+
+
 @worker_ready.connect
 def _on_worker_ready(**_kwargs) -> None:
-    """Load the model as the worker starts, and pick up documents left behind while none ran."""
-    from knowledge.embedding import warm_up_in_background
+    """Pick up documents left behind while no worker ran."""
     from knowledge.tasks import requeue_stalled_documents
 
-    warm_up_in_background()
     requeue_stalled_documents.delay()

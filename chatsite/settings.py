@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Exchange, Queue
 
 from chatsite.data_dir import prepare_data_dir
 from chatsite.env import env_bool, env_int, env_json, env_list, env_rate, env_str, env_url
@@ -170,6 +171,12 @@ STORAGES = {
 }
 
 MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 50, minimum=1)
+# A .zip is checked from its table of contents before anything is unpacked, and again while unpacking:
+# entries (folders included; a macOS archive lists each file twice), bytes it unpacks to, and the files
+# one upload request may turn into documents (plain files and archive members together).
+MAX_ZIP_MEMBERS = env_int("MAX_ZIP_MEMBERS", 2000, minimum=1)
+MAX_ZIP_UNPACKED_MB = env_int("MAX_ZIP_UNPACKED_MB", 500, minimum=1)
+MAX_UPLOAD_FILES = env_int("MAX_UPLOAD_FILES", 1000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -187,6 +194,17 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
     }
+# Ingestion runs in several pool processes, so that one long document leaves the others to the rest;
+# the sweep has a queue and a process of its own (chatsite/workers.py), so it never waits behind them.
+INGEST_QUEUE = "celery"
+SWEEP_QUEUE = "sweep"
+CELERY_TASK_DEFAULT_QUEUE = INGEST_QUEUE
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in (INGEST_QUEUE, SWEEP_QUEUE)]
+CELERY_TASK_ROUTES = {
+    "knowledge.tasks.requeue_stalled_documents": {"queue": SWEEP_QUEUE},
+    "knowledge.tasks.fail_stopped_documents": {"queue": SWEEP_QUEUE},
+}
+CELERY_WORKER_CONCURRENCY = env_int("INGEST_WORKER_PROCESSES", 2, minimum=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -222,6 +240,23 @@ INGEST_STALE_SECONDS = env_int("INGEST_STALE_SECONDS", 600, minimum=1)
 INGEST_RESEND_UNSENT_SECONDS = env_int("INGEST_RESEND_UNSENT_SECONDS", 30, minimum=0)
 INGEST_RESEND_QUEUED_SECONDS = env_int("INGEST_RESEND_QUEUED_SECONDS", 1800, minimum=1)
 INGEST_SWEEP_SECONDS = env_int("INGEST_SWEEP_SECONDS", 30, minimum=1)
+# A group's files add up to at most this; a larger file is a task of its own, so that it never holds
+# back a group of small ones (it fills embedding batches on its own anyway).
+INGEST_GROUP_MB = env_int("INGEST_GROUP_MB", 2, minimum=1)
+# What one document may cost: pages, characters of text, bytes its Word or Excel parts unpack to (and
+# how many times their packed size), and seconds to read (extract and split; embedding is bounded by the
+# characters). Each ends the document as failed with the limit and its setting named.
+INGEST_MAX_PAGES = env_int("INGEST_MAX_PAGES", 2000, minimum=1)
+INGEST_MAX_CHARS = env_int("INGEST_MAX_CHARS", 3_000_000, minimum=1)
+INGEST_MAX_UNPACKED_MB = env_int("INGEST_MAX_UNPACKED_MB", 100, minimum=1)
+INGEST_MAX_ZIP_RATIO = env_int("INGEST_MAX_ZIP_RATIO", 100, minimum=1)
+INGEST_READ_SECONDS = env_int("INGEST_READ_SECONDS", 300, minimum=1)
+# Celery's limits on one ingest task (a group): past the soft one the documents in hand fail with the
+# reason and the rest are queued again; past the hard one the pool process is replaced (prefork only).
+INGEST_TASK_SOFT_SECONDS = env_int("INGEST_TASK_SOFT_SECONDS", 1800, minimum=1)
+INGEST_TASK_HARD_SECONDS = env_int(
+    "INGEST_TASK_HARD_SECONDS", INGEST_TASK_SOFT_SECONDS + 60, minimum=INGEST_TASK_SOFT_SECONDS + 1
+)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {
         "task": "knowledge.tasks.requeue_stalled_documents",

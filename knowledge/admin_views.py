@@ -131,7 +131,9 @@ def upload(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
     if form.is_valid():
         knowledge_base = form.cleaned_data["knowledge_base"]
         files = [(file.name, file) for file in form.cleaned_data["files"]]
-        report = services.upload_files(knowledge_base=knowledge_base, files=files, user=request.user)
+        report = services.upload_files(
+            knowledge_base=knowledge_base, files=files, user=request.user, max_files=settings.MAX_UPLOAD_FILES
+        )
         _report_upload(request, report)
         return redirect(changelist_url(knowledge_base.id))
     context = {

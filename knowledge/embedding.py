@@ -160,3 +160,17 @@ def warm_up() -> None:
 def warm_up_in_background() -> None:
     """Load and probe the model while the server starts, so the first question does not wait for it."""
     threading.Thread(target=warm_up, name="embedding-warm-up", daemon=True).start()
+
+
+def load_in_background(*, threads: int) -> None:
+    """Load the model in a worker's pool process as it starts, to run on `threads` threads: pool
+    processes embedding at once on threads sized for every core spin against each other (two on two
+    cores took 41 s each for 256 texts, against 26 s with a thread each). Ingestion needs no probe."""
+
+    def load() -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        get_model()
+
+    threading.Thread(target=load, name="embedding-load", daemon=True).start()

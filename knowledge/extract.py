@@ -12,17 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from knowledge.formats.common import ExtractionError, Section
+from django.utils.translation import gettext_lazy
+
+from knowledge.formats.common import NO_LIMITS, ExtractionError, ReadingLimits, Section, check_characters
 from knowledge.formats.office import extract_docx
+from knowledge.formats.packages import check_package
 from knowledge.formats.pdf import extract_pdf
 from knowledge.formats.tables import extract_csv, extract_tsv, extract_xlsx
 from knowledge.formats.text import SNIFF_BYTES, extract_markdown, extract_text, is_utf16_without_bom
 from knowledge.formats.web import extract_html, looks_like_html
 
 __all__ = [
+    "NO_LIMITS",
     "OPAQUE",
     "SUPPORTED_EXTENSIONS",
     "ExtractionError",
+    "ReadingLimits",
     "Section",
     "claimed_mime",
     "detect_mime",
@@ -65,6 +70,7 @@ _FORMAT_NAMES = {PDF: "a PDF", DOCX: "a Word document", XLSX: "an Excel workbook
 # The part every Word or Excel file holds; both are ZIP archives of XML parts.
 _OFFICE_MAIN_PARTS = {"word/document.xml": DOCX, "xl/workbook.xml": XLSX}
 _OFFICE_CONTENT_TYPES = "[Content_Types].xml"
+_PACKAGE_KINDS = {DOCX: gettext_lazy("The Word document"), XLSX: gettext_lazy("The Excel workbook")}
 
 _ZIP_SIGNATURE = b"PK\x03\x04"
 # Control bytes that do not occur in text files; tab, newlines, form feed and escape are left out.
@@ -122,9 +128,16 @@ def extension_of(mime: str) -> str | None:
     return next((extension for extension, known in _MIME_BY_EXTENSION.items() if known == mime), None)
 
 
-def extract_sections(path: Path, *, filename: str) -> list[Section]:
-    """The text of an upload as sections (pages of a PDF, heading sections of documents, table rows)."""
-    return _EXTRACTORS[detect_mime(path, filename)](path)
+def extract_sections(path: Path, *, filename: str, limits: ReadingLimits = NO_LIMITS) -> list[Section]:
+    """The text of an upload as sections (pages of a PDF, heading sections of documents, table rows),
+    or ExtractionError naming the limit the file breaks: pages and characters as the PDF is read, the
+    parts of a Word or Excel file before its reader opens them, characters of the rest once read."""
+    mime = detect_mime(path, filename)
+    if mime in _PACKAGE_KINDS:
+        check_package(path, limits, kind=str(_PACKAGE_KINDS[mime]))
+    sections = extract_pdf(path, limits) if mime == PDF else _EXTRACTORS[mime](path)
+    check_characters(sections, limits)
+    return sections
 
 
 def is_zip(path: Path) -> bool:

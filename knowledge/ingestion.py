@@ -5,23 +5,35 @@ on a CPU depends on it), while each document keeps its own status, progress and 
 Every step is idempotent: a document is claimed by an atomic status change, and its chunks and
 vectors are replaced in one transaction that first checks the claim is still ours, so a task that
 runs twice (a redelivered message, a re-queued stalled document) leaves exactly one copy.
+
+One file must not cost the rest: each is read within limits (pages, characters, what a Word or
+Excel file unpacks to, INGEST_READ_SECONDS) and fails alone with the limit named. When the task's
+soft time limit strikes, the document in hand fails with that reason and the rest of the group is
+queued again; past the hard limit the pool process is replaced and tasks.IngestTask records why.
 """
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import ngettext
 
-from knowledge import chunking, embedding, extract, index
+from knowledge import chunking, embedding, extract, index, services
 from knowledge.models import Chunk, Document
+from knowledge.time_limit import TimeLimitReached, time_limit
 
 logger = logging.getLogger(__name__)
+# While a group is read, its documents are marked alive this often: the sweep re-queues documents
+# processing without a sign of life for INGEST_STALE_SECONDS.
+HEARTBEAT_SECONDS = 10
 
 
 @dataclass
@@ -85,17 +97,123 @@ def _report_progress(works: list[_Work]) -> None:
     )
 
 
-def _prepare(document: Document) -> _Work:
-    sections = extract.extract_sections(Path(document.file.path), filename=document.title)
-    drafts = chunking.split_sections(
-        sections,
-        count_tokens=embedding.count_tokens,
-        max_tokens=embedding.max_chunk_tokens(),
-        overlap_tokens=min(document.knowledge_base.chunk_overlap, embedding.max_chunk_tokens() // 2),
+def _reading_limits() -> extract.ReadingLimits:
+    return extract.ReadingLimits(
+        pages=settings.INGEST_MAX_PAGES,
+        characters=settings.INGEST_MAX_CHARS,
+        unpacked_bytes=settings.INGEST_MAX_UNPACKED_MB * 1024 * 1024,
+        unpacked_ratio=settings.INGEST_MAX_ZIP_RATIO,
     )
+
+
+def _prepare(document: Document) -> _Work:
+    """The document's text extracted and split, within the reading limits and INGEST_READ_SECONDS."""
+    max_tokens = embedding.max_chunk_tokens()  # loads the model, which is not the file's time
+    with time_limit(settings.INGEST_READ_SECONDS):
+        path = Path(document.file.path)
+        sections = extract.extract_sections(path, filename=document.title, limits=_reading_limits())
+        drafts = chunking.split_sections(
+            sections,
+            count_tokens=embedding.count_tokens,
+            max_tokens=max_tokens,
+            overlap_tokens=min(document.knowledge_base.chunk_overlap, max_tokens // 2),
+        )
     if not drafts:
         raise extract.ExtractionError("The file contains no text.")
     return _Work(document, drafts, [content_hash(d.text) for d in drafts])
+
+
+def _stopped_by_task_limit(error: BaseException | None) -> bool:
+    """Whether the task's soft time limit struck, perhaps inside a reader that turned it into an
+    error of its own (pypdf and python-docx catch every Exception, and Celery's is one)."""
+    while error is not None:
+        if isinstance(error, SoftTimeLimitExceeded):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _read(document: Document) -> _Work | None:
+    """The document read and split; None when it failed, which is then recorded with the reason."""
+    try:
+        return _prepare(document)
+    except TimeLimitReached:
+        seconds = settings.INGEST_READ_SECONDS
+        reason = ngettext(
+            "Reading the file took longer than %(seconds)s second, the limit (setting INGEST_READ_SECONDS).",
+            "Reading the file took longer than %(seconds)s seconds, the limit (setting INGEST_READ_SECONDS).",
+            seconds,
+        ) % {"seconds": f"{seconds:,}"}
+    except Exception as exc:
+        if _stopped_by_task_limit(exc):
+            raise SoftTimeLimitExceeded from exc
+        reason = _reason(document, exc)
+    _fail(document, reason)
+    return None
+
+
+def _reason(document: Document, error: Exception) -> str:
+    if isinstance(error, extract.ExtractionError):
+        return str(error)
+    if isinstance(error, FileNotFoundError):
+        return "The stored file is missing; upload it again."
+    # A reader library's own bug must not stop the other documents.
+    logger.error("Reading document %s failed", document.id, exc_info=error)
+    return f"The file could not be read ({type(error).__name__}: {error})."
+
+
+def _task_limit_reason() -> str:
+    seconds = settings.INGEST_TASK_SOFT_SECONDS
+    return ngettext(
+        "Indexing was stopped when its task reached the time limit of %(seconds)s second "
+        "(setting INGEST_TASK_SOFT_SECONDS).",
+        "Indexing was stopped when its task reached the time limit of %(seconds)s seconds "
+        "(setting INGEST_TASK_SOFT_SECONDS).",
+        seconds,
+    ) % {"seconds": f"{seconds:,}"}
+
+
+def _heartbeat(documents: list[Document]) -> None:
+    """Tell the sweep these documents are still in hand while others of their group are read."""
+    ids = [document.id for document in documents]
+    Document.objects.filter(id__in=ids, status=Document.Status.PROCESSING).update(updated_at=timezone.now())
+
+
+def _requeue(documents: list[Document]) -> None:
+    """Give documents this attempt claimed and did not finish back to the queue, for another task."""
+    mine = [
+        document
+        for document in documents
+        if Document.objects.filter(
+            id=document.id, attempts=document.attempts, status=Document.Status.PROCESSING
+        ).update(status=Document.Status.QUEUED, updated_at=timezone.now())
+    ]
+    services.documents_enqueue(documents=mine)
+
+
+def _read_all(documents: list[Document]) -> list[_Work] | None:
+    """Each document read and split (those that cannot be are failed with the reason); None when the
+    task's soft time limit struck: the document being read fails with that reason, the others are
+    queued again, so one slow file never costs the rest of its group."""
+    works: list[_Work] = []
+    reading = None
+    beat = time.monotonic()
+    try:
+        for document in documents:
+            reading = document
+            if work := _read(document):
+                works.append(work)
+            reading = None
+            if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                _heartbeat(documents)
+                beat = time.monotonic()
+    except SoftTimeLimitExceeded:
+        logger.warning("Documents %s met the task's soft time limit", [d.id for d in documents])
+        if reading is not None:
+            _fail(reading, _task_limit_reason())
+        _requeue([document for document in documents if document is not reading])
+        return None
+    return works
 
 
 def _reuse_stored_vectors(works: list[_Work]) -> None:
@@ -195,24 +313,37 @@ def _store(works: list[_Work]) -> None:
             )
 
 
+def documents_fail_stopped(*, document_ids: list[int]) -> int:
+    """Fail the documents still processing in a task that met its hard time limit: its pool process
+    was killed mid-work, so nothing else would tell why they stopped."""
+    seconds = settings.INGEST_TASK_HARD_SECONDS
+    reason = ngettext(
+        "Indexing was stopped when its task reached the hard time limit of %(seconds)s second "
+        "(setting INGEST_TASK_HARD_SECONDS); the worker process was replaced.",
+        "Indexing was stopped when its task reached the hard time limit of %(seconds)s seconds "
+        "(setting INGEST_TASK_HARD_SECONDS); the worker process was replaced.",
+        seconds,
+    ) % {"seconds": f"{seconds:,}"}
+    stopped = Document.objects.filter(id__in=document_ids, status=Document.Status.PROCESSING)
+    return stopped.update(
+        status=Document.Status.FAILED, error=reason, chunk_count=0, updated_at=timezone.now()
+    )
+
+
 def ingest_documents(*, document_ids: list[int]) -> None:
     """Ingest the queued documents among these ids; others are skipped."""
-    works: list[_Work] = []
-    for document in _claim(document_ids):
-        try:
-            works.append(_prepare(document))
-        except extract.ExtractionError as exc:
-            _fail(document, str(exc))
-        except FileNotFoundError:
-            _fail(document, "The stored file is missing; upload it again.")
-        except Exception as exc:  # a reader library's own bug must not stop the other documents
-            logger.exception("Reading document %s failed", document.id)
-            _fail(document, f"The file could not be read ({type(exc).__name__}: {exc}).")
+    works = _read_all(_claim(document_ids))
+    if works is None:
+        return
     try:
         _reuse_stored_vectors(works)
         _report_progress(works)
         _embed(works)
         _store(works)
+    except SoftTimeLimitExceeded:
+        logger.warning("Documents %s met the task's soft time limit", [w.document.id for w in works])
+        for work in works:
+            _fail(work.document, _task_limit_reason())
     except Exception as exc:
         logger.exception("Indexing documents %s failed", [w.document.id for w in works])
         for work in works:

@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -85,8 +87,26 @@ class KnowledgeBase(models.Model):
         return self.name
 
 
+# Bytes of a stored file's name: file systems allow 255, and the storage may add a suffix to make it unique.
+STORED_NAME_BYTES = 100
+
+
+def stored_file_name(filename: str) -> str:
+    """The name a file is stored under: its last path part (either slash), in letters, digits, `-_.`,
+    cut to STORED_NAME_BYTES of UTF-8 with its extension kept. The title keeps the name as given."""
+    last = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, extension = last.rpartition(".")
+    if not dot:
+        stem, extension = extension, ""
+    extension = re.sub(r"[^0-9A-Za-z]", "", extension)[:16]
+    suffix = f".{extension}" if extension else ""
+    stem = re.sub(r"[^\w-]+", "_", stem).strip("_")
+    stem = stem.encode()[: STORED_NAME_BYTES - len(suffix)].decode(errors="ignore") or "document"
+    return stem + suffix
+
+
 def document_upload_path(document: "Document", filename: str) -> str:
-    return f"documents/{document.knowledge_base_id}/{document.sha256[:16]}/{filename}"
+    return f"documents/{document.knowledge_base_id}/{document.sha256[:16]}/{stored_file_name(filename)}"
 
 
 class Document(models.Model):

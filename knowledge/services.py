@@ -3,6 +3,8 @@
 import hashlib
 import logging
 import shutil
+import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -11,29 +13,38 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from knowledge import embedding, extract, index
+from knowledge import archives, embedding, extract, index
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 logger = logging.getLogger(__name__)
+MB = 1024 * 1024
+TITLE_CHARS = Document._meta.get_field("title").max_length
 
 BROKER_DOWN = "Waiting for the task queue, which could not be reached; it will be sent automatically."
 WORKER_LOST = "The worker stopped while indexing this document; it was queued again."
 
 
 class UploadRejected(Exception):
-    """The file cannot become a document; the message says why, for a person."""
+    """The file (or archive member) `name` cannot become a document; `reason` says why, for a person."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(_("%(name)s: %(reason)s") % {"name": name, "reason": reason})
 
 
 class DuplicateDocument(UploadRejected):
     def __init__(self, name: str, existing: Document):
         self.existing = existing
-        super().__init__(f"{name}: same content as “{existing.title}”, already in this knowledge base.")
+        reason = _("same content as “%(title)s”, already in this knowledge base.") % {"title": existing.title}
+        super().__init__(name, reason)
 
 
 @dataclass
@@ -51,17 +62,24 @@ def _sha256(file: File) -> str:
     return digest.hexdigest()
 
 
+def _over_upload_limit(size: int) -> str:
+    return _("%(size)s MB is over the %(limit)d MB limit (setting MAX_UPLOAD_MB).") % {
+        "size": f"{size / MB:.1f}",
+        "limit": settings.MAX_UPLOAD_MB,
+    }
+
+
 def upload_check(*, knowledge_base: KnowledgeBase, file: File, name: str) -> str:
     """The file's sha256 when it may become a document of this knowledge base; else UploadRejected."""
-    limit = settings.MAX_UPLOAD_MB * 1024 * 1024
     if file.size == 0:
-        raise UploadRejected(f"{name}: the file is empty.")
-    if file.size > limit:
-        size = file.size / 1048576
-        raise UploadRejected(f"{name}: {size:.1f} MB is over the {settings.MAX_UPLOAD_MB} MB limit.")
+        raise UploadRejected(name, _("the file is empty."))
+    if file.size > settings.MAX_UPLOAD_MB * MB:
+        raise UploadRejected(name, _over_upload_limit(file.size))
     if Path(name).suffix.lower() not in extract.SUPPORTED_EXTENSIONS:
         supported = ", ".join(extract.SUPPORTED_EXTENSIONS)
-        raise UploadRejected(f"{name}: unsupported file type (supported: {supported}, and .zip of them).")
+        raise UploadRejected(
+            name, _("unsupported file type (supported: %(types)s, and .zip of them).") % {"types": supported}
+        )
     sha256 = _sha256(file)
     existing = Document.objects.filter(knowledge_base=knowledge_base, sha256=sha256).first()
     if existing:
@@ -93,60 +111,171 @@ def document_store(*, document: Document, file: File, name: str, sha256: str, us
     return document
 
 
-def _zip_members(name: str, file: File) -> Iterator[tuple[str, File]]:
-    """The documents inside a .zip, named by their path in it; folders and hidden files skipped."""
+def _skipped(path: PurePosixPath, info: zipfile.ZipInfo) -> bool:
+    """Folders, and the hidden files and resource forks (__MACOSX) archivers add."""
+    hidden = (part for part in path.parts if part not in (".", ".."))
+    return info.is_dir() or any(part.startswith((".", "__MACOSX")) for part in hidden)
+
+
+def _zip_members(
+    name: str, file: File, *, room: int | None, max_files: int | None
+) -> Iterator[tuple[str, File] | UploadRejected]:
+    """The files inside a .zip, each as its path in the archive and its content, or as the reason it
+    cannot be unpacked; folders and hidden files are skipped.
+
+    The archive's limits are checked from its table of contents before anything is unpacked (entries,
+    bytes it unpacks to, and the `room` left of this upload's `max_files`), raising UploadRejected for it;
+    then each member is unpacked no further than the size it declares.
+    """
     try:
-        archive = zipfile.ZipFile(file)
-    except zipfile.BadZipFile:
-        raise UploadRejected(f"{name}: the .zip archive is damaged.") from None
+        archive = archives.open_archive(file, max_members=settings.MAX_ZIP_MEMBERS)
+    except archives.ArchiveProblem as problem:
+        raise UploadRejected(name, str(problem)) from None
     with archive:
-        for info in archive.infolist():
-            path = PurePosixPath(info.filename)
-            if info.is_dir() or any(part.startswith((".", "__MACOSX")) for part in path.parts):
+        members = [(archives.member_name(info), info) for info in archive.infolist()]
+        members = [(member, info) for member, info in members if not _skipped(PurePosixPath(member), info)]
+        _check_archive(name, [info for _member, info in members], room=room, max_files=max_files)
+        for member, info in members:
+            reason = archives.unreadable_reason(info)
+            if reason is None and info.file_size > settings.MAX_UPLOAD_MB * MB:
+                reason = _over_upload_limit(info.file_size)
+            if reason:
+                yield UploadRejected(member, reason)
                 continue
-            if info.file_size > settings.MAX_UPLOAD_MB * 1024 * 1024:
-                raise UploadRejected(f"{name}/{info.filename}: over the {settings.MAX_UPLOAD_MB} MB limit.")
-            yield info.filename, ContentFile(archive.read(info), name=path.name)
+            with tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE) as spool:
+                try:
+                    size = archives.unpack(archive, info, spool, limit=info.file_size)
+                except archives.MemberTooLarge:
+                    yield UploadRejected(member, _unpacks_past_declared(info))
+                    continue
+                except archives.ArchiveProblem as problem:
+                    yield UploadRejected(member, str(problem))
+                    continue
+                content = File(spool, name=PurePosixPath(member).name)
+                content.size = size
+                yield member, content
+
+
+def _check_archive(
+    name: str, members: list[zipfile.ZipInfo], *, room: int | None, max_files: int | None
+) -> None:
+    unpacked = sum(info.file_size for info in members)
+    if unpacked > settings.MAX_ZIP_UNPACKED_MB * MB:
+        reason = _(
+            "the archive unpacks to %(size)s MB; the limit is %(limit)d MB (setting MAX_ZIP_UNPACKED_MB)."
+        )
+        raise UploadRejected(
+            name, reason % {"size": f"{unpacked / MB:,.1f}", "limit": settings.MAX_ZIP_UNPACKED_MB}
+        )
+    if room is not None and len(members) > room:
+        reason = _(
+            "the archive holds %(count)s files, more than the %(room)s this upload can still take "
+            "(%(limit)s files per upload, setting MAX_UPLOAD_FILES)."
+        )
+        raise UploadRejected(
+            name, reason % {"count": f"{len(members):,}", "room": room, "limit": f"{max_files:,}"}
+        )
+
+
+def _unpacks_past_declared(info: zipfile.ZipInfo) -> str:
+    return _("it unpacks to more than the %(size)s bytes it declares; the archive is damaged or crafted.") % {
+        "size": f"{info.file_size:,}"
+    }
+
+
+def _readable(name: str) -> str:
+    """The name as a title: control characters (a NUL, line breaks) dropped; cut in the middle to fit
+    the title's 300 characters, keeping the extension the file's type is judged by."""
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cc").strip()
+    if len(name) <= TITLE_CHARS:
+        return name
+    suffix = PurePosixPath(name).suffix[:16]
+    return name[: TITLE_CHARS - len(suffix) - 1] + "…" + suffix
+
+
+@dataclass
+class _Upload:
+    """One upload under way: what became of each file so far, and the documents still to queue."""
+
+    knowledge_base: KnowledgeBase
+    user: object
+    enqueue: bool
+    max_files: int | None
+    report: UploadReport = field(default_factory=UploadReport)
+    unsent: list[Document] = field(default_factory=list)
+    taken: int = 0  # files and archive members counted against max_files
+
+    @property
+    def room(self) -> int | None:
+        return None if self.max_files is None else self.max_files - self.taken
+
+    def add_file(self, name: str, file: File) -> None:
+        if self.room is not None and self.room <= 0:
+            reason = _("not uploaded: one upload takes at most %(limit)s files (setting MAX_UPLOAD_FILES).")
+            self.report.rejected.append(UploadRejected(name, reason % {"limit": f"{self.max_files:,}"}))
+            return
+        self.taken += 1
+        self._store(name, file)
+
+    def add_archive(self, name: str, file: File) -> None:
+        try:
+            for item in _zip_members(name, file, room=self.room, max_files=self.max_files):
+                self.taken += 1
+                if isinstance(item, UploadRejected):
+                    self.report.rejected.append(item)
+                else:
+                    self._store(*item)
+        except UploadRejected as exc:
+            self.report.rejected.append(exc)
+
+    def _store(self, name: str, file: File) -> None:
+        name = _readable(name) or _("(no name)")
+        try:
+            sha256 = upload_check(knowledge_base=self.knowledge_base, file=file, name=name)
+            document = Document(knowledge_base=self.knowledge_base, title=name)
+            document_store(document=document, file=file, name=name, sha256=sha256, user=self.user)
+        except DuplicateDocument as exc:
+            self.report.duplicates.append(exc)
+            return
+        except UploadRejected as exc:
+            self.report.rejected.append(exc)
+            return
+        except (OSError, SuspiciousFileOperation) as exc:  # the storage failed: this file, not the rest
+            logger.exception("Storing the upload %r failed", name)
+            reason = _("it could not be stored (%(error)s).") % {"error": exc}
+            self.report.rejected.append(UploadRejected(name, reason))
+            return
+        self.report.created.append(document)
+        self.unsent.append(document)
+        if self.enqueue and len(self.unsent) == settings.INGEST_GROUP_SIZE:
+            # Workers start on the first groups while the rest of a large upload is still stored.
+            documents_enqueue(documents=self.unsent[:])
+            self.unsent.clear()
 
 
 def upload_files(
-    *, knowledge_base: KnowledgeBase, files: Iterable[tuple[str, File]], user=None, enqueue: bool = True
+    *,
+    knowledge_base: KnowledgeBase,
+    files: Iterable[tuple[str, File]],
+    user=None,
+    enqueue: bool = True,
+    max_files: int | None = None,
 ) -> UploadReport:
-    """Store each file (and each document inside a .zip) as its own document, and queue them in groups."""
-    report = UploadReport()
-    unsent: list[Document] = []
+    """Store each file (and each document inside a .zip) as its own document, and queue them in groups.
 
-    def add(name: str, file: File) -> None:
-        try:
-            sha256 = upload_check(knowledge_base=knowledge_base, file=file, name=name)
-        except DuplicateDocument as exc:
-            report.duplicates.append(exc)
-            return
-        except UploadRejected as exc:
-            report.rejected.append(exc)
-            return
-        document = Document(knowledge_base=knowledge_base, title=name[:300])
-        report.created.append(
-            document_store(document=document, file=file, name=name, sha256=sha256, user=user)
-        )
-        unsent.append(document)
-        if enqueue and len(unsent) == settings.INGEST_GROUP_SIZE:
-            # Workers start on the first groups while the rest of a large upload is still stored.
-            documents_enqueue(documents=unsent[:])
-            unsent.clear()
-
+    Every file and archive member is its own result (created, duplicate, or rejected with a reason),
+    whatever becomes of the others. Requests pass `max_files` (MAX_UPLOAD_FILES): the files, archive
+    members included, one upload may turn into documents.
+    """
+    upload = _Upload(knowledge_base=knowledge_base, user=user, enqueue=enqueue, max_files=max_files)
     for name, file in files:
-        if Path(name).suffix.lower() != ".zip":
-            add(name, file)
-            continue
-        try:
-            for member, content in _zip_members(name, file):
-                add(member, content)
-        except UploadRejected as exc:
-            report.rejected.append(exc)
+        if Path(name).suffix.lower() == ".zip":
+            upload.add_archive(name, file)
+        else:
+            upload.add_file(name, file)
     if enqueue:
-        documents_enqueue(documents=unsent)
-    return report
+        documents_enqueue(documents=upload.unsent)
+    return upload.report
 
 
 def documents_enqueue(*, documents: list[Document]) -> None:
@@ -157,14 +286,17 @@ def documents_enqueue(*, documents: list[Document]) -> None:
     """
     from knowledge.tasks import ingest_documents
 
-    ids = [document.id for document in documents]
-    size = settings.INGEST_GROUP_SIZE
+    groups = _groups(documents)
 
     def send() -> None:
-        for start in range(0, len(ids), size):
-            group = ids[start : start + size]
+        for group in groups:
             try:
-                ingest_documents.apply_async(args=[group], retry=False)
+                ingest_documents.apply_async(
+                    args=[group],
+                    retry=False,
+                    soft_time_limit=settings.INGEST_TASK_SOFT_SECONDS,
+                    time_limit=settings.INGEST_TASK_HARD_SECONDS,
+                )
             except Exception:
                 logger.warning("Could not reach the task queue for documents %s", group, exc_info=True)
                 Document.objects.filter(id__in=group, status=Document.Status.QUEUED).update(
@@ -176,6 +308,26 @@ def documents_enqueue(*, documents: list[Document]) -> None:
             sent.filter(error=BROKER_DOWN).update(error="")
 
     transaction.on_commit(send)
+
+
+def _groups(documents: list[Document]) -> list[list[int]]:
+    """Ids in groups of up to INGEST_GROUP_SIZE documents whose files add up to at most INGEST_GROUP_MB;
+    a file of that size or more makes a group of its own."""
+    groups: list[list[int]] = []
+    group: list[int] = []
+    total = 0
+    for document in documents:
+        full = (
+            len(group) == settings.INGEST_GROUP_SIZE or total + document.size > settings.INGEST_GROUP_MB * MB
+        )
+        if group and full:
+            groups.append(group)
+            group, total = [], 0
+        group.append(document.id)
+        total += document.size
+    if group:
+        groups.append(group)
+    return groups
 
 
 def documents_reindex(*, documents: Iterable[Document]) -> int:
@@ -196,19 +348,24 @@ def documents_requeue_stalled() -> int:
         status=Document.Status.PROCESSING,
         updated_at__lt=now - timedelta(seconds=settings.INGEST_STALE_SECONDS),
     )
-    lost = stalled.update(status=Document.Status.QUEUED, error=WORKER_LOST, updated_at=now)
+    lost = list(stalled.values_list("id", flat=True))
+    Document.objects.filter(id__in=lost, status=Document.Status.PROCESSING).update(
+        status=Document.Status.QUEUED, error=WORKER_LOST, updated_at=now
+    )
+    # The ones re-queued now are sent now, once: while they wait for a free worker process (the sweep
+    # no longer waits behind ingestion) they are queued with a message on its way, not lost again.
     waiting = Document.objects.filter(status=Document.Status.QUEUED).filter(
         Q(
             queued_at__isnull=True,
             updated_at__lt=now - timedelta(seconds=settings.INGEST_RESEND_UNSENT_SECONDS),
         )
         | Q(queued_at__lt=now - timedelta(seconds=settings.INGEST_RESEND_QUEUED_SECONDS))
-        | Q(error=WORKER_LOST)
+        | Q(id__in=lost)
     )
     documents = list(waiting)
     documents_enqueue(documents=documents)
     if lost or documents:
-        logger.info("Re-queued %d stalled and %d waiting documents", lost, len(documents))
+        logger.info("Re-queued %d stalled and %d waiting documents", len(lost), len(documents))
     return len(documents)
 
 

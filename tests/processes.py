@@ -1,17 +1,19 @@
 """The app's real processes (Celery worker, ASGI server) started against the test database."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from django.db import connection
 
+from chatsite import workers
 from chatsite.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,28 +53,76 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def _stop_worker(process: subprocess.Popen) -> None:
+    """Cold shutdown (the running tasks are not waited for), then the whole group if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGQUIT)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def _started(command: list[str], *, log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=output, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            _stop_worker(process)
+
+
+def _wait_until_answering(workers: dict[str, tuple[subprocess.Popen, Path]]) -> None:
+    """Until every worker (by name) answers a ping; RuntimeError with its log if one stops or is slow."""
+    deadline = time.monotonic() + 90
+    waiting = set(workers)
+    while waiting:
+        answered = {key.partition("@")[0] for reply in celery_app.control.ping(timeout=1.0) for key in reply}
+        waiting -= answered
+        for name in waiting:
+            process, log = workers[name]
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"The Celery worker {name} did not start:\n{log.read_text()[-3000:]}")
+
+
 @contextmanager
 def celery_worker(
     data_dir: Path, *, log: Path, name: str = "worker", beat: bool = False, purge: bool = True, **env: str
 ) -> Iterator[subprocess.Popen]:
-    """A real worker on the real broker, with the same queue the app sends to."""
+    """A real ingest worker on the real broker, started as `manage.py serve` starts it (prefork pool,
+    INGEST_WORKER_PROCESSES processes) in a process group of its own; with `beat`, the sweeper too."""
     if purge:
         celery_app.control.purge()
-    command = [sys.executable, "-m", "celery", "-A", "chatsite", "worker", "--pool=solo", "-l", "INFO"]
-    command += [f"--hostname={name}@%h", *(["--beat", f"--schedule={data_dir / name}-beat"] if beat else [])]
-    with log.open("wb") as output:
-        environment = app_env(data_dir, **env)
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
-        try:
-            deadline = time.monotonic() + 90
-            while not any(
-                key.startswith(f"{name}@") for reply in celery_app.control.ping(timeout=1.0) for key in reply
-            ):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"The Celery worker did not start:\n{log.read_text()[-3000:]}")
-            yield process
-        finally:
-            _stop(process)
+    environment = app_env(data_dir, **env)
+    commands = {name: (workers.ingest_worker(sys.executable, name=name), log)}
+    if beat:
+        sweeper = f"{name}-sweeper"
+        schedule = str(data_dir / f"{name}-beat")
+        commands[sweeper] = (
+            workers.sweeper(sys.executable, name=sweeper, schedule=schedule),
+            log.with_name(f"{log.stem}-sweeper.log"),
+        )
+    with ExitStack() as stack:
+        started = {
+            worker: (stack.enter_context(_started(command, log=path, env=environment)), path)
+            for worker, (command, path) in commands.items()
+        }
+        _wait_until_answering(started)
+        yield started[name][0]
+
+
+def wait_for(condition, seconds: float = 180, what: str = "condition"):
+    """The first true value of `condition()`, asked every 0.3 s for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def free_port() -> int:

@@ -206,6 +206,21 @@ def test_the_sweep_resends_unsent_and_requeues_stalled_documents(
     assert unsent.error == "" and unsent.queued_at is not None
 
 
+def test_the_sweep_sends_a_requeued_document_once_while_it_waits_for_a_worker(
+    kb, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.ingest_documents, "apply_async", lambda args, **kw: sent.append(args[0]))
+    (stalled,) = upload(kb, ("stalled.txt", b"Two.")).created
+    Document.objects.filter(id=stalled.id).update(
+        status="processing", updated_at=timezone.now() - timedelta(hours=1)
+    )
+    for _sweep in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.documents_requeue_stalled()
+    assert sent == [[stalled.id]]
+
+
 def test_deleting_a_knowledge_base_removes_its_files_and_index(guide, settings):
     kb = guide.knowledge_base
     stored = Path(guide.file.path)

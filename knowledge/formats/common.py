@@ -1,12 +1,39 @@
 """What every format extractor shares: the section type, the error type and heading-path bookkeeping."""
 
+import sys
 from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
 
 HEADING_SEPARATOR = " > "
 
 
 class ExtractionError(Exception):
     """Extraction failed; the message is a reason a person understands, e.g. 'The PDF is encrypted.'"""
+
+
+@dataclass(frozen=True)
+class ReadingLimits:
+    """What reading one file may cost; a reason names the setting of the limit it met."""
+
+    pages: int  # INGEST_MAX_PAGES
+    characters: int  # INGEST_MAX_CHARS
+    unpacked_bytes: int  # INGEST_MAX_UNPACKED_MB: what a Word or Excel file's parts unpack to
+    unpacked_ratio: int  # INGEST_MAX_ZIP_RATIO: how many times its packed size a part may unpack to
+
+
+NO_LIMITS = ReadingLimits(
+    pages=sys.maxsize, characters=sys.maxsize, unpacked_bytes=sys.maxsize, unpacked_ratio=sys.maxsize
+)
+
+
+def check_characters(sections: "list[Section]", limits: ReadingLimits) -> None:
+    count = sum(len(section.text) for section in sections)
+    if count > limits.characters:
+        raise ExtractionError(
+            _("The file has %(count)s characters of text; the limit is %(limit)s (setting INGEST_MAX_CHARS).")
+            % {"count": f"{count:,}", "limit": f"{limits.characters:,}"}
+        )
 
 
 @dataclass(frozen=True)

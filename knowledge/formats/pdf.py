@@ -2,18 +2,20 @@
 
 from pathlib import Path
 
+from django.utils.translation import gettext as _
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
-from knowledge.formats.common import ExtractionError, Section, normalise
+from knowledge.formats.common import NO_LIMITS, ExtractionError, ReadingLimits, Section, normalise
 
 
-def extract_pdf(path: Path) -> list[Section]:
+def extract_pdf(path: Path, limits: ReadingLimits = NO_LIMITS) -> list[Section]:
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not _decrypt_without_password(reader):
             raise ExtractionError("The PDF is encrypted; upload a copy without a password.")
-        texts = [normalise(page.extract_text()) for page in reader.pages]
+        _check_pages(reader, limits)
+        texts = _page_texts(reader, limits)
     except ExtractionError:
         raise
     except Exception as error:  # pypdf raises many exception types on damaged input
@@ -22,6 +24,46 @@ def extract_pdf(path: Path) -> list[Section]:
     if not sections:
         raise ExtractionError("No extractable text; OCR is not enabled.")
     return sections
+
+
+def _check_pages(reader: PdfReader, limits: ReadingLimits) -> None:
+    """The page count the file declares first (cheap), then the pages its page tree really holds (which
+    pypdf caps at 100,000 entries): a 3 MB file can hold 20,000 pages that share one content stream."""
+    tree = reader.root_object["/Pages"]
+    declared = tree["/Count"] if "/Count" in tree else 0  # noqa: SIM401 (get() leaves a reference unresolved)
+    if isinstance(declared, int) and declared > limits.pages:
+        raise ExtractionError(_too_many_pages(declared, limits))
+    if len(reader.pages) > limits.pages:
+        raise ExtractionError(_too_many_pages(len(reader.pages), limits))
+
+
+def _too_many_pages(count: int, limits: ReadingLimits) -> str:
+    return _("The PDF has %(count)s pages; the limit is %(limit)s (setting INGEST_MAX_PAGES).") % {
+        "count": f"{count:,}",
+        "limit": f"{limits.pages:,}",
+    }
+
+
+def _page_texts(reader: PdfReader, limits: ReadingLimits) -> list[str]:
+    """Each page's text, stopping as soon as the characters pass the limit."""
+    texts: list[str] = []
+    characters = 0
+    for number, page in enumerate(reader.pages, start=1):
+        texts.append(normalise(page.extract_text()))
+        characters += len(texts[-1])
+        if characters > limits.characters:
+            raise ExtractionError(
+                _(
+                    "The PDF has more than %(limit)s characters of text (passed on page %(page)s of "
+                    "%(pages)s); the limit is %(limit)s (setting INGEST_MAX_CHARS)."
+                )
+                % {
+                    "limit": f"{limits.characters:,}",
+                    "page": f"{number:,}",
+                    "pages": f"{len(reader.pages):,}",
+                }
+            )
+    return texts
 
 
 def _decrypt_without_password(reader: PdfReader) -> bool:

@@ -5,13 +5,15 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from chatsite import workers
+
 
 def _interrupt(*_args) -> None:
     raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
-    help = "Run the ASGI web server and a Celery worker together; Ctrl-C stops both."
+    help = "Run the ASGI web server and the Celery workers together; Ctrl-C stops them all."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -21,23 +23,12 @@ class Command(BaseCommand):
         python = sys.executable
         commands = {
             "web": [python, "-m", "uvicorn", "chatsite.asgi:application", "--host", host, "--port", port],
-            # --beat runs, inside the worker, the periodic sweep that re-queues stalled documents.
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "chatsite",
-                "worker",
-                "--beat",
-                "--pool=solo",
-                "-l",
-                "INFO",
-            ],
+            "worker": workers.ingest_worker(python),
+            "sweeper": workers.sweeper(python),
         }
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(
-            f"Knowledge Chat on http://{host}:{port}/ (Ctrl-C stops the web server and the worker)"
+            f"Knowledge Chat on http://{host}:{port}/ (Ctrl-C stops the web server and the workers)"
         )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
