@@ -18,7 +18,7 @@ from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from chat import citations, llm, prompting, providers
+from chat import citations, llm, prompting, providers, rendering
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
@@ -97,8 +97,8 @@ def nothing_found_reply(knowledge_bases: list[KnowledgeBase]) -> str:
 def answer_html(message: Message, cards: list[dict]) -> str:
     if message.mode == Message.Mode.RETRIEVAL_ONLY:
         notice = retrieval_only_notice(bool(cards))
-        return citations.render_passages_html(notice, message_id=message.id, citations=cards)
-    return citations.render_html(message.content, message_id=message.id, citations=cards)
+        return rendering.render_passages_html(notice, message_id=message.id, citations=cards)
+    return rendering.render_html(message.content, message_id=message.id, citations=cards)
 
 
 # SQLite lets one connection write at a time and makes the others sleep and try again, with longer

@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, citations, conversations, llm, streaming
+from chat import answering, conversations, llm, rendering, streaming
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
@@ -114,7 +114,7 @@ def preview(request: HttpRequest) -> JsonResponse:
     """The answer streamed so far as sanitised HTML, so the page shows Markdown while it streams
     with the same renderer as the finished answer."""
     text = request.POST.get("text", "")[:MAX_PREVIEW_CHARS]
-    return JsonResponse({"html": citations.render_partial_html(text)})
+    return JsonResponse({"html": rendering.render_partial_html(text)})
 
 
 @dataclass(frozen=True)
