@@ -135,8 +135,11 @@ def _render_citation(
     return f"\ue000{env['citations'].nonce}:{tokens[idx].meta['n']}\ue001"
 
 
-# Both cached: making a formatter costs more than highlighting a short block, and finding a lexer
-# by name reads through every lexer Pygments has.
+# A fence's language name as far as it is shown and cached. Both are cached: making a formatter
+# costs more than highlighting a short block, and finding a lexer by name reads through every lexer.
+_LANGUAGE_CHARS = 40
+
+
 @lru_cache(maxsize=256)
 def _formatter(language: str) -> HtmlFormatter:
     """Pygments' HTML with the fence's language named above the code (the page shows it with a
@@ -153,7 +156,7 @@ def _lexer_class(language: str) -> type[Lexer]:
 
 
 def _code_html(code: str, language: str, budget: _Budget) -> str:
-    language = language or "text"
+    language = language[:_LANGUAGE_CHARS] or "text"
 
     def tokens() -> Iterator[tuple]:
         for token in _lexer_class(language)().get_tokens(code):
