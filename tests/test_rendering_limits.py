@@ -35,19 +35,20 @@ WORST_CASES = {
 }
 
 
+# CPU time of this thread, where rendering runs: other processes on a busy machine do not count.
 @pytest.mark.timeout(120)  # Python-Markdown took hours over the brackets: fail, do not hang
 @pytest.mark.parametrize("text", WORST_CASES.values(), ids=WORST_CASES.keys())
 def test_it_renders_worst_case_markdown_in_seconds(text):
-    started = time.monotonic()
+    started = time.thread_time()
     render_html(text, message_id=7, citations=CARD)
-    assert time.monotonic() - started < 10
+    assert time.thread_time() - started < 5
 
 
 @pytest.mark.timeout(120)
 def test_it_renders_a_streaming_worst_case_in_seconds():
-    started = time.monotonic()
+    started = time.thread_time()
     render_partial_html("```python\n" + "[" * SIZE)
-    assert time.monotonic() - started < 10
+    assert time.thread_time() - started < 5
 
 
 def test_it_shows_text_past_the_size_cap_as_plain_text(settings):
