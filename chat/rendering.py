@@ -4,7 +4,8 @@ message's source cards, in bounded size and time.
 Python-Markdown took time quadratic in unbalanced brackets (20 KB of `[` cost 81 s of CPU);
 markdown-it-py is linear. On top of that, what reaches the parser is capped in size
 (settings.MARKDOWN_MAX_CHARS; the rest shows as plain text) and in CPU time (RENDER_CPU_SECONDS,
-checked by the parser itself, see _Budget; past it the whole text shows as plain text).
+checked by the parser itself, see _Budget; past it the whole text shows as plain text). Code is
+highlighted in worker processes killed at a deadline (chat/highlighting.py).
 """
 
 import logging
@@ -12,9 +13,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from html import escape
-from io import StringIO
 from time import thread_time
 
 import nh3
@@ -27,19 +26,15 @@ from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from pygments.formatters.html import HtmlFormatter
-from pygments.lexer import Lexer
-from pygments.lexers import find_lexer_class_by_name
-from pygments.lexers.special import TextLexer
 from pygments.token import STANDARD_TYPES
-from pygments.util import ClassNotFound
 
 from chat.citations import MARKER
+from chat.highlighting import Highlighter
 
 logger = logging.getLogger(__name__)
 
-# CPU seconds one rendering may spend. A 50,000-character answer with tables and code takes well
-# under a tenth of that; the worst inputs we know of at MARKDOWN_MAX_CHARS take about as long.
+# CPU seconds one rendering may spend in this thread. A 50,000-character answer with tables and code
+# takes well under a tenth of that; the worst inputs we know of at MARKDOWN_MAX_CHARS about as long.
 RENDER_CPU_SECONDS = 1.0
 # Reading the thread's CPU clock is a system call (about 1 µs): look at it every so many checks.
 _CHECKS_PER_CLOCK_READ = 64
@@ -61,11 +56,9 @@ class _OutOfTime(Exception):
 @dataclass
 class _Budget:
     """The CPU time left to one rendering. The parser checks it at every block rule and every inline
-    position (lookahead scans included), the highlighter at every token, so whatever keeps either
-    busy stops soon after the deadline. Thread CPU time rather than the clock: a busy server must not
-    turn answers into plain text, only a costly input must. What it cannot stop is one regular
-    expression match that backtracks for long: Pygments warns that a lexer may have one (none is
-    known in the version we use), so code is highlighted only within the size cap."""
+    position (lookahead scans included), so whatever keeps it busy stops soon after the deadline.
+    Thread CPU time rather than the clock: a busy server must not turn answers into plain text, only
+    a costly input must."""
 
     seconds: float
     ends: float = field(init=False)
@@ -135,45 +128,12 @@ def _render_citation(
     return f"\ue000{env['citations'].nonce}:{tokens[idx].meta['n']}\ue001"
 
 
-# A fence's language name as far as it is shown and cached. Both are cached: making a formatter
-# costs more than highlighting a short block, and finding a lexer by name reads through every lexer.
-_LANGUAGE_CHARS = 40
-
-
-@lru_cache(maxsize=256)
-def _formatter(language: str) -> HtmlFormatter:
-    """Pygments' HTML with the fence's language named above the code (the page shows it with a
-    copy button)."""
-    return HtmlFormatter(cssclass="highlight", wrapcode=True, filename=language)
-
-
-@lru_cache(maxsize=256)
-def _lexer_class(language: str) -> type[Lexer]:
-    try:
-        return find_lexer_class_by_name(language)
-    except ClassNotFound:
-        return TextLexer
-
-
-def _code_html(code: str, language: str, budget: _Budget) -> str:
-    language = language[:_LANGUAGE_CHARS] or "text"
-
-    def tokens() -> Iterator[tuple]:
-        for token in _lexer_class(language)().get_tokens(code):
-            budget.check()
-            yield token
-
-    out = StringIO()
-    _formatter(language).format(tokens(), out)
-    return out.getvalue()
-
-
 def _render_code(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
     """A fenced block in its language (the first word after the fence), an indented one as text."""
     info = unescapeAll(tokens[idx].info).split(maxsplit=1)
-    return _code_html(tokens[idx].content, info[0] if info else "", env["budget"])
+    return env["highlighter"].html(tokens[idx].content, info[0] if info else "")
 
 
 def _spend(state: StateBlock | StateInline, *_rule_arguments: object) -> bool:
@@ -208,7 +168,7 @@ _MARKDOWN = _parser()
 
 
 def _markdown_html(text: str, citations: _Citations) -> str:
-    env = {"budget": _Budget(RENDER_CPU_SECONDS), "citations": citations}
+    env = {"budget": _Budget(RENDER_CPU_SECONDS), "citations": citations, "highlighter": Highlighter()}
     html = nh3.clean(_MARKDOWN.render(text, env), tags=_ALLOWED_TAGS, allowed_classes=_ALLOWED_CLASSES)
 
     def link(match: re.Match) -> str:

@@ -51,6 +51,18 @@ def test_it_renders_a_streaming_worst_case_in_seconds():
     assert time.thread_time() - started < 5
 
 
+@pytest.mark.timeout(120)
+def test_code_a_lexer_would_take_hours_over_shows_without_colours_in_seconds():
+    # Pygments' systemd lexer takes 13 s over 1,600 characters of blanks and tabs, and the cube of
+    # that over more; it runs in a worker process that is killed at the deadline.
+    started = time.monotonic()
+    html = render_html("```systemd\n" + " \t" * 5_000 + "x\n```\n\nDone [1].", message_id=7, citations=CARD)
+    assert time.monotonic() - started < 60
+    assert html.startswith('<div class="highlight"><span class="filename">systemd</span><pre>')
+    assert '<span class="w">' not in html  # no colours, not even for the blanks
+    assert html.endswith(f"<p>Done {CITE}.</p>\n")
+
+
 def test_it_shows_text_past_the_size_cap_as_plain_text(settings):
     settings.MARKDOWN_MAX_CHARS = 1000
     html = render_html("**a** [1]\n" * 100 + "**b** <i>x</i> [1]\n\nlast", message_id=7, citations=CARD)
