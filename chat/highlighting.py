@@ -8,9 +8,11 @@ its own: past the deadline the worker is killed and the code shows without colou
 Imports Pygments and pebble only: the workers start from a clean forkserver that imports this module.
 """
 
+import logging
 import multiprocessing
 import time
 from concurrent.futures import CancelledError
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from io import StringIO
 from threading import Lock
@@ -21,6 +23,8 @@ from pygments.lexer import Lexer
 from pygments.lexers import find_lexer_class_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
+
+logger = logging.getLogger(__name__)
 
 WORKERS = 2
 # Wall-clock seconds the code blocks of one answer may take. Highlighting a block of a few hundred
@@ -74,6 +78,15 @@ def _workers() -> ProcessPool:
         return _pool
 
 
+def _forget_pool() -> None:
+    """After its workers failed to start or died all at once: the next block starts a new pool."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool:
+        pool.stop()
+
+
 class Highlighter:
     """Highlights the code blocks of one answer, all of them within `seconds` of the first: past
     that, or past what is left for a block, a block shows as plain text in the same frame."""
@@ -84,13 +97,17 @@ class Highlighter:
 
     def html(self, code: str, language: str) -> str:
         language = language[:_LANGUAGE_CHARS] or "text"
-        workers = _workers()
-        self.until = self.until or time.monotonic() + self.seconds
-        seconds = self.until - time.monotonic()
-        if seconds > 0:
-            future = workers.schedule(highlight, args=(code, language), timeout=seconds)
-            try:
-                return future.result(timeout=seconds)
-            except (TimeoutError, CancelledError, ProcessExpired):
-                future.cancel()  # a worker still at it is killed
+        try:
+            workers = _workers()
+            self.until = self.until or time.monotonic() + self.seconds
+            seconds = self.until - time.monotonic()
+            if seconds > 0:
+                future = workers.schedule(highlight, args=(code, language), timeout=seconds)
+                try:
+                    return future.result(timeout=seconds)
+                except (TimeoutError, CancelledError, ProcessExpired):
+                    future.cancel()  # a worker still at it is killed
+        except BrokenProcessPool:
+            logger.exception("The code highlighter's processes failed; this code shows without colours.")
+            _forget_pool()
         return _html(code, language, TextLexer)

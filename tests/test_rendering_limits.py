@@ -2,11 +2,14 @@
 past the CPU budget show as plain text."""
 
 import itertools
+import os
 import time
+from functools import partial
 
 import pytest
+from pebble import ProcessPool
 
-from chat import rendering
+from chat import highlighting, rendering
 from chat.rendering import render_html, render_partial_html
 
 CARD = [{"n": 1}]
@@ -83,3 +86,13 @@ def test_it_stops_a_long_parse_at_its_cpu_budget_and_shows_plain_text(monkeypatc
     assert "<strong>Bold</strong>" in render_html("**Bold** [1]", message_id=7, citations=CARD)
     html = render_html("**Bold** [1] <i>x</i> " + "[" * 40_000, message_id=7, citations=CARD)
     assert html == f"<p>**Bold** {CITE} &lt;i&gt;x&lt;/i&gt; {'[' * 40_000}</p>\n"
+
+
+def test_code_shows_without_colours_while_the_highlighters_processes_fail(monkeypatch):
+    dying = partial(ProcessPool, initializer=os._exit, initargs=(1,))  # each worker exits as it starts
+    monkeypatch.setattr(highlighting, "_pool", None)
+    monkeypatch.setattr(highlighting, "ProcessPool", dying)
+    html = render_html("```python\nimport os\n```", message_id=7, citations=CARD)
+    assert '<span class="filename">python</span>' in html and 'class="kn"' not in html
+    monkeypatch.undo()
+    assert 'class="kn"' in render_html("```python\nimport os\n```", message_id=7, citations=CARD)
