@@ -10,6 +10,7 @@ Imports Pygments and pebble only: the workers start from a clean forkserver that
 
 import logging
 import multiprocessing
+import os
 import time
 from concurrent.futures import CancelledError
 from concurrent.futures.process import BrokenProcessPool
@@ -26,10 +27,13 @@ from pygments.util import ClassNotFound
 
 logger = logging.getLogger(__name__)
 
+# Worker processes per web process, below the web process's priority: an answer full of code that
+# keeps them busy slows the colours of other answers, not the pages.
 WORKERS = 2
+_NICENESS = 10
 # Wall-clock seconds the code blocks of one answer may take. Highlighting a block of a few hundred
 # lines takes milliseconds; the wait for a worker on a busy machine counts too.
-SECONDS = 2.0
+SECONDS = 5.0
 # A fence's language name as far as it is shown and cached.
 _LANGUAGE_CHARS = 40
 _pool: ProcessPool | None = None
@@ -73,8 +77,11 @@ def _workers() -> ProcessPool:
             # Not forked from this process, which holds threads and the embedding model.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload([__name__])
-            _pool = ProcessPool(max_workers=WORKERS, context=context)
-            _pool.schedule(highlight, args=("", "text")).result()
+            _pool = ProcessPool(WORKERS, initializer=os.nice, initargs=(_NICENESS,), context=context)
+            try:
+                _pool.schedule(highlight, args=("", "text")).result()
+            except ProcessExpired as error:  # the worker died, rather than the pool seeing all die
+                raise BrokenProcessPool("The first worker died as it started.") from error
         return _pool
 
 
