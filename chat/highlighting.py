@@ -34,6 +34,8 @@ _NICENESS = 10
 # Wall-clock seconds the code blocks of one answer may take. Highlighting a block of a few hundred
 # lines takes milliseconds; the wait for a worker on a busy machine counts too.
 SECONDS = 5.0
+# Starting the pool is not the code's time, but workers that never start must not hold pages forever.
+_START_SECONDS = 30.0
 # A fence's language name as far as it is shown and cached.
 _LANGUAGE_CHARS = 40
 _pool: ProcessPool | None = None
@@ -79,9 +81,9 @@ def _workers() -> ProcessPool:
             context.set_forkserver_preload([__name__])
             _pool = ProcessPool(WORKERS, initializer=os.nice, initargs=(_NICENESS,), context=context)
             try:
-                _pool.schedule(highlight, args=("", "text")).result()
-            except ProcessExpired as error:  # the worker died, rather than the pool seeing all die
-                raise BrokenProcessPool("The first worker died as it started.") from error
+                _pool.schedule(highlight, args=("", "text")).result(timeout=_START_SECONDS)
+            except (ProcessExpired, TimeoutError) as error:  # rather than pebble seeing all workers die
+                raise BrokenProcessPool("The highlighter's workers did not start.") from error
         return _pool
 
 

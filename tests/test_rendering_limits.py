@@ -4,7 +4,6 @@ past the CPU budget show as plain text."""
 import itertools
 import os
 import time
-from functools import partial
 
 import pytest
 from pebble import ProcessPool
@@ -89,12 +88,16 @@ def test_it_stops_a_long_parse_at_its_cpu_budget_and_shows_plain_text(monkeypatc
 
 
 def test_code_shows_without_colours_while_the_highlighters_processes_fail(monkeypatch):
-    dying = partial(ProcessPool, initializer=os._exit, initargs=(1,))  # each worker exits as it starts
+    def dying(*args, **kwargs) -> ProcessPool:  # each worker exits as it starts
+        return ProcessPool(*args, **{**kwargs, "initializer": os._exit, "initargs": (1,)})
+
     monkeypatch.setattr(highlighting, "_pool", None)
     monkeypatch.setattr(highlighting, "ProcessPool", dying)
+    monkeypatch.setattr(highlighting, "_START_SECONDS", 3)  # pebble may wait for workers forever
     html = render_html("```python\nimport os\n```", message_id=7, citations=CARD)
     assert '<span class="filename">python</span>' in html and 'class="kn"' not in html
-    monkeypatch.setattr(highlighting, "ProcessPool", ProcessPool)
+    monkeypatch.undo()
+    monkeypatch.setattr(highlighting, "_pool", None)
     # The next block starts a pool again (given time for that on a busy machine).
     assert 'class="kn"' in highlighting.Highlighter(seconds=60).html("import os\n", "python")
     highlighting._forget_pool()
