@@ -16,7 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from chat import citations, llm, prompting, providers
+from chat import citations, llm, prompting, providers, rendering
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 from knowledge.models import KnowledgeBase
@@ -105,8 +105,8 @@ def access_lost_reply() -> str:
 def answer_html(message: Message, cards: list[dict]) -> str:
     if message.mode == Message.Mode.RETRIEVAL_ONLY:
         notice = retrieval_only_notice(bool(cards))
-        return citations.render_passages_html(notice, message_id=message.id, citations=cards)
-    return citations.render_html(message.content, message_id=message.id, citations=cards)
+        return rendering.render_passages_html(notice, message_id=message.id, citations=cards)
+    return rendering.render_html(message.content, message_id=message.id, citations=cards)
 
 
 @dataclass

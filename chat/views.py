@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import answering, citations, conversations, llm, rate_limits, streaming
+from chat import answering, conversations, llm, rate_limits, rendering, streaming
 from chat.models import Conversation, Message
 from chatsite.bad_requests import parse_id
 from chatsite.db_threads import in_request_thread
@@ -142,7 +142,7 @@ def preview(request: HttpRequest) -> JsonResponse:
     if refusal := _over_limit(request, rate_limits.PREVIEWS, PREVIEW_LIMIT_MESSAGE):
         return refusal
     text = request.POST.get("text", "")[:MAX_PREVIEW_CHARS]
-    return JsonResponse({"html": citations.render_partial_html(text)})
+    return JsonResponse({"html": rendering.render_partial_html(text)})
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,10 @@ MAX_UPLOAD_FILES = env_int("MAX_UPLOAD_FILES", 1000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Answers, previews and passages are Markdown up to this many characters and plain text after it, so
+# the renderer's work is bounded (an answer of 8,192 tokens is about 30,000 characters).
+MARKDOWN_MAX_CHARS = env_int("MARKDOWN_MAX_CHARS", 50_000, minimum=1000)
+
 # Celery: a broker that needs no server by default (messages are files under DATA_DIR).
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", "filesystem://localhost/", schemes=("filesystem", "redis", "rediss", "amqp", "sqla")

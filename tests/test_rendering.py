@@ -1,6 +1,6 @@
 """Answers as HTML: Markdown with highlighted code, and nothing that can run or pass for the page."""
 
-from chat.citations import render_html, render_partial_html
+from chat.rendering import render_html, render_partial_html
 
 CARD = [{"n": 1}]
 
