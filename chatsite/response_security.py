@@ -5,30 +5,20 @@ Cookies are marked per request, so `make run` on http://127.0.0.1 keeps working 
 behind TLS gets Secure cookies with no setting to forget. Behind a proxy that terminates TLS,
 uvicorn must trust the proxy (FORWARDED_ALLOW_IPS) for its requests to count as HTTPS.
 
-Sync- and async-capable, as chatsite.static_files is: a sync-only middleware would send every
-request through a thread and back. It sits outside the middleware that sets cookies.
+It sits outside the middleware that sets cookies.
 """
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from chatsite.content_security import POLICY
+from chatsite.middleware import DualModeMiddleware
 
 
-class ResponseSecurityMiddleware:
-    sync_capable = True
-    async_capable = True
+class ResponseSecurityMiddleware(DualModeMiddleware):
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
+        return _secured(request, self.get_response(request))
 
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        self._async = iscoroutinefunction(get_response)
-        if self._async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest):
-        return self._acall(request) if self._async else _secured(request, self.get_response(request))
-
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+    async def ahandle(self, request: HttpRequest) -> HttpResponseBase:
         return _secured(request, await self.get_response(request))
 
 

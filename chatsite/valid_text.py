@@ -13,12 +13,13 @@ API's parser as it parses them (api/parsers.py).
 import re
 from dataclasses import dataclass
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponseBase, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 
 from chatsite.bad_requests import bad_request
+from chatsite.middleware import DualModeMiddleware
 
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 _FORMS = {"multipart/form-data", "application/x-www-form-urlencoded"}
@@ -72,7 +73,7 @@ def _refusal(problem: Problem) -> HttpResponseBase:
     return bad_request(problem.message, code=problem.code, param=problem.param)
 
 
-class ValidTextMiddleware:
+class ValidTextMiddleware(DualModeMiddleware):
     """A 400 naming the field, for a request whose path, query string or form holds such text.
 
     On the async path the address is checked on the event loop (microseconds), and a form is
@@ -82,22 +83,11 @@ class ValidTextMiddleware:
     posted with a session; an API upload's body has been read whole by the server before that too.
     """
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        self._async = iscoroutinefunction(get_response)
-        if self._async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest):
-        if self._async:
-            return self._acall(request)
+    def handle(self, request: HttpRequest) -> HttpResponseBase:
         problem = _address_problem(request) or (_form_problem(request) if _has_form(request) else None)
         return _refusal(problem) if problem else self.get_response(request)
 
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+    async def ahandle(self, request: HttpRequest) -> HttpResponseBase:
         problem = _address_problem(request)
         if problem is None and _has_form(request):
             problem = await sync_to_async(_form_problem)(request)
