@@ -6,6 +6,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# When the first raise is lost, the timer fires again this much later.
+RETRY_SECONDS = 0.05
+
 
 class TimeLimitReached(BaseException):
     """Raised wherever the work is when its time is up. A BaseException, as KeyboardInterrupt is, so
@@ -19,12 +22,19 @@ def time_limit(seconds: float) -> Iterator[None]:
     The timer is a signal, which only the main thread receives (as in a Celery pool process, the
     solo pool and the command line); elsewhere the body runs without this limit, under the task's
     own. Code inside C (a regular expression, a parser's inner loop) is interrupted when it returns.
+    A signal that arrives while Python runs a finalizer or a garbage-collection callback has its
+    exception printed and dropped by the interpreter, so the timer keeps firing until the raise
+    gets through, and a body that finishes after its time anyway still ends in TimeLimitReached.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    expired = False
 
     def expire(_signal: int, _frame: object) -> None:
+        nonlocal expired
+        expired = True
+        signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
         raise TimeLimitReached
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -38,3 +48,5 @@ def time_limit(seconds: float) -> Iterator[None]:
         if their_delay:  # a timer that was running before (pytest-timeout's, say) goes on
             left = their_delay - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), their_interval)
+    if expired:  # every raise was lost, and the body finished past its time
+        raise TimeLimitReached
