@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
@@ -225,7 +226,9 @@ async def answer_question(
         watch.close()
         saved = {"message": message, "progress": progress, "passages": passages, "retrieval_ms": retrieval_ms}
         await in_pool(_save, writes=True, **saved)
-    yield "done", done_payload(message)
+    # Rendering takes up to a second of CPU and waits for the highlighter's processes: off the event
+    # loop, where every answer this process streams would wait for it.
+    yield "done", await sync_to_async(done_payload, thread_sensitive=False)(message)
 
 
 def _stop_key(message_id: int) -> str:

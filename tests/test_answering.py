@@ -1,5 +1,7 @@
 import asyncio
+import itertools
 import threading
+import time
 
 import pytest
 from django.core.cache import cache
@@ -236,3 +238,35 @@ def test_answers_write_to_sqlite_in_turn_on_one_thread(user, kb, guide, monkeypa
         assert len(threads) == 2 and all(name.startswith("sqlite-writer") for name in threads)
     else:
         assert len(threads) == 2 and not any(name.startswith("sqlite-writer") for name in threads)
+
+
+def test_the_finished_answer_is_rendered_off_the_event_loop(user, kb, guide, llm, monkeypatch):
+    """Rendering may take a second of CPU and wait for the highlighter: other streams keep going."""
+
+    def slow_render(content, **kwargs) -> str:
+        time.sleep(0.6)
+        return "<p>rendered</p>"
+
+    monkeypatch.setattr(answering.rendering, "render_html", slow_render)
+    conversation = Conversation.objects.create(user=user)
+    conversation.knowledge_bases.set([kb])
+    ticks: list[float] = []
+
+    async def answer_beside_another_stream() -> list:
+        async def other_stream() -> None:
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        other = asyncio.create_task(other_stream())
+        events = [
+            e
+            async for e in answering.answer_question(user=user, conversation=conversation, question=QUESTION)
+        ]
+        await asyncio.sleep(0.05)  # a tick after the answer, had the loop been held
+        other.cancel()
+        return events
+
+    events = asyncio.run(answer_beside_another_stream())
+    assert events[-1][1]["html"] == "<p>rendered</p>"
+    assert max(later - earlier for earlier, later in itertools.pairwise(ticks)) < 0.4
