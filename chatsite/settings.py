@@ -1,5 +1,6 @@
 """Settings, read only from environment variables (a .env file is loaded when present)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from chatsite.data_dir import prepare_data_dir
 from chatsite.env import env_bool, env_int, env_json, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-load_dotenv(BASE_DIR / ".env")
+# ENV_FILE names the file of variables to load (default: .env beside manage.py); empty loads none.
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    load_dotenv(_env_file)
 
 DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()

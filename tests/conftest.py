@@ -19,11 +19,6 @@ from tests.processes import use_data_dir
 
 pytest_plugins = ["tests.api_fixtures"]
 CORPUS = Path(__file__).resolve().parent / "data" / "deepseek-r1-guide.zh.md"
-# A cache the web processes share (CACHE_URL on Redis), for what must cross processes.
-SHARED_CACHE = {
-    "BACKEND": "django.core.cache.backends.redis.RedisCache",
-    "LOCATION": "redis://127.0.0.1:6379/11",
-}
 
 
 @pytest.fixture(scope="session", autouse=True)

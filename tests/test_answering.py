@@ -8,7 +8,8 @@ from django.core.cache import cache
 
 from chat import answering
 from chat.models import Conversation, Message
-from tests.conftest import PRODUCTS, QUESTION, SHARED_CACHE, ask, ingest_texts
+from tests.conftest import PRODUCTS, QUESTION, ask, ingest_texts
+from tests.settings import SHARED_CACHE
 
 # The answer path runs the ORM from other threads: they must see committed rows.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]

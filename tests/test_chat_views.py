@@ -3,7 +3,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from chat.models import Conversation, Message
-from tests.conftest import SHARED_CACHE
+from tests.settings import SHARED_CACHE
 from tests.sse import ask_on_chat_page, sse_events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]

