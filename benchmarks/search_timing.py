@@ -70,7 +70,7 @@ def recall(questions: Batch, exact: ExactTop) -> dict:
     truth, cosines = exact.top(depth)
     at_10, at_depth = [], []
     for vector, expected in zip(questions.vectors, truth, strict=True):
-        found = [chunk_id for chunk_id, _score in index.search(KB_ID, vector, k=depth)]
+        found = [chunk_id for chunk_id, _score in index.search_dense(KB_ID, vector, k=depth)]
         at_10.append(len(set(found[:10]) & set(expected[:10].tolist())) / 10)
         at_depth.append(len(set(found) & set(expected.tolist())) / depth)
     return {

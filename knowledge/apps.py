@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class KnowledgeConfig(AppConfig):
     name = "knowledge"
     verbose_name = _("Knowledge")
+
+    def ready(self) -> None:
+        from knowledge import search_index
+
+        # A misconfigured backend stops start-up, naming the setting, instead of the first search.
+        search_index.backend()

@@ -1,5 +1,7 @@
 """Each knowledge base's search index: vectors and BM25 postings, derived from the database.
 
+The segment backend of `knowledge.search_index.SearchIndex` (the default SEARCH_INDEX_BACKEND).
+
 On disk, under INDEX_DIR/kb-<id>/, an index is a list of immutable segment files (chunk ids, their
 vectors and the postings of their text) plus a tombstone file of ids deleted since, named by a
 manifest. `CURRENT` holds the version of the manifest in use. Adding a document writes one small
@@ -25,7 +27,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from dataclasses import replace as replaced
 from pathlib import Path
@@ -323,7 +325,7 @@ def _load_fresh(kb_id: int, manifest: Manifest) -> LoadedIndex:
     if manifest.approximate:
         vectors = faiss.read_index(str(_folder(kb_id) / manifest.approximate))
         vectors.nprobe = probes(vectors.nlist)
-        # A hash table from id to list position: removals and exact re-scoring (`similarities`).
+        # A hash table from id to list position: removals and exact re-scoring (`dense_scores`).
         vectors.set_direct_map_type(faiss.DirectMap.Hashtable)
     empty = LoadedIndex(manifest.version, vectors, (), (), manifest.approximate, np.zeros(0, dtype=np.int64))
     return _catch_up(kb_id, empty, manifest)
@@ -382,11 +384,11 @@ def drop(kb_id: int) -> None:
     _cache.pop(kb_id, None)
 
 
-def search(kb_id: int, query: np.ndarray, *, k: int) -> list[tuple[int, float]]:
+def search_dense(kb_id: int, query: np.ndarray, *, k: int) -> list[tuple[int, float]]:
     """The k chunks whose vectors have the largest inner product (cosine) with the query, best first."""
     with _kb_lock(kb_id):
         loaded = _load(kb_id)
-        if loaded.size == 0:
+        if loaded.size == 0 or k <= 0:
             return []
         scores, ids = loaded.vectors.search(
             np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), min(k, loaded.size)
@@ -394,13 +396,33 @@ def search(kb_id: int, query: np.ndarray, *, k: int) -> list[tuple[int, float]]:
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
 
-def similarities(kb_id: int, query: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+def dense_scores(kb_id: int, query: np.ndarray, ids: Sequence[int]) -> np.ndarray:
     """The cosine similarity of the query with each of these chunks' vectors (exact, also when the
-    index searches approximately), in the order given."""
+    index searches approximately), in the order given; 0 for ids the index does not hold."""
+    wanted = np.asarray(ids, dtype=np.int64)
+    scores = np.zeros(len(wanted), dtype=np.float32)
     with _kb_lock(kb_id):
         vectors = _load(kb_id).vectors
-        stored = vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-    return stored @ np.asarray(query, dtype=np.float32)
+        if vectors is None or not len(wanted):
+            return scores
+        held, stored = _reconstructed(vectors, wanted)
+    scores[held] = stored @ np.asarray(query, dtype=np.float32)
+    return scores
+
+
+def _reconstructed(vectors: faiss.Index, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of these ids the index holds (a mask) and their stored vectors."""
+    try:
+        return np.ones(len(ids), dtype=bool), vectors.reconstruct_batch(ids)
+    except RuntimeError:
+        # An id removed since the caller found it (or never here): FAISS refuses the whole batch.
+        found = {}
+        for chunk_id in map(int, ids):
+            with suppress(RuntimeError):
+                found[chunk_id] = vectors.reconstruct(chunk_id)
+        held = np.array([int(i) in found for i in ids], dtype=bool)
+        stored = [found[int(i)] for i in ids[held]]
+        return held, np.array(stored, dtype=np.float32).reshape(-1, vectors.d)
 
 
 def _lexical_segments(kb_id: int) -> tuple[lexical.Segment, ...]:
@@ -426,13 +448,13 @@ def is_approximate(kb_id: int) -> bool:
         return _load(kb_id).approximate is not None
 
 
-def vector_ids(kb_id: int) -> set[int]:
+def ids(kb_id: int) -> set[int]:
     """The chunk ids the saved index holds, read from disk (not from this process's cache)."""
     manifest = _manifest(kb_id, current_version(kb_id))
     tombstones = _read_tombstones(kb_id, manifest)
-    ids: set[int] = set()
+    held: set[int] = set()
     for name in manifest.segments:
         with np.load(_folder(kb_id) / name) as data:
             segment_ids = data["ids"]
-        ids.update(int(i) for i in segment_ids[~np.isin(segment_ids, tombstones)])
-    return ids
+        held.update(int(i) for i in segment_ids[~np.isin(segment_ids, tombstones)])
+    return held

@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from knowledge import chunking, embedding, extract, index, services
+from knowledge import chunking, embedding, extract, search_index, services
 from knowledge.models import Chunk, Document
 from knowledge.time_limit import TimeLimitReached, time_limit
 
@@ -293,7 +293,7 @@ def _store(works: list[_Work]) -> None:
         for kb_id in removed.keys() | added.keys():
             new = added.get(kb_id, [])
             vectors = [np.frombuffer(c.vector, dtype=np.float32) for c in new]
-            index.update(
+            search_index.backend().update(
                 kb_id,
                 remove_ids=removed.get(kb_id, []),
                 add_ids=[c.id for c in new],

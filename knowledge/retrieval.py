@@ -1,4 +1,7 @@
-"""Finding the passages that answer a question: dense (FAISS) and lexical (BM25) search, combined.
+"""Finding the passages that answer a question: dense and lexical (BM25) search, combined.
+
+Both searches go to the configured search index (`knowledge.search_index.backend()`), whose
+`SearchIndex` docstring states what its scores mean; the relevance below is built on that.
 
 `search` is the one retrieval function: chat, the `ask` command, the hit-testing page, the API and
 evaluation all call it, so a query ranks the same everywhere and the relevance floor means the same
@@ -28,7 +31,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from knowledge import embedding, index, lexical, probe
+from knowledge import embedding, lexical, probe, search_index
 from knowledge.models import Chunk, KnowledgeBase
 
 CANDIDATES = 50
@@ -111,7 +114,8 @@ def _search_one(
     timed: Callable[[str, Callable[[], T]], T],
 ) -> list[_Candidate]:
     """Candidates from one knowledge base with their scores and relevance."""
-    dense = timed("dense", lambda: index.search(kb.id, vector, k=depth)) if mode != "lexical" else []
+    index = search_index.backend()
+    dense = timed("dense", lambda: index.search_dense(kb.id, vector, k=depth)) if mode != "lexical" else []
     sparse = timed("lexical", lambda: index.search_lexical(kb.id, terms, k=depth)) if mode != "dense" else []
     found: dict[int, _Candidate] = {}
     for rank, (chunk_id, score) in enumerate(dense, start=1):
@@ -137,10 +141,11 @@ def _score(
     dense_weight: float,
 ) -> None:
     """Complete each candidate's scores (exactly, where one search did not return it) and relevance."""
+    index = search_index.backend()
     if mode != "lexical":
         missing = [i for i, c in found.items() if c.dense_score is None]
         if missing:
-            for chunk_id, score in zip(missing, index.similarities(kb_id, vector, missing), strict=True):
+            for chunk_id, score in zip(missing, index.dense_scores(kb_id, vector, missing), strict=True):
                 found[chunk_id].dense_score = float(score)
     ceiling = 1.0
     if mode != "dense":

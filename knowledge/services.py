@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from knowledge import archives, embedding, extract, index
+from knowledge import archives, embedding, extract, search_index
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -375,7 +375,7 @@ def document_delete(*, document: Document) -> None:
         chunk_ids = list(document.chunks.values_list("id", flat=True))
         document.delete()
         if chunk_ids:
-            index.update(document.knowledge_base_id, remove_ids=chunk_ids)
+            search_index.backend().update(document.knowledge_base_id, remove_ids=chunk_ids)
     document.file.delete(save=False)
 
 
@@ -385,7 +385,7 @@ def knowledge_base_delete(*, knowledge_base: KnowledgeBase) -> None:
     knowledge_base.delete()
     # Uploads live under documents/<knowledge base id>/ (see document_upload_path).
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "documents" / str(kb_id), ignore_errors=True)
-    index.drop(kb_id)
+    search_index.backend().drop(kb_id)
 
 
 def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase) -> int:
@@ -396,7 +396,9 @@ def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase) -> int:
         rows = list(chunks.values_list("id", "vector", "text"))
         ids = [row[0] for row in rows]
         vectors = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=np.float32).reshape(-1, dim)
-        index.replace(knowledge_base.id, ids=ids, vectors=vectors, texts=[row[2] for row in rows])
+        search_index.backend().replace(
+            knowledge_base.id, ids=ids, vectors=vectors, texts=[row[2] for row in rows]
+        )
     return len(ids)
 
 
@@ -415,7 +417,7 @@ class IndexCheck:
 
 def knowledge_base_check_index(*, knowledge_base: KnowledgeBase) -> IndexCheck:
     chunk_ids = set(Chunk.objects.filter(knowledge_base=knowledge_base).values_list("id", flat=True))
-    vector_ids = index.vector_ids(knowledge_base.id)
+    vector_ids = search_index.backend().ids(knowledge_base.id)
     return IndexCheck(
         knowledge_base,
         chunks=len(chunk_ids),

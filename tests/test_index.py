@@ -26,7 +26,7 @@ def add(ids: list[int]) -> int:
 
 
 def nearest(vector: np.ndarray) -> int:
-    return index.search(KB, vector, k=1)[0][0]
+    return index.search_dense(KB, vector, k=1)[0][0]
 
 
 def found_by_words(i: int) -> set[int]:
@@ -37,8 +37,8 @@ def test_it_finds_what_was_added_and_forgets_what_was_removed():
     add([1, 2, 3])
     assert nearest(vectors([2])[0]) == 2
     index.update(KB, remove_ids=[2])
-    assert 2 not in {hit for hit, _ in index.search(KB, vectors([2])[0], k=3)}
-    assert index.vector_ids(KB) == {1, 3}
+    assert 2 not in {hit for hit, _ in index.search_dense(KB, vectors([2])[0], k=3)}
+    assert index.ids(KB) == {1, 3}
     assert found_by_words(3) == {3}
     assert found_by_words(2) == set()
 
@@ -52,7 +52,7 @@ def test_a_loaded_copy_catches_up_with_changes_made_elsewhere():
     assert caught_up.vectors is loaded.vectors  # the same copy, brought up to date, not reloaded
     assert caught_up.version == index.current_version(KB)
     assert nearest(vectors([21])[0]) == 21
-    assert 1 not in {hit for hit, _ in index.search(KB, vectors([1])[0], k=20)}
+    assert 1 not in {hit for hit, _ in index.search_dense(KB, vectors([1])[0], k=20)}
     assert found_by_words(21) == {21}
     assert found_by_words(1) == set()
 
@@ -66,7 +66,7 @@ def test_it_compacts_segments_and_tombstones(monkeypatch):
     index.update(KB, remove_ids=[1, 2, 3])
     manifest = index._manifest(KB, index.current_version(KB))
     assert len(manifest.segments) <= 3
-    assert index.vector_ids(KB) == set(range(4, 13))
+    assert index.ids(KB) == set(range(4, 13))
     assert index._load(KB).vectors is not loaded.vectors  # a compaction means a fresh load
     assert index._load(KB).size == 9
     assert [found_by_words(i) for i in (3, 4, 12)] == [set(), {4}, {12}]
@@ -82,7 +82,7 @@ def test_it_keeps_only_recent_files_on_disk():
 def test_replace_writes_exactly_the_given_vectors():
     add([1, 2, 3])
     index.replace(KB, ids=[8, 9], vectors=vectors([8, 9]), texts=texts([8, 9]))
-    assert index.vector_ids(KB) == {8, 9}
+    assert index.ids(KB) == {8, 9}
     assert nearest(vectors([9])[0]) == 9
 
 
@@ -97,7 +97,7 @@ def test_concurrent_writers_lose_nothing(writers):
         thread.start()
     for thread in threads:
         thread.join()
-    assert index.vector_ids(KB) == {w * 100 + n for w in range(writers) for n in range(10)}
+    assert index.ids(KB) == {w * 100 + n for w in range(writers) for n in range(10)}
 
 
 def test_large_indexes_search_approximately_and_stay_up_to_date(settings):
@@ -115,12 +115,12 @@ def test_large_indexes_search_approximately_and_stay_up_to_date(settings):
     assert loaded.approximate and loaded.size == 700
     assert nearest(vectors([701])[0]) == 701  # a segment added after training
     assert nearest(vectors([300])[0]) == 300
-    assert 5 not in {hit for hit, _ in index.search(KB, vectors([5])[0], k=10)}
+    assert 5 not in {hit for hit, _ in index.search_dense(KB, vectors([5])[0], k=10)}
     assert found_by_words(5) == set() and found_by_words(701) == {701}
     index._cache.clear()  # another process loading from disk sees the same
     assert index._load(KB).size == 700
     assert nearest(vectors([701])[0]) == 701
-    assert index.vector_ids(KB) == set(range(1, 702)) - {5}
+    assert index.ids(KB) == set(range(1, 702)) - {5}
 
 
 def test_an_index_from_an_older_version_asks_for_a_rebuild():
@@ -130,4 +130,4 @@ def test_an_index_from_an_older_version_asks_for_a_rebuild():
     manifest.write_text(manifest.read_text().replace('"format": 2, ', ""))
     index._cache.clear()
     with pytest.raises(index.IndexOutdated, match="rebuild_index"):
-        index.search(KB, vectors([1])[0], k=1)
+        index.search_dense(KB, vectors([1])[0], k=1)

@@ -10,9 +10,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from knowledge import embedding, index, ingestion, services, tasks
+from knowledge import embedding, ingestion, search_index, services, tasks
 from knowledge.models import Chunk, Document
 from tests.conftest import CORPUS, ingest
+
+
+def indexed(kb_id: int) -> set[int]:
+    return search_index.backend().ids(kb_id)
 
 
 def upload(kb, *files: tuple[str, bytes]) -> services.UploadReport:
@@ -24,7 +28,7 @@ def test_it_ingests_the_chinese_guide_into_chunks_and_vectors(guide):
     assert guide.status == Document.Status.READY
     assert guide.chunk_count == guide.chunks.count() > 20
     assert guide.chunks_done == guide.chunks_total == guide.chunk_count
-    assert index.vector_ids(guide.knowledge_base_id) == set(guide.chunks.values_list("id", flat=True))
+    assert indexed(guide.knowledge_base_id) == set(guide.chunks.values_list("id", flat=True))
 
 
 def test_it_keeps_chunks_within_the_model_limit(guide):
@@ -80,7 +84,7 @@ def test_it_reindexes_to_one_copy_reusing_unchanged_vectors(guide, monkeypatch):
     assert guide.status == Document.Status.READY and guide.attempts == 2
     assert embedded == []
     assert guide.chunks.count() == guide.chunk_count
-    assert index.vector_ids(guide.knowledge_base_id) == set(guide.chunks.values_list("id", flat=True))
+    assert indexed(guide.knowledge_base_id) == set(guide.chunks.values_list("id", flat=True))
 
 
 def test_it_drops_the_work_of_an_attempt_that_was_superseded(kb, monkeypatch):
@@ -148,15 +152,15 @@ def test_it_removes_chunks_and_vectors_on_delete(guide):
     kb_id = guide.knowledge_base_id
     services.document_delete(document=guide)
     assert Chunk.objects.filter(knowledge_base_id=kb_id).count() == 0
-    assert index.vector_ids(kb_id) == set()
+    assert indexed(kb_id) == set()
 
 
 def test_it_rebuilds_the_index_from_the_database(guide, settings, tmp_path):
     settings.INDEX_DIR = tmp_path / "lost-indexes"
-    assert index.vector_ids(guide.knowledge_base_id) == set()
+    assert indexed(guide.knowledge_base_id) == set()
     count = services.knowledge_base_rebuild_index(knowledge_base=guide.knowledge_base)
     assert count == guide.chunk_count
-    assert index.vector_ids(guide.knowledge_base_id) == set(guide.chunks.values_list("id", flat=True))
+    assert indexed(guide.knowledge_base_id) == set(guide.chunks.values_list("id", flat=True))
 
 
 def test_check_index_reports_a_mismatch_and_rebuild_index_mends_it(guide, capsys):
