@@ -64,8 +64,9 @@ class SearchIndex(Protocol):
         add_vectors: np.ndarray | None = None,
         add_texts: Sequence[str] = (),
     ) -> int:
-        """Remove chunks and add chunks (id, unit vector, text; all three of equal length) in one
-        write; returns a number that grows with every write. Removing an id not held does nothing."""
+        """Remove chunks and add chunks (id, unit vector, text) in one write; returns the index's new
+        version, which grows with each write until a `drop`. Removing an id the index does not hold
+        does nothing; ValueError when the ids, vectors and texts to add differ in number."""
         ...
 
     def replace(self, kb_id: int, *, ids: Sequence[int], vectors: np.ndarray, texts: Sequence[str]) -> int:

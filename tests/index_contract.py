@@ -80,6 +80,17 @@ class IndexContract:
         assert index.search_lexical(KB, "Boreal laptop", k=5) == []
         assert found(index.search_lexical(KB, "请假", k=5)) == [4]
 
+    def test_each_write_returns_a_newer_version(self, index):
+        first = index.update(KB, add_ids=[1], add_vectors=vector(1)[None], add_texts=[TEXTS[1]])
+        second = index.update(KB, remove_ids=[1])
+        third = index.replace(KB, ids=[2], vectors=vector(2)[None], texts=[TEXTS[2]])
+        assert first < second < third
+
+    def test_it_refuses_chunks_whose_parts_differ_in_number(self, index):
+        with pytest.raises(ValueError):
+            index.update(KB, add_ids=[1, 2], add_vectors=vector(1)[None], add_texts=[TEXTS[1]])
+        assert index.ids(KB) == set()
+
     def test_removing_what_it_does_not_hold_changes_nothing(self, index):
         add(index, [1, 2])
         index.update(KB, remove_ids=[UNKNOWN])
