@@ -11,8 +11,8 @@ generator that:
   the person who asked (no URL, no setting name), its `detail` is what an administrator needs
   (address, cause, upstream status and body); `retryable` says whether asking again may help;
 - honours the configuration: `model`, `base_url`, `api_key`, `timeout`, `retries` (only while
-  nothing has streamed), `temperature` (None: not sent) and `answer_reserve` as the most tokens the
-  model may write (its reasoning included);
+  nothing has streamed), `temperature` (None: not sent) and `answer_reserve`, the most tokens the
+  model may write (the prompt was trimmed to leave it free);
 - can be closed part-way (`aclose()`) when the person leaves, and gives back its connection.
 
 The messages are OpenAI-style `{"role", "content"}` dicts built by chat/prompting.py. Nothing else
@@ -29,9 +29,10 @@ from functools import cache
 
 from django.utils.module_loading import import_string
 
-from chat.model_config import ModelConfig, Price
+from chat.model_config import ModelConfig
 
-__all__ = ["PROVIDERS", "Content", "Done", "Error", "Event", "ModelConfig", "Price", "Reasoning", "Usage"]
+# ModelConfig is named here too: the engine and the API adapters annotate with providers.ModelConfig.
+__all__ = ["PROVIDERS", "Content", "Done", "Error", "Event", "ModelConfig", "Reasoning", "Usage"]
 
 # The `api` names a model may use, and the class that speaks each.
 PROVIDERS: dict[str, str] = {
