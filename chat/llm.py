@@ -3,6 +3,11 @@
 `LLM_MODELS` (JSON) lists them explicitly (settings.py resolves `api_key_env` to the key). Without
 it: DeepSeek's hosted reasoner and chat models when a DeepSeek key is set, or the one model at
 `LLM_BASE_URL` (Ollama, vLLM, llama.cpp server, LM Studio), treated as a local R1 distill.
+
+Each model is read through the one schema (chat/model_config.py), in layers: the schema's defaults,
+then the variables that set a default for every model (`LLM_TIMEOUT_SECONDS` …), then what is known
+of the hosted DeepSeek API, then the model's own entry. A mistake stops the app at start, naming the
+variable or entry and the field.
 """
 
 from functools import cache
@@ -12,97 +17,88 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from chat.providers import ModelConfig, Price
+from chat import prompting, providers
+from chat.model_config import FieldError, ModelConfig, from_entry
 
 _DEEPSEEK_HOST = "api.deepseek.com"
-# DeepSeek's recommendation for R1 and its distills; the hosted API ignores temperature for R1.
-_LOCAL_R1_TEMPERATURE = 0.6
+# The hosted API's context window; it ignores temperature for R1, so none is sent.
+_DEEPSEEK_HOSTED = {"context_tokens": 65536, "temperature": None}
 # DeepSeek's launch prices per million tokens (cache hit, cache miss, output); they were cut later,
 # so a deployment sets its own in LLM_MODELS.
-_DEEPSEEK_DEFAULTS = [
+_DEEPSEEK_MODELS = [
     {"name": "DeepSeek-R1", "model": "deepseek-reasoner", "reasoning": True, "price": [0.14, 0.55, 2.19]},
     {"name": "DeepSeek-V3", "model": "deepseek-chat", "reasoning": False, "price": [0.07, 0.27, 1.10]},
 ]
-_FIELDS = {
-    "name",
-    "model",
-    "base_url",
-    "api_key",
-    "reasoning",
-    "system_messages",
-    "temperature",
-    "context_tokens",
-    "answer_tokens",
-    "price",
-    "retries",
+# The variables that set a field's default for every model.
+_DEFAULT_VARIABLES = {
+    "timeout": "LLM_TIMEOUT_SECONDS",
+    "context_tokens": "LLM_CONTEXT_TOKENS",
+    "answer_tokens": "LLM_ANSWER_TOKENS",
+    "system_messages": "LLM_SYSTEM_MESSAGES",
 }
 
 
-def _price(value: Any, where: str) -> Price | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        value = [value.get("input_cache_hit"), value.get("input_cache_miss"), value.get("output")]
-    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, int | float) for v in value)):
-        raise ImproperlyConfigured(
-            f"LLM_MODELS {where}: price must be [cache hit, cache miss, output] in USD per million tokens."
-        )
-    return Price(*map(float, value))
+def _defaults() -> dict[str, Any]:
+    """Field defaults from the variables that are set."""
+    values = {field: getattr(settings, variable) for field, variable in _DEFAULT_VARIABLES.items()}
+    return {field: value for field, value in values.items() if value is not None}
 
 
-def _count(value: Any, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{field} must be a whole number, 0 or more")
-    return value
-
-
-def _model(entry: Any, number: int) -> ModelConfig:
-    where = f"entry {number}"
-    if not isinstance(entry, dict) or not entry.get("model"):
-        raise ImproperlyConfigured(f'LLM_MODELS {where}: an object with at least a "model" is needed.')
-    unknown = set(entry) - _FIELDS
-    if unknown:
-        raise ImproperlyConfigured(f"LLM_MODELS {where}: unknown field(s) {', '.join(sorted(unknown))}.")
-    base_url = entry.get("base_url") or settings.LLM_BASE_URL
-    if urlparse(base_url or "").scheme not in ("http", "https"):
-        raise ImproperlyConfigured(f"LLM_MODELS {where}: base_url must be an http(s) URL.")
-    hosted = urlparse(base_url).hostname == _DEEPSEEK_HOST
-    key = entry.get("api_key") or (settings.LLM_API_KEY if base_url == settings.LLM_BASE_URL else "")
-    try:
-        return ModelConfig(
-            name=str(entry.get("name") or entry["model"]),
-            model=str(entry["model"]),
-            base_url=base_url,
-            api_key=key or "not-needed",
-            reasoning=bool(entry.get("reasoning", True)),
-            system_messages=bool(entry.get("system_messages", True)),
-            temperature=entry.get("temperature", None if hosted else _LOCAL_R1_TEMPERATURE),
-            timeout=float(settings.LLM_TIMEOUT_SECONDS),
-            context_tokens=int(entry.get("context_tokens", 65536 if hosted else settings.LLM_CONTEXT_TOKENS)),
-            answer_tokens=int(entry.get("answer_tokens", 8192 if hosted else 4096)),
-            price=_price(entry.get("price"), where),
-            retries=_count(entry.get("retries", 2), "retries"),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(f"LLM_MODELS {where}: {exc}.") from None
-
-
-def _entries() -> list[Any]:
+def _entries() -> list[tuple[str, Any]]:
+    """(where it comes from, entry) for each model, the default first."""
     if settings.LLM_MODELS is not None:
         if not isinstance(settings.LLM_MODELS, list):
             raise ImproperlyConfigured("LLM_MODELS must be a JSON list of model objects.")
-        return settings.LLM_MODELS
+        return [(f"LLM_MODELS entry {number}", entry) for number, entry in enumerate(settings.LLM_MODELS, 1)]
     if not settings.LLM_BASE_URL:
         return []
     if urlparse(settings.LLM_BASE_URL).hostname == _DEEPSEEK_HOST:
-        first = {**_DEEPSEEK_DEFAULTS[0], "model": settings.LLM_MODEL}
-        return [first, *(d for d in _DEEPSEEK_DEFAULTS[1:] if d["model"] != settings.LLM_MODEL)]
-    return [{"model": settings.LLM_MODEL, "system_messages": settings.LLM_SYSTEM_MESSAGES}]
+        first = {**_DEEPSEEK_MODELS[0], "model": settings.LLM_MODEL}
+        chosen = [first, *(m for m in _DEEPSEEK_MODELS[1:] if m["model"] != settings.LLM_MODEL)]
+        return [(f"the DeepSeek model {m['model']} (LLM_MODEL, DEEPSEEK_API_KEY)", m) for m in chosen]
+    return [("the model at LLM_BASE_URL (LLM_MODEL)", {"model": settings.LLM_MODEL})]
+
+
+def _model(where: str, entry: Any) -> ModelConfig:
+    if not isinstance(entry, dict):
+        raise ImproperlyConfigured(f'{where}: an object with at least a "model" is needed.')
+    base_url = entry.get("base_url") or settings.LLM_BASE_URL
+    layers: dict[str, Any] = {"base_url": base_url} | _defaults()
+    if urlparse(base_url or "").hostname == _DEEPSEEK_HOST:
+        layers |= _DEEPSEEK_HOSTED
+    if base_url == settings.LLM_BASE_URL and settings.LLM_API_KEY:
+        layers["api_key"] = settings.LLM_API_KEY
+    try:
+        config = from_entry(layers | entry)
+    except FieldError as exc:
+        variable = _DEFAULT_VARIABLES.get(exc.field)
+        source = f" (from {variable})" if variable and exc.field not in entry else ""
+        raise ImproperlyConfigured(f"{where}: {exc}{source}.") from None
+    if config.api not in providers.PROVIDERS:
+        known = ", ".join(sorted(providers.PROVIDERS))
+        raise ImproperlyConfigured(f"{where}: api must be one of: {known} (not {config.api!r}).")
+    _check_room(where, config)
+    return config
+
+
+def _check_room(where: str, config: ModelConfig) -> None:
+    """Refuse a context that, once the answer's reserve is kept, cannot hold the instructions, a
+    question and one passage: every answer would be made without the documents."""
+    room = config.context_tokens - config.answer_reserve
+    needed = prompting.minimum_prompt_tokens()
+    if room < needed:
+        raise ImproperlyConfigured(
+            f"{where}: model {config.name!r} has context_tokens={config.context_tokens} and keeps "
+            f"answer_tokens={config.answer_reserve} for the answer, which leaves {room} tokens for the "
+            f"prompt; the instructions, a question and one passage need {needed}. Raise context_tokens "
+            "(LLM_CONTEXT_TOKENS, and the server's own context size) or lower answer_tokens "
+            "(LLM_ANSWER_TOKENS)."
+        )
 
 
 @cache
 def _configured(key: tuple) -> tuple[ModelConfig, ...]:
-    configs = tuple(_model(entry, number) for number, entry in enumerate(_entries(), start=1))
+    configs = tuple(_model(where, entry) for where, entry in _entries())
     names = [config.name for config in configs]
     if len(set(names)) != len(names):
         raise ImproperlyConfigured("LLM_MODELS: every model needs its own name.")
@@ -118,9 +114,7 @@ def models() -> tuple[ModelConfig, ...]:
             settings.LLM_BASE_URL,
             settings.LLM_API_KEY,
             settings.LLM_MODEL,
-            settings.LLM_TIMEOUT_SECONDS,
-            settings.LLM_CONTEXT_TOKENS,
-            settings.LLM_SYSTEM_MESSAGES,
+            *(getattr(settings, variable) for variable in _DEFAULT_VARIABLES.values()),
         )
     )
 

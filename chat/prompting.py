@@ -1,7 +1,7 @@
 """Assembling the messages sent to the model: instructions, numbered passages, history, question.
 
 The prompt must fit the model's context window with room left for its reasoning and answer
-(`ModelConfig.answer_tokens`). Instructions and the question always go; then passages in rank
+(`ModelConfig.answer_reserve`). Instructions and the question always go; then passages in rank
 order while they fit; then earlier turns, newest first, while they fit. Only what was said is
 resent: never an earlier answer's reasoning.
 """
@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chat.providers import ModelConfig
+from chat.model_config import ModelConfig
 from knowledge.retrieval import Passage
 
 INSTRUCTIONS = """You are a knowledge-base assistant for company staff. Answer the user's question \
@@ -32,20 +32,27 @@ the language of the question."""
 _TOKENS_PER_HAN = 0.6
 _TOKENS_PER_OTHER = 0.3
 _TOKENS_PER_MESSAGE = 8  # role and separators
+# The least room a prompt must have, beside the instructions: a question of a few sentences and one
+# passage (a chunk is at most the embedding model's input, 512 tokens for the usual models).
+_ROOM_FOR_QUESTION = 256
+_ROOM_FOR_PASSAGE = 512
 
 
 @dataclass(frozen=True)
 class Prompt:
     messages: list[dict[str, str]]
     passages: list[Passage]  # the passages sent, in the numbering the model sees
-    history_turns: int  # earlier messages kept
-    estimated_tokens: int
 
 
 def estimate_tokens(text: str) -> int:
     """An upper estimate of the tokens of a text for DeepSeek-family tokenizers."""
     han = sum(1 for char in text if "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff")
     return math.ceil(han * _TOKENS_PER_HAN + (len(text) - han) * _TOKENS_PER_OTHER) + _TOKENS_PER_MESSAGE
+
+
+def minimum_prompt_tokens() -> int:
+    """Tokens a model's context must have beside its answer's reserve for a prompt with a passage."""
+    return estimate_tokens(INSTRUCTIONS) + _ROOM_FOR_QUESTION + _ROOM_FOR_PASSAGE
 
 
 def passage_block(number: int, passage: Passage) -> str:
@@ -81,7 +88,7 @@ def build_prompt(
 
     `client_instructions` are an API client's own system messages: they follow ours and come
     before the passages, so they can shape the answer but the passages stay data."""
-    budget = config.context_tokens - config.answer_tokens
+    budget = config.context_tokens - config.answer_reserve
     instructions = GENERAL_KNOWLEDGE if general_knowledge else INSTRUCTIONS
     budget -= estimate_tokens(instructions) + estimate_tokens(question)
     budget -= sum(estimate_tokens(text) for text in client_instructions)
@@ -96,12 +103,6 @@ def build_prompt(
         blocks.append(block)
         sent.append(passage)
     turns = _fitting_history(history, budget)
-    used = (
-        config.context_tokens
-        - config.answer_tokens
-        - budget
-        + sum(estimate_tokens(t["content"]) for t in turns)
-    )
     context = [instructions, *client_instructions, *blocks]
     if config.system_messages:
         messages = [
@@ -113,4 +114,4 @@ def build_prompt(
         # Original R1 and its distills follow instructions best when everything is in the user turn.
         merged = "\n\n".join([*context, f"Question: {question}"])
         messages = [*turns, {"role": "user", "content": merged}]
-    return Prompt(messages, sent, len(turns), used)
+    return Prompt(messages, sent)

@@ -46,6 +46,16 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return number
 
 
+def env_optional_int(name: str, *, minimum: int = 0) -> int | None:
+    """A whole number, or None when the variable is unset or empty (the default lives elsewhere)."""
+    return env_int(name, 0, minimum=minimum) if _raw(name) else None
+
+
+def env_optional_bool(name: str) -> bool | None:
+    """A boolean, or None when the variable is unset or empty (the default lives elsewhere)."""
+    return env_bool(name) if _raw(name) else None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = _raw(name)
     if value is None or value == "":

@@ -10,7 +10,17 @@ from dotenv import load_dotenv
 from kombu import Exchange, Queue
 
 from chatsite.data_dir import prepare_data_dir
-from chatsite.env import env_bool, env_int, env_json, env_list, env_rate, env_str, env_url
+from chatsite.env import (
+    env_bool,
+    env_int,
+    env_json,
+    env_list,
+    env_optional_bool,
+    env_optional_int,
+    env_rate,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # ENV_FILE names the file of variables to load (default: .env beside manage.py); empty loads none.
@@ -281,11 +291,12 @@ LLM_API_KEY = env_str("LLM_API_KEY") or env_str("DEEPSEEK_API_KEY")
 if LLM_API_KEY and not LLM_BASE_URL:
     LLM_BASE_URL = "https://api.deepseek.com"
 LLM_MODEL = env_str("LLM_MODEL", "deepseek-reasoner")
-LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 300, minimum=1)
-# A local server's model (LLM_BASE_URL without LLM_MODELS): its context window, and whether it takes
-# system messages (the original R1 distills follow instructions best without them).
-LLM_CONTEXT_TOKENS = env_int("LLM_CONTEXT_TOKENS", 32768, minimum=2048)
-LLM_SYSTEM_MESSAGES = env_bool("LLM_SYSTEM_MESSAGES", True)
+# Defaults for every model that its LLM_MODELS entry does not set; unset, chat/model_config.py's apply
+# (chat/llm.py checks them with the rest of the model's configuration at start).
+LLM_TIMEOUT_SECONDS = env_optional_int("LLM_TIMEOUT_SECONDS", minimum=1)
+LLM_CONTEXT_TOKENS = env_optional_int("LLM_CONTEXT_TOKENS", minimum=1)
+LLM_ANSWER_TOKENS = env_optional_int("LLM_ANSWER_TOKENS", minimum=1)
+LLM_SYSTEM_MESSAGES = env_optional_bool("LLM_SYSTEM_MESSAGES")
 # The models users choose from, as a JSON list (see chat/llm.py and the README); "api_key_env" names
 # the variable holding a model's key, so keys stay out of the list.
 LLM_MODELS = env_json("LLM_MODELS")

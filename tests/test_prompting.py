@@ -1,7 +1,7 @@
 """The messages sent to the model: order, budget, no reasoning resent, passages as data."""
 
 from chat import prompting
-from chat.providers import ModelConfig
+from chat.model_config import ModelConfig
 from knowledge.retrieval import Passage
 
 CONFIG = ModelConfig(name="R1", model="deepseek-reasoner", base_url="http://x", api_key="k")
@@ -22,6 +22,10 @@ def passage(n: int, text: str = "Staff get 25 days of paid leave.") -> Passage:
         lexical_score=None,
         lexical_rank=None,
     )
+
+
+def tokens(prompt: prompting.Prompt) -> int:
+    return sum(prompting.estimate_tokens(message["content"]) for message in prompt.messages)
 
 
 HISTORY = [
@@ -65,11 +69,11 @@ def test_the_prompt_fits_the_context_window_leaving_room_for_the_answer():
     passages = [passage(n, long_text) for n in range(1, 6)]
     history = [{"role": "user", "content": "早先的问题" * 200}, {"role": "assistant", "content": "回答" * 10}]
     prompt = prompting.build_prompt(question="病假呢？", passages=passages, history=history, config=config)
-    assert prompt.estimated_tokens <= 2000
+    assert tokens(prompt) <= 2000
     assert 1 <= len(prompt.passages) < 5 and prompt.passages == passages[: len(prompt.passages)]
     assert sum(m["content"].count("[passage begin]") for m in prompt.messages) == len(prompt.passages)
-    assert prompt.history_turns == 0  # the long earlier question does not fit; a lone answer is not kept
-    assert all(m["role"] != "assistant" for m in prompt.messages)
+    # The long earlier question does not fit; a lone answer is not kept.
+    assert [m["role"] for m in prompt.messages if m["role"] != "system"] == ["user"]
 
 
 def test_history_keeps_what_was_said_only():
@@ -111,7 +115,7 @@ def test_a_clients_own_instructions_follow_ours_and_count_in_the_budget():
     )
     assert [m["content"][:4] for m in prompt.messages[:3]] == [prompting.INSTRUCTIONS[:4], own[:4], "[1] "]
     plain = prompting.build_prompt(question="Leave?", passages=[passage(1)], history=[], config=CONFIG)
-    assert prompt.estimated_tokens - plain.estimated_tokens == prompting.estimate_tokens(own)
+    assert tokens(prompt) - tokens(plain) == prompting.estimate_tokens(own)
     merged = prompting.build_prompt(
         question="Leave?",
         passages=[passage(1)],
@@ -120,3 +124,26 @@ def test_a_clients_own_instructions_follow_ours_and_count_in_the_budget():
         client_instructions=[own],
     )
     assert len(merged.messages) == 1 and own in merged.messages[0]["content"]
+
+
+def test_a_4096_token_local_model_gets_passages_and_keeps_a_quarter_for_the_answer():
+    config = ModelConfig(name="d", model="r1-distill", base_url="http://x", context_tokens=4096)
+    passages = [passage(n, "年假的规定如下。" * 60) for n in range(1, 9)]
+    prompt = prompting.build_prompt(question="年假有几天？", passages=passages, history=[], config=config)
+    assert len(prompt.passages) >= 3
+    assert tokens(prompt) <= 4096 - 1024
+
+
+def test_the_least_room_a_prompt_needs_holds_the_instructions_a_question_and_a_passage():
+    config = ModelConfig(
+        name="d",
+        model="r1",
+        base_url="http://x",
+        context_tokens=1024 + prompting.minimum_prompt_tokens(),
+        answer_tokens=1024,
+    )
+    long_passage = passage(1, "Staff get 25 days of paid leave. " * 45)  # about 450 tokens
+    prompt = prompting.build_prompt(
+        question="Leave? " * 100, passages=[long_passage], history=[], config=config
+    )
+    assert prompt.passages == [long_passage]

@@ -5,22 +5,14 @@ They drive the real `openai` client over HTTP against tests/fake_llm.py.
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 
 import openai
 import pytest
+from django.utils import translation
 
-from chat.providers import (
-    Content,
-    Done,
-    Error,
-    Event,
-    ModelConfig,
-    ProviderError,
-    Reasoning,
-    Usage,
-    complete_chat,
-    stream_chat,
-)
+from chat import providers
+from chat.providers import Content, Done, Error, Event, ModelConfig, Reasoning, Usage, stream_chat
 from chat.thinking import Part, ThinkSplitter
 from tests.fake_llm import DEFAULT_CONTENT, DEFAULT_REASONING, ERROR_BODIES, FakeLLM
 
@@ -51,10 +43,6 @@ def stream(config: ModelConfig, messages: list[dict[str, str]] = MESSAGES) -> li
     return asyncio.run(collect())
 
 
-def complete(config: ModelConfig) -> tuple[str, str, Usage | None]:
-    return asyncio.run(complete_chat(config, MESSAGES))
-
-
 def text_of(events: list[Event], kind: type[Reasoning] | type[Content]) -> str:
     return "".join(event.text for event in events if isinstance(event, kind))
 
@@ -63,6 +51,14 @@ def shape(events: list[Event]) -> list[str]:
     """Event kinds in order with repeats collapsed: ["Reasoning", "Content", "Usage", "Done"]."""
     kinds = [type(event).__name__ for event in events]
     return [kind for index, kind in enumerate(kinds) if index == 0 or kinds[index - 1] != kind]
+
+
+def assert_plain_with_detail(error: Event, config: ModelConfig) -> Error:
+    """The message is for staff (no address, no setting name); the detail says where it failed."""
+    assert isinstance(error, Error)
+    assert config.base_url not in error.message and "://" not in error.message and "LLM_" not in error.message
+    assert config.base_url in error.detail
+    return error
 
 
 def closed_port() -> int:
@@ -81,14 +77,6 @@ def test_it_streams_every_format_as_reasoning_then_content(fake_llm: FakeLLM, op
     assert events[-1] == Done("stop")
 
 
-@pytest.mark.parametrize("options", FORMATS)
-def test_it_completes_every_format_with_the_same_split(fake_llm: FakeLLM, options: dict) -> None:
-    fake_llm.script(**options)
-    reasoning, content, usage = complete(fake_llm.model_config())
-    assert (reasoning, content) == (DEFAULT_REASONING, DEFAULT_CONTENT)
-    assert usage is not None and usage.prompt_tokens > 0
-
-
 def test_it_asks_for_a_stream_with_usage(fake_llm: FakeLLM) -> None:
     stream(fake_llm.model_config(model="deepseek-reasoner"))
     [request] = fake_llm.requests
@@ -96,6 +84,12 @@ def test_it_asks_for_a_stream_with_usage(fake_llm: FakeLLM) -> None:
     assert request["stream_options"] == {"include_usage": True}
     assert request["model"] == "deepseek-reasoner"
     assert request["messages"] == MESSAGES
+
+
+def test_it_caps_the_reply_at_the_answer_reserve(fake_llm: FakeLLM) -> None:
+    stream(fake_llm.model_config(context_tokens=4096))
+    stream(fake_llm.model_config(context_tokens=4096, answer_tokens=1500))
+    assert [request["max_tokens"] for request in fake_llm.requests] == [1024, 1500]
 
 
 def test_it_parses_usage_with_deepseek_extras(fake_llm: FakeLLM) -> None:
@@ -117,7 +111,6 @@ def test_it_leaves_missing_usage_extras_empty(fake_llm: FakeLLM) -> None:
         style="think_tags", usage={"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
     )
     assert stream(fake_llm.model_config())[-2] == Usage(9, 3)
-    assert complete(fake_llm.model_config())[2] == Usage(9, 3)
 
 
 def test_it_reports_the_cache_split_of_the_prompt(fake_llm: FakeLLM) -> None:
@@ -135,20 +128,22 @@ def test_it_ignores_keepalive_comments_while_queued(fake_llm: FakeLLM) -> None:
 
 def test_it_ends_with_an_error_when_the_stream_breaks(fake_llm: FakeLLM) -> None:
     fake_llm.script(style="reasoning_content", mid_stream_error="Service temporarily unavailable")
-    events = stream(fake_llm.model_config())
-    error = events[-1]
-    assert isinstance(error, Error) and error.code == "upstream_error" and error.retryable
-    assert "Service temporarily unavailable" in error.message
+    config = fake_llm.model_config()
+    events = stream(config)
+    error = assert_plain_with_detail(events[-1], config)
+    assert error.code == "upstream_error" and error.retryable
+    assert "Service temporarily unavailable" in error.detail
     assert shape(events) == ["Reasoning", "Content", "Error"]
     assert DEFAULT_CONTENT.startswith(text_of(events, Content))
 
 
 def test_it_ends_with_an_error_when_the_server_hangs_up(fake_llm: FakeLLM) -> None:
     fake_llm.script(style="reasoning", drop_mid_stream=True)
-    events = stream(fake_llm.model_config())
-    error = events[-1]
-    assert isinstance(error, Error) and (error.code, error.retryable) == ("upstream_error", True)
-    assert "part-way" in error.message
+    config = fake_llm.model_config()
+    events = stream(config)
+    error = assert_plain_with_detail(events[-1], config)
+    assert (error.code, error.retryable) == ("upstream_error", True)
+    assert "part-way" in error.message and "part-way" in error.detail
     assert shape(events) == ["Reasoning", "Content", "Error"]
 
 
@@ -169,20 +164,12 @@ def test_it_turns_status_codes_into_one_error(
     fake_llm: FakeLLM, status: int, code: str, retryable: bool
 ) -> None:
     fake_llm.script(status=status)
-    [error] = stream(fake_llm.model_config(retries=0))
-    assert isinstance(error, Error)
+    config = fake_llm.model_config(retries=0)
+    [error] = stream(config)
+    assert_plain_with_detail(error, config)
     assert (error.code, error.status, error.retryable) == (code, status, retryable)
-    assert ERROR_BODIES[status][0] in error.message
-
-
-@pytest.mark.parametrize(("status", "code", "retryable"), STATUS_ERRORS)
-def test_it_raises_status_codes_from_complete(
-    fake_llm: FakeLLM, status: int, code: str, retryable: bool
-) -> None:
-    fake_llm.script(status=status)
-    with pytest.raises(ProviderError) as caught:
-        complete(fake_llm.model_config())
-    assert (caught.value.error.code, caught.value.error.retryable) == (code, retryable)
+    assert ERROR_BODIES[status][0] in error.detail and f"answered {status}." in error.detail
+    assert ERROR_BODIES[status][0] not in error.message
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -215,41 +202,47 @@ def test_it_does_not_retry_what_waiting_cannot_fix(
     assert len(fake_llm.requests) == 1
 
 
-def test_it_tells_how_to_fix_a_rejected_key(fake_llm: FakeLLM) -> None:
+def test_it_tells_staff_plainly_and_administrators_how_to_fix_a_rejected_key(fake_llm: FakeLLM) -> None:
     fake_llm.script(status=401)
     [error] = stream(fake_llm.model_config())
     assert isinstance(error, Error)
-    assert error.message.startswith("The LLM service rejected the API key (401). Check LLM_API_KEY.")
+    assert (
+        error.message == "The language model service refused our API key. An administrator needs to fix it."
+    )
+    assert "Check the key: LLM_API_KEY, or the model's api_key in LLM_MODELS." in error.detail
+
+
+def test_it_tells_staff_in_their_language(fake_llm: FakeLLM) -> None:
+    fake_llm.script(status=503)
+    with translation.override("zh-hans"):
+        [error] = stream(fake_llm.model_config(retries=0))
+    assert isinstance(error, Error)
+    assert error.message == "语言模型服务繁忙，请稍后再试。"
+    assert error.detail.endswith("返回了 503。服务返回的信息：Server overloaded, please try again later")
 
 
 def test_it_reports_an_unreachable_server(fake_llm: FakeLLM) -> None:
-    base_url = f"http://127.0.0.1:{closed_port()}/v1"
-    [error] = stream(fake_llm.model_config(base_url=base_url))
-    assert isinstance(error, Error)
+    config = fake_llm.model_config(base_url=f"http://127.0.0.1:{closed_port()}/v1")
+    [error] = stream(config)
+    assert_plain_with_detail(error, config)
     assert (error.code, error.retryable) == ("unreachable", True)
-    assert base_url in error.message
+    assert error.message == "The language model cannot be reached right now. Try again later."
+    assert "Check LLM_BASE_URL" in error.detail and "Connect call failed" in error.detail
 
 
 def test_it_times_out_a_stalled_stream(fake_llm: FakeLLM) -> None:
     fake_llm.script(delay=1.0)
-    error = stream(fake_llm.model_config(timeout=0.2))[-1]
-    assert isinstance(error, Error)
+    config = fake_llm.model_config(timeout=0.2)
+    error = assert_plain_with_detail(stream(config)[-1], config)
     assert (error.code, error.retryable) == ("timeout", True)
-    assert "0.2 seconds" in error.message
-
-
-def test_it_times_out_a_stalled_completion(fake_llm: FakeLLM) -> None:
-    fake_llm.script(delay=1.0)
-    with pytest.raises(ProviderError) as caught:
-        complete(fake_llm.model_config(timeout=0.2))
-    assert caught.value.error.code == "timeout"
+    assert "0.2 seconds" in error.detail
 
 
 def test_it_sends_temperature_only_when_configured(fake_llm: FakeLLM) -> None:
-    stream(fake_llm.model_config())
-    stream(fake_llm.model_config(temperature=0.6))
+    stream(fake_llm.model_config(temperature=None))
+    stream(fake_llm.model_config(temperature=0.3))
     assert "temperature" not in fake_llm.requests[0]
-    assert fake_llm.requests[1]["temperature"] == 0.6
+    assert fake_llm.requests[1]["temperature"] == 0.3
 
 
 def test_it_streams_plain_content_at_once_for_non_reasoning_models(fake_llm: FakeLLM) -> None:
@@ -268,7 +261,6 @@ def test_it_treats_unclosed_implicit_reasoning_as_the_answer(fake_llm: FakeLLM) 
     # ... and comes again, whole, as the answer that replaces it.
     assert events[-3] == Content(DEFAULT_CONTENT, replaces_reasoning=True)
     assert shape(events)[-3:] == ["Content", "Usage", "Done"]
-    assert complete(fake_llm.model_config(reasoning=True))[:2] == ("", DEFAULT_CONTENT)
 
 
 def test_it_splits_explicit_tags_for_non_reasoning_models(fake_llm: FakeLLM) -> None:
@@ -281,7 +273,7 @@ def test_it_reports_deepseek_rejecting_reasoning_in_input(fake_llm: FakeLLM) -> 
     history = [{"role": "assistant", "content": "A", "reasoning_content": "R"}, *MESSAGES]
     [error] = stream(fake_llm.model_config(), history)
     assert isinstance(error, Error) and error.code == "bad_request"
-    assert "reasoning_content" in error.message
+    assert "reasoning_content" in error.detail
 
 
 def test_it_serves_many_concurrent_streams(fake_llm: FakeLLM) -> None:
@@ -316,6 +308,22 @@ def test_it_serves_the_v1_paths_and_model_list(fake_llm: FakeLLM) -> None:
     assert text_of(stream(config), Content) == DEFAULT_CONTENT
     models = openai.OpenAI(base_url=config.base_url, api_key="sk-test", max_retries=0).models.list()
     assert [model.id for model in models] == ["deepseek-reasoner", "deepseek-chat"]
+
+
+class Echo(providers.Provider):
+    """A provider of another API, to show that the `api` field picks it."""
+
+    async def stream(self, config: ModelConfig, messages: list[dict[str, str]]) -> AsyncIterator[Event]:
+        yield Content(f"{config.model} heard: {messages[-1]['content']}")
+        yield Done("stop")
+
+
+def test_the_api_field_picks_the_provider(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(providers.PROVIDERS, "echo", f"{__name__}.Echo")
+    events = stream(fake_llm.model_config(api="echo"))
+    assert events == [Content(f"deepseek-reasoner heard: {MESSAGES[-1]['content']}"), Done("stop")]
+    assert fake_llm.requests == []
+    assert text_of(stream(fake_llm.model_config()), Content) == DEFAULT_CONTENT  # "openai", the default
 
 
 def split(pieces: list[str], *, implicit_open: bool) -> tuple[str, str]:

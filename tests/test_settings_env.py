@@ -29,7 +29,14 @@ def test_it_names_the_variable_of_a_bad_url(monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("DATABASE_URL", "mysql://db/x"), ("CELERY_BROKER_URL", "nonsense"), ("DEBUG", "perhaps")],
+    [
+        ("DATABASE_URL", "mysql://db/x"),
+        ("CELERY_BROKER_URL", "nonsense"),
+        ("DEBUG", "perhaps"),
+        ("LLM_TIMEOUT_SECONDS", "0"),
+        ("LLM_ANSWER_TOKENS", "a lot"),
+        ("LLM_SYSTEM_MESSAGES", "sometimes"),
+    ],
 )
 def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):
     env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), name: value}
@@ -77,6 +84,17 @@ def test_model_keys_come_from_the_variables_the_list_names(tmp_path):
         [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.stdout.split()[-4:] == ["Local", "R1", "sk-gpu", "0.6"]
+
+
+def test_a_local_model_with_no_room_for_passages_stops_the_app(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "LLM_BASE_URL": "http://127.0.0.1:8080/v1"}
+    env |= {"LLM_MODEL": "r1-distill", "LLM_CONTEXT_TOKENS": "4096", "LLM_ANSWER_TOKENS": "4000"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    last = result.stderr.splitlines()[-1]
+    assert "'r1-distill'" in last and "context_tokens=4096" in last and "answer_tokens=4000" in last
 
 
 @pytest.mark.parametrize(("size", "expected"), [(None, "20"), ("5", "5"), ("0", "None")])
