@@ -96,6 +96,16 @@ def test_it_rebuilds_a_word_documents_text_around_the_passage(client, user, kb):
     assert "Staff get 25 days." in before and "Leave" in before and "Badges last a year." in after
 
 
+def test_it_rebuilds_only_the_text_near_the_passage(client, user, kb, monkeypatch):
+    monkeypatch.setattr(passages, "CONTEXT_CHARS", 5)
+    sections = {"Leave": "Staff get 25 days.", "Parking": "Parking is free.", "Badges": "Badges last a year."}
+    document = upload(kb, "handbook.docx", docx_bytes(sections))
+    client.force_login(user)
+    page = view(client, document.chunks.get(text__contains="Parking is free.")).content.decode()
+    assert "Earlier text is not shown here" in page and "Later text is not shown here" in page
+    assert "Staff get" not in page and "Badges last" not in page
+
+
 def test_it_shows_the_passage_from_its_chunks_when_the_stored_file_is_gone(client, user, cited):
     cited.document.file.storage.delete(cited.document.file.name)
     client.force_login(user)
