@@ -14,13 +14,13 @@ from asgiref.sync import sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from chat import citations, llm, prompting, providers, rendering
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 from knowledge.models import KnowledgeBase
+from knowledge.originals import citation_url
 from knowledge.retrieval import Passage, retrieve_passages
 
 logger = logging.getLogger(__name__)
@@ -372,4 +372,4 @@ def done_payload(message: Message) -> dict:
 
 
 def citation_cards(cited: list[dict]) -> list[dict]:
-    return [{**c, "document_url": reverse("knowledge:download", args=[c["document_id"]])} for c in cited]
+    return [{**c, "document_url": citation_url(c)} for c in cited]

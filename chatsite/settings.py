@@ -179,8 +179,17 @@ MEDIA_URL = "media/"
 # Uploads are readable by this service's user alone (Django's default is 0644).
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# Uploaded originals are written, read and deleted through this storage alone: files under MEDIA_ROOT
+# by default, or any Django storage by its dotted path, e.g. django-storages' S3Storage with its options
+# (bucket_name, endpoint_url, access_key, secret_key, ...) as a JSON object.
+_storage_options = env_json("FILE_STORAGE_OPTIONS", {})
+if not isinstance(_storage_options, dict):
+    raise ImproperlyConfigured("FILE_STORAGE_OPTIONS must be a JSON object of the storage's options.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": _storage_options,
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 

@@ -1,6 +1,6 @@
 """Turn an uploaded file into text sections.
 
-Each format is one function from a path to sections in ``knowledge.formats``, registered in
+Each format is one function from a binary file to sections in ``knowledge.formats``, registered in
 ``_EXTRACTORS`` under its mime type; supporting a new format means adding a function there and its
 extension(s) to ``_MIME_BY_EXTENSION``. A file's format is judged by its content where the content can
 tell (PDF, the ZIP-based Word and Excel files, HTML) and by its extension otherwise.
@@ -34,6 +34,7 @@ __all__ = [
     "detect_mime_of_file",
     "extension_of",
     "extract_sections",
+    "extract_sections_of_file",
     "is_zip",
 ]
 
@@ -129,13 +130,26 @@ def extension_of(mime: str) -> str | None:
 
 
 def extract_sections(path: Path, *, filename: str, limits: ReadingLimits = NO_LIMITS) -> list[Section]:
+    """extract_sections_of_file of a file on disk."""
+    with path.open("rb") as file:
+        return extract_sections_of_file(file, filename=filename, limits=limits)
+
+
+def extract_sections_of_file(
+    file: IO[bytes], *, filename: str, limits: ReadingLimits = NO_LIMITS
+) -> list[Section]:
     """The text of an upload as sections (pages of a PDF, heading sections of documents, table rows),
     or ExtractionError naming the limit the file breaks: pages and characters as the PDF is read, the
-    parts of a Word or Excel file before its reader opens them, characters of the rest once read."""
-    mime = detect_mime(path, filename)
+    parts of a Word or Excel file before its reader opens them, characters of the rest once read.
+
+    `file` is any seekable binary file, such as one opened through a Django storage: no reader here
+    needs a path on disk."""
+    mime = detect_mime_of_file(file, filename)
     if mime in _PACKAGE_KINDS:
-        check_package(path, limits, kind=str(_PACKAGE_KINDS[mime]))
-    sections = extract_pdf(path, limits) if mime == PDF else _EXTRACTORS[mime](path)
+        file.seek(0)
+        check_package(file, limits, kind=str(_PACKAGE_KINDS[mime]))
+    file.seek(0)
+    sections = extract_pdf(file, limits) if mime == PDF else _EXTRACTORS[mime](file)
     check_characters(sections, limits)
     return sections
 
@@ -183,7 +197,7 @@ def _describe_content(head: bytes) -> str:
     return _signature(head) or ("binary data" if _looks_binary(head) else "text")
 
 
-_EXTRACTORS: dict[str, Callable[[Path], list[Section]]] = {
+_EXTRACTORS: dict[str, Callable[[IO[bytes]], list[Section]]] = {
     TEXT: extract_text,
     MARKDOWN: extract_markdown,
     PDF: extract_pdf,

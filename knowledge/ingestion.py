@@ -16,7 +16,6 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
@@ -110,8 +109,11 @@ def _prepare(document: Document) -> _Work:
     """The document's text extracted and split, within the reading limits and INGEST_READ_SECONDS."""
     max_tokens = embedding.max_chunk_tokens()  # loads the model, which is not the file's time
     with time_limit(settings.INGEST_READ_SECONDS):
-        path = Path(document.file.path)
-        sections = extract.extract_sections(path, filename=document.title, limits=_reading_limits())
+        # Through the storage (STORAGES["default"]): the original may be in an object store, not on disk.
+        with document.file.open("rb") as file:
+            sections = extract.extract_sections_of_file(
+                file, filename=document.title, limits=_reading_limits()
+            )
         drafts = chunking.split_sections(
             sections,
             count_tokens=embedding.count_tokens,

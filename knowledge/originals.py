@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import IO
 
 from django.http import FileResponse
+from django.urls import reverse
 
 from knowledge import extract
 from knowledge.formats.text import decode
@@ -44,6 +45,20 @@ def original_response(document: Document) -> FileResponse:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = SANDBOX_POLICY
     return response
+
+
+def citation_url(citation: dict) -> str:
+    """Where "Open document" on a citation leads: the page showing the cited passage highlighted in
+    the document's text, scrolled into view; for a PDF that page sends the reader on to the original
+    at the cited page (see views.passage)."""
+    url = reverse("knowledge:passage", args=[citation["document_id"]])
+    return f"{url}?passage={citation['chunk_id']}#cited"
+
+
+def pdf_page_url(document: Document, page: int | None) -> str:
+    """The original, opened at the page by the browser's PDF viewer."""
+    url = reverse("knowledge:download", args=[document.id])
+    return f"{url}#page={page}" if page else url
 
 
 def _as_utf8(file: IO[bytes]) -> tuple[IO[bytes], str]:

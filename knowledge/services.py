@@ -2,7 +2,6 @@
 
 import hashlib
 import logging
-import shutil
 import tempfile
 import unicodedata
 import zipfile
@@ -17,6 +16,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -369,6 +369,24 @@ def documents_requeue_stalled() -> int:
     return len(documents)
 
 
+def _delete_files_on_commit(files: list[FieldFile]) -> None:
+    """Delete stored originals through their storage once the rows naming them are gone for good.
+
+    After the commit, so that a deletion rolled back keeps its files. A file the storage fails to
+    delete is logged with its name, and the deletion stands: the rows and the index agree, and a
+    leftover file is only space, whereas a row pointing at a missing file would be a broken document.
+    """
+
+    def delete() -> None:
+        for file in files:
+            try:
+                file.storage.delete(file.name)
+            except Exception:  # any storage's error (OSError, an object store's client error)
+                logger.exception("Stored file %s could not be deleted; delete it by hand", file.name)
+
+    transaction.on_commit(delete)
+
+
 def document_delete(*, document: Document) -> None:
     """Delete a document with its chunks, vectors and file."""
     with transaction.atomic():
@@ -376,15 +394,16 @@ def document_delete(*, document: Document) -> None:
         document.delete()
         if chunk_ids:
             search_index.backend().update(document.knowledge_base_id, remove_ids=chunk_ids)
-    document.file.delete(save=False)
+        _delete_files_on_commit([document.file])
 
 
 def knowledge_base_delete(*, knowledge_base: KnowledgeBase) -> None:
     """Delete a knowledge base with its documents, their files, and its index folder."""
     kb_id = knowledge_base.id
-    knowledge_base.delete()
-    # Uploads live under documents/<knowledge base id>/ (see document_upload_path).
-    shutil.rmtree(Path(settings.MEDIA_ROOT) / "documents" / str(kb_id), ignore_errors=True)
+    with transaction.atomic():
+        files = [document.file for document in knowledge_base.documents.only("id", "file")]
+        knowledge_base.delete()
+        _delete_files_on_commit(files)
     search_index.backend().drop(kb_id)
 
 

@@ -3,13 +3,14 @@ import re
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from knowledge import originals, retrieval
+from chatsite.bad_requests import parse_id
+from knowledge import extract, originals, passages, retrieval
 from knowledge.models import Document, KnowledgeBase
 
 MAX_QUERY_CHARS = 2000
@@ -35,6 +36,19 @@ def download(request: HttpRequest, document_id: int) -> FileResponse:
     readable = KnowledgeBase.objects.readable_by(request.user)
     document = get_object_or_404(Document, id=document_id, knowledge_base__in=readable)
     return originals.original_response(document)
+
+
+@login_required
+@require_GET
+def passage(request: HttpRequest, document_id: int) -> HttpResponse:
+    """The document's text with the cited passage (a chunk of it) highlighted; a PDF at its page."""
+    readable = KnowledgeBase.objects.readable_by(request.user)
+    document = get_object_or_404(Document, id=document_id, knowledge_base__in=readable)
+    chunk = get_object_or_404(document.chunks, id=parse_id(request.GET.get("passage", ""), "passage"))
+    if document.mime == extract.PDF:
+        return redirect(originals.pdf_page_url(document, chunk.page))
+    context = passages.passage_in_context(document=document, chunk=chunk)
+    return render(request, "knowledge/passage.html", {"document": document, "chunk": chunk, "text": context})
 
 
 class HitTestingForm(forms.Form):

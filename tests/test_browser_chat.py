@@ -39,7 +39,7 @@ def test_it_streams_reasoning_then_collapses_it_and_shows_a_cited_answer(page, u
     answer.locator("a.cite").first.click()
     source = page.locator("li.source").first
     expect(source).to_contain_text("6710亿（671B）")
-    expect(source.locator("a[href*='/download/']")).to_be_visible()
+    expect(source.locator("a[href*='/view/?passage=']")).to_be_visible()
 
 
 def test_it_shows_an_upstream_error_with_a_retry_button(page, user, kb, fake_llm):

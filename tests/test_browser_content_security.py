@@ -82,8 +82,13 @@ def test_every_page_works_under_the_policy(page, watched, root, kb, fake_llm):
     expect(answer.locator(".code-copy")).to_contain_text("Copied")
     page.locator("details.reasoning summary").click()
     answer.locator("a.cite").first.click()
-    expect(page.locator("li.source a[href*='/download/']").first).to_be_visible()
+    opener = page.locator("li.source a[href*='/view/?passage=']").first
+    expect(opener).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "csp-chat-answer.png"))
+    with page.context.expect_page() as opened:
+        opener.click()
+    expect(opened.value.locator("mark#cited")).to_be_in_viewport()
+    opened.value.close()
     page.reload()
     expect(page.locator(".msg-assistant .highlight span.kn").first).to_have_text("from")
 

@@ -49,6 +49,7 @@ ENDPOINTS = [
     Endpoint("chat:home", "GET", ("q",)),
     Endpoint("knowledge:hit_testing", "GET", ("q", "mode", "top_k"), "slug"),
     Endpoint("knowledge:download", "GET", (), "document"),
+    Endpoint("knowledge:passage", "GET", ("passage",), "document"),
     Endpoint("api:keys", "GET", ()),
     Endpoint("api:keys", "POST", ("name",)),
     Endpoint("api:key_revoke", "POST", (), "key"),

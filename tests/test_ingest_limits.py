@@ -122,11 +122,11 @@ def test_past_the_soft_limit_the_file_being_read_fails_and_the_rest_are_queued_a
     kb, monkeypatch, sent, django_capture_on_commit_callbacks, struck_in_reader
 ):
     first, slow, last = upload(kb, ("a.txt", b"One."), ("slow.txt", b"Two."), ("c.txt", b"Three."))
-    real = extract.extract_sections
+    real = extract.extract_sections_of_file
 
-    def soft_limit_on_the_slow_one(path, *, filename, limits):
+    def soft_limit_on_the_slow_one(file, *, filename, limits):
         if filename != "slow.txt":
-            return real(path, filename=filename, limits=limits)
+            return real(file, filename=filename, limits=limits)
         if not struck_in_reader:
             raise SoftTimeLimitExceeded
         try:  # as pypdf and python-docx do: their `except Exception` wraps the limit in an error of theirs
@@ -134,7 +134,7 @@ def test_past_the_soft_limit_the_file_being_read_fails_and_the_rest_are_queued_a
         except Exception as error:
             raise extract.ExtractionError("The PDF could not be read.") from error
 
-    monkeypatch.setattr(extract, "extract_sections", soft_limit_on_the_slow_one)
+    monkeypatch.setattr(extract, "extract_sections_of_file", soft_limit_on_the_slow_one)
     with django_capture_on_commit_callbacks(execute=True):
         ingestion.ingest_documents(document_ids=[first.id, slow.id, last.id])
     states = {d.title: (d.status, d.error) for d in Document.objects.all()}

@@ -225,10 +225,14 @@ def test_the_sweep_sends_a_requeued_document_once_while_it_waits_for_a_worker(
     assert sent == [[stalled.id]]
 
 
-def test_deleting_a_knowledge_base_removes_its_files_and_index(guide, settings):
+def test_deleting_a_knowledge_base_removes_its_files_and_index(
+    guide, settings, django_capture_on_commit_callbacks
+):
     kb = guide.knowledge_base
     stored = Path(guide.file.path)
-    services.knowledge_base_delete(knowledge_base=kb)
-    assert not stored.exists() and not (Path(settings.MEDIA_ROOT) / "documents" / str(kb.id)).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.knowledge_base_delete(knowledge_base=kb)
+    folder = Path(settings.MEDIA_ROOT) / "documents" / str(kb.id)
+    assert not stored.exists() and not any(path.is_file() for path in folder.rglob("*"))
     assert not (Path(settings.INDEX_DIR) / f"kb-{kb.id}").exists()
     assert not Chunk.objects.exists()

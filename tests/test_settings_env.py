@@ -36,6 +36,7 @@ def test_it_names_the_variable_of_a_bad_url(monkeypatch):
         ("LLM_TIMEOUT_SECONDS", "0"),
         ("LLM_ANSWER_TOKENS", "a lot"),
         ("LLM_SYSTEM_MESSAGES", "sometimes"),
+        ("FILE_STORAGE_OPTIONS", '["kb-originals"]'),
     ],
 )
 def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):
@@ -109,3 +110,18 @@ def test_postgresql_connections_come_from_a_pool_of_the_configured_size(tmp_path
     )
     pool = result.stdout.strip().splitlines()[-1]
     assert pool == "None" if expected == "None" else f"'max_size': {expected}," in pool
+
+
+def test_it_keeps_originals_in_the_storage_named_by_the_environment(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATA_DIR": str(tmp_path),
+        "FILE_STORAGE_BACKEND": "django.core.files.storage.InMemoryStorage",
+        "FILE_STORAGE_OPTIONS": '{"location": "originals"}',
+    }
+    code = "from django.core.files.storage import default_storage as s; print(s.location, type(s._wrapped))"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    location, kind = result.stdout.splitlines()[-1].split(maxsplit=1)
+    assert location.endswith("/originals") and "InMemoryStorage" in kind

@@ -1,7 +1,7 @@
 """Word documents: paragraphs and tables in reading order, split into sections at headings."""
 
 import re
-from pathlib import Path
+from typing import IO
 
 import docx
 from docx.table import Table
@@ -16,9 +16,9 @@ _HEADING_STYLE = re.compile(r"(?:heading|标题)\s*([1-9])")
 _TITLE_STYLES = ("title", "标题")
 
 
-def extract_docx(path: Path) -> list[Section]:
+def extract_docx(file: IO[bytes]) -> list[Section]:
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(file)
     except Exception as error:  # python-docx raises zip, XML, key and value errors on damaged input
         raise ExtractionError("The Word document could not be read (damaged or not a .docx).") from error
     builder = SectionBuilder()

@@ -5,7 +5,7 @@ XML part, several times its size: a 1.3 MB .docx that unpacks to hundreds of meg
 """
 
 import zipfile
-from pathlib import Path
+from typing import IO
 
 from django.utils.translation import gettext as _
 
@@ -17,13 +17,13 @@ MB = 1024 * 1024
 RATIO_FROM_BYTES = MB
 
 
-def check_package(path: Path, limits: ReadingLimits, *, kind: str) -> None:
+def check_package(file: IO[bytes], limits: ReadingLimits, *, kind: str) -> None:
     """Refuse a package whose parts declare more bytes than the limit, a part that unpacks to more than
     the allowed multiple of its packed size (a ZIP bomb), or a part that unpacks past what it declares
     (each is unpacked in blocks and counted, never held in memory). `kind` names the file for a person:
     "The Word document"."""
     try:
-        package = zipfile.ZipFile(path)
+        package = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, OSError):
         return  # its reader says it is damaged, in its own words
     with package:

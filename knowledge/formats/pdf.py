@@ -1,6 +1,6 @@
 """PDF text, one section per page so that citations can name the page."""
 
-from pathlib import Path
+from typing import IO
 
 from django.utils.translation import gettext as _
 from pypdf import PasswordType, PdfReader
@@ -9,9 +9,9 @@ from pypdf.errors import DependencyError
 from knowledge.formats.common import NO_LIMITS, ExtractionError, ReadingLimits, Section, normalise
 
 
-def extract_pdf(path: Path, limits: ReadingLimits = NO_LIMITS) -> list[Section]:
+def extract_pdf(file: IO[bytes], limits: ReadingLimits = NO_LIMITS) -> list[Section]:
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(file)
         if reader.is_encrypted and not _decrypt_without_password(reader):
             raise ExtractionError("The PDF is encrypted; upload a copy without a password.")
         _check_pages(reader, limits)

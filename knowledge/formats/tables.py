@@ -10,7 +10,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time
-from pathlib import Path
+from typing import IO
 
 import openpyxl
 from openpyxl.utils import get_column_letter
@@ -42,18 +42,18 @@ def _row_line(header: Sequence[str], cells: Sequence[str]) -> str:
     return "; ".join(pairs)
 
 
-def extract_csv(path: Path) -> list[Section]:
-    text = read_text(path)
+def extract_csv(file: IO[bytes]) -> list[Section]:
+    text = read_text(file)
     return _delimited_sections(text, _sniff_delimiter(text))
 
 
-def extract_tsv(path: Path) -> list[Section]:
-    return _delimited_sections(read_text(path), "\t")
+def extract_tsv(file: IO[bytes]) -> list[Section]:
+    return _delimited_sections(read_text(file), "\t")
 
 
-def extract_xlsx(path: Path) -> list[Section]:
+def extract_xlsx(file: IO[bytes]) -> list[Section]:
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises zip, XML and key errors on damaged input
         raise ExtractionError("The Excel workbook could not be read (damaged or not an .xlsx).") from error
     sections: list[Section] = []

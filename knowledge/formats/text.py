@@ -2,7 +2,7 @@
 
 import codecs
 import re
-from pathlib import Path
+from typing import IO
 
 from charset_normalizer import from_bytes
 
@@ -78,18 +78,18 @@ def decode(data: bytes) -> str:
     raise ExtractionError("The text encoding was not recognised (tried UTF-8, UTF-16, GB18030/GBK and Big5).")
 
 
-def read_text(path: Path) -> str:
-    text = normalise(decode(path.read_bytes()))
+def read_text(file: IO[bytes]) -> str:
+    text = normalise(decode(file.read()))
     if not text.strip():
         raise ExtractionError("The file contains no text.")
     return text
 
 
-def extract_text(path: Path) -> list[Section]:
-    return [Section(text=read_text(path), start=0)]
+def extract_text(file: IO[bytes]) -> list[Section]:
+    return [Section(text=read_text(file), start=0)]
 
 
-def extract_markdown(path: Path) -> list[Section]:
+def extract_markdown(file: IO[bytes]) -> list[Section]:
     """One section per ATX heading, carrying its heading line and its heading path.
 
     Lines inside fenced code blocks are never headings (a '# comment' in a Python block is code).
@@ -109,7 +109,7 @@ def extract_markdown(path: Path) -> list[Section]:
             sections.append(Section(text=text, heading=heading, start=position - len(text)))
         lines.clear()
 
-    for line in read_text(path).splitlines(keepends=True):
+    for line in read_text(file).splitlines(keepends=True):
         fence_match = _FENCE.match(line)
         if fence_match and (not fence or fence_match.group(1).startswith(fence)):
             fence = "" if fence else fence_match.group(1)

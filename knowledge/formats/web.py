@@ -2,7 +2,7 @@
 
 import codecs
 import re
-from pathlib import Path
+from typing import IO
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.dammit import EncodingDetector
@@ -69,8 +69,8 @@ def looks_like_html(head: bytes) -> bool:
     return _HTML_START.match(head.removeprefix(codecs.BOM_UTF8)) is not None
 
 
-def extract_html(path: Path) -> list[Section]:
-    soup = BeautifulSoup(normalise(_decode_html(path.read_bytes())), "html.parser")
+def extract_html(file: IO[bytes]) -> list[Section]:
+    soup = BeautifulSoup(normalise(_decode_html(file.read())), "html.parser")
     articles = soup.find_all("article")
     root = soup.find("main") or (articles[0] if len(articles) == 1 else None) or soup.body or soup
     reader = _PageReader()
