@@ -48,5 +48,7 @@ urlpatterns = [
         name="ask",
     ),
     path("v1/models", openai_compat.ModelList.as_view(), name="openai_models"),
+    # A path, not a str: the model a name picks may have a slash in it (vLLM's "org/model").
+    path("v1/models/<path:model>", openai_compat.ModelDetail.as_view(), name="openai_model"),
     path("v1/chat/completions", openai_compat.ChatCompletions.as_view(), name="openai_chat_completions"),
 ]
