@@ -81,6 +81,11 @@ def test_a_model_named_with_a_slash_is_retrieved(settings, as_owner, kb, fake_ll
     assert response.status_code == 200 and response.json()["id"] == "kb:guide@deepseek-ai/DeepSeek-R1"
 
 
+def test_a_model_name_with_a_line_break_is_not_found_in_openais_shape(as_owner, kb):
+    response = as_owner.get("/v1/models/kb:guide%0A%7C%C2%80%08")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "model_not_found"
+
+
 @pytest.mark.parametrize("model", ["kb:guide@gpt-9", "kb:nope", "deepseek-chat", "guide"])
 def test_an_unknown_model_is_not_found_in_openais_shape(as_owner, kb, two_models, model):
     response = ask(as_owner, model=model)
