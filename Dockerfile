@@ -4,18 +4,17 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DATA_DIR=/data
 WORKDIR /app
 
+# The dependencies from pyproject.toml alone, so that a change to the code reuses this layer. The CPU
+# build of torch first, so sentence-transformers does not pull a CUDA build.
 COPY pyproject.toml ./
-COPY chatsite chatsite
-COPY knowledge knowledge
-COPY chat chat
-COPY api api
-# The CPU build of torch first, so sentence-transformers does not pull a CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
-    && pip install .
-COPY manage.py ./
-COPY templates templates
-COPY static static
-COPY locale locale
+    && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+       > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+# The project as a whole (.dockerignore keeps out secrets, local data, tests and caches). It runs from
+# here, as in a checkout: manage.py, uvicorn and celery import the apps from the working directory.
+COPY . .
 RUN DATA_DIR=/tmp/build python manage.py collectstatic --noinput --verbosity 0
 
 RUN useradd --create-home --uid 1000 app && mkdir -p /data && chown app /data

@@ -42,22 +42,34 @@ class _OpenAIView:
         return openai_exception_handler
 
 
+def _model_object(kb: KnowledgeBase, name: str) -> dict:
+    return {
+        "id": name,
+        "object": "model",
+        "created": int(kb.created_at.timestamp()),
+        "owned_by": "knowledge-chat",
+        "name": kb.name,
+    }
+
+
 @extend_schema(tags=["OpenAI-compatible"], responses={200: openai_format.ModelListSerializer})
 class ModelList(_OpenAIView, APIView):
     """The models this key may use: one per knowledge base you may read, named kb:<slug>."""
 
+    @extend_schema(operation_id="models_list")  # not "retrieve": that is the one model's below
     def get(self, request: Request) -> Response:
-        data = [
-            {
-                "id": f"{MODEL_PREFIX}{kb.slug}",
-                "object": "model",
-                "created": int(kb.created_at.timestamp()),
-                "owned_by": "knowledge-chat",
-                "name": kb.name,
-            }
-            for kb in KnowledgeBase.objects.readable_by(request.user)
-        ]
+        readable = KnowledgeBase.objects.readable_by(request.user)
+        data = [_model_object(kb, f"{MODEL_PREFIX}{kb.slug}") for kb in readable]
         return Response({"object": "list", "data": data})
+
+
+@extend_schema(tags=["OpenAI-compatible"], responses={200: openai_format.ModelSerializer})
+class ModelDetail(_OpenAIView, APIView):
+    """One model: kb:<slug> for a knowledge base you may read, or kb:<slug>@<model>."""
+
+    def get(self, request: Request, model: str) -> Response:
+        kb, _config = _resolve_model(request.user, model)
+        return Response(_model_object(kb, model))
 
 
 def _model_not_found(name: str) -> ApiError:

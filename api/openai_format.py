@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 
+from api.json_fields import JSONBooleanField, JSONIntegerField, JSONNumberField, StringOrListField
 from chat import answering, providers
 from chat.answering import MAX_QUESTION_CHARS
 
@@ -80,12 +81,17 @@ class ChatMessageSerializer(serializers.Serializer):
 
 
 class StreamOptionsSerializer(serializers.Serializer):
-    include_usage = serializers.BooleanField(default=False)
+    include_usage = JSONBooleanField(default=False)
+
+
+def _optional(field: type[serializers.Field], **options) -> serializers.Field:
+    return field(required=False, allow_null=True, **options)
 
 
 class ChatCompletionRequestSerializer(serializers.Serializer):
-    """Other OpenAI parameters (temperature, max_tokens, …) are accepted and ignored: the
-    knowledge base's model settings apply."""
+    """OpenAI's sampling and length parameters are checked against OpenAI's documented ranges, so a
+    client's mistake is a 400 naming it, and are otherwise ignored: the knowledge base's model
+    settings apply. Parameters not named here are ignored."""
 
     model = serializers.CharField(
         max_length=200, help_text=_("kb:<slug>, or kb:<slug>@<model> to pick the language model.")
@@ -97,8 +103,25 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         max_length=MAX_MESSAGES,
         error_messages={"max_length": _("Send at most {max_length} messages.")},
     )
-    stream = serializers.BooleanField(default=False)
+    stream = JSONBooleanField(default=False, allow_null=True)
     stream_options = StreamOptionsSerializer(required=False, allow_null=True)
+    max_tokens = _optional(JSONIntegerField, min_value=1)
+    max_completion_tokens = _optional(JSONIntegerField, min_value=1)
+    n = _optional(  # one choice is all we give
+        JSONIntegerField,
+        min_value=1,
+        max_value=1,
+        error_messages={"max_value": _("Only one choice is given: n must be 1.")},
+    )
+    temperature = _optional(JSONNumberField, min_value=0, max_value=2)
+    top_p = _optional(JSONNumberField, min_value=0, max_value=1)
+    presence_penalty = _optional(JSONNumberField, min_value=-2, max_value=2)
+    frequency_penalty = _optional(JSONNumberField, min_value=-2, max_value=2)
+    # OpenAI allows 4 stop sequences, DeepSeek 16: code written for DeepSeek's API must keep working.
+    stop = StringOrListField(required=False, allow_null=True, max_items=16)
+    seed = _optional(JSONIntegerField)
+    logprobs = _optional(JSONBooleanField)
+    top_logprobs = _optional(JSONIntegerField, min_value=0, max_value=20)
 
     def validate_messages(self, messages: list[dict]) -> list[dict]:
         said = [position for position, m in enumerate(messages) if m["role"] not in INSTRUCTION_ROLES]

@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import login_required
-from django.urls import path
+from django.urls import path, register_converter
+from django.urls.converters import PathConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import conversation_views, knowledge_views, openai_compat, pages
@@ -10,6 +11,16 @@ from chatsite.content_security import policy, with_policy
 api_docs = with_policy(policy(img_src="'self' data:"))(
     SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html")
 )
+
+
+class ModelNameConverter(PathConverter):
+    """Any text after /v1/models/, slashes (vLLM's "org/model") and line breaks too: a name that is
+    no model is the view's 404 in OpenAI's shape, not a page."""
+
+    regex = r"[\s\S]+"
+
+
+register_converter(ModelNameConverter, "model_name")
 
 app_name = "api"
 urlpatterns = [
@@ -48,5 +59,6 @@ urlpatterns = [
         name="ask",
     ),
     path("v1/models", openai_compat.ModelList.as_view(), name="openai_models"),
+    path("v1/models/<model_name:model>", openai_compat.ModelDetail.as_view(), name="openai_model"),
     path("v1/chat/completions", openai_compat.ChatCompletions.as_view(), name="openai_chat_completions"),
 ]

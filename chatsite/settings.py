@@ -49,6 +49,21 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # browsers are told to keep to HTTPS (HSTS, sent on HTTPS responses only) and cookies are Secure
 # (chatsite.response_security). No script reads a cookie: pages take the CSRF token from their forms.
 SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+# `manage.py check --deploy` is clean; these of its checks look at settings this app does not use:
+SILENCED_SYSTEM_CHECKS = [
+    # SECURE_SSL_REDIRECT: HTTPS ends at uvicorn (which then has no plain-HTTP port to redirect) or at
+    # a proxy, which redirects; plain HTTP is still answered for `make run` on 127.0.0.1 and for the
+    # containers' health checks.
+    "security.W008",
+    # SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE: every cookie is made Secure per request, on each
+    # response to an HTTPS request (chatsite.response_security), which settings cannot express.
+    "security.W012",
+    "security.W016",
+    # SECURE_HSTS_PRELOAD: the browsers' preload list takes a whole registrable domain, submitted by its
+    # owner from the domain's apex; that is decided for the company's domain, not by this app.
+    "security.W021",
+]
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_HTTPONLY = True

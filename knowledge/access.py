@@ -34,7 +34,10 @@ def managed_knowledge_bases(user: AnyUser) -> KnowledgeBaseQuerySet:
 
 
 def grantable_groups(user: AnyUser) -> QuerySet[Group]:
-    """The groups `user` may let read a knowledge base: their own; every group for a superuser."""
+    """The groups `user` may let read a knowledge base: their own; every group for a superuser; none
+    for an anonymous user (the API schema is built for one)."""
+    if not user.is_authenticated:
+        return Group.objects.none()
     groups = Group.objects.all() if user.is_superuser else Group.objects.filter(user=user)
     return groups.order_by("name")
 

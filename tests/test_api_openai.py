@@ -166,3 +166,49 @@ def test_withdrawing_the_key_ends_its_open_stream_and_the_upstream_request(serve
     assert caught.value.code == "invalid_api_key" and "revoked" in caught.value.message
     assert received < 100  # of the 200 pieces of reasoning, and the answer
     assert fake_llm.hangs_up()
+
+
+@pytest.mark.parametrize(
+    ("param", "value"), [("max_tokens", 0), ("n", 2), ("temperature", 2.5), ("top_p", 1.1)]
+)
+def test_a_parameter_out_of_range_is_a_bad_request_naming_it(live_app, user, kb, fake_llm, param, value):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client_for(live_app[0], user).chat.completions.create(
+            model="kb:guide", messages=[{"role": "user", "content": QUESTION}], **{param: value}
+        )
+    assert caught.value.param == param and caught.value.type == "invalid_request_error"
+    assert fake_llm.requests == []
+
+
+@pytest.mark.parametrize("name", ["kb:guide", "kb:guide@deepseek-reasoner"])
+def test_it_retrieves_a_readable_knowledge_base_as_a_model(live_app, user, kb, name):
+    model = client_for(live_app[0], user).models.retrieve(name)
+    assert (model.id, model.object, model.owned_by) == (name, "model", "knowledge-chat")
+    assert model.model_extra["name"] == "Guide" and model.created == int(kb.created_at.timestamp())
+
+
+def test_it_retrieves_a_model_named_in_chinese(live_app, outsider):
+    KnowledgeBase.objects.create(name="公开手册", slug="公开手册", is_public=True)
+    assert client_for(live_app[0], outsider).models.retrieve("kb:公开手册").id == "kb:公开手册"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["kb:sales-prices", "kb:nope", "kb:guide@gpt-9", "kb:guide@org/model", "guide", "deepseek-reasoner"],
+)
+def test_a_model_it_may_not_read_is_not_found(live_app, user, kb, other_kb, name):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client_for(live_app[0], user).models.retrieve(name)
+    assert caught.value.code == "model_not_found" and name in caught.value.message
+
+
+def test_an_outsider_may_not_retrieve_the_knowledge_base(live_app, outsider, kb):
+    with pytest.raises(openai.NotFoundError):
+        client_for(live_app[0], outsider).models.retrieve("kb:guide")
+
+
+def test_retrieving_a_model_needs_a_key(live_app, kb):
+    client = openai.OpenAI(api_key="kb-not-a-key", base_url=f"{live_app[0]}/v1", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as caught:
+        client.models.retrieve("kb:guide")
+    assert caught.value.code == "invalid_api_key"

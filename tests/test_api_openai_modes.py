@@ -74,6 +74,18 @@ def test_a_model_suffix_picks_the_language_model(as_owner, guide, two_models):
     assert two_models.requests[-1]["model"] == "deepseek-reasoner"
 
 
+def test_a_model_named_with_a_slash_is_retrieved(settings, as_owner, kb, fake_llm):
+    vllm = {"name": "R1 on vLLM", "model": "deepseek-ai/DeepSeek-R1", "base_url": fake_llm.base_url}
+    settings.LLM_MODELS = [vllm]
+    response = as_owner.get("/v1/models/kb:guide@deepseek-ai/DeepSeek-R1")
+    assert response.status_code == 200 and response.json()["id"] == "kb:guide@deepseek-ai/DeepSeek-R1"
+
+
+def test_a_model_name_with_a_line_break_is_not_found_in_openais_shape(as_owner, kb):
+    response = as_owner.get("/v1/models/kb:guide%0A%7C%C2%80%08")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "model_not_found"
+
+
 @pytest.mark.parametrize("model", ["kb:guide@gpt-9", "kb:nope", "deepseek-chat", "guide"])
 def test_an_unknown_model_is_not_found_in_openais_shape(as_owner, kb, two_models, model):
     response = ask(as_owner, model=model)
@@ -114,6 +126,7 @@ def test_missing_credentials_are_a_401_in_openais_shape(anonymous, kb):
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
     assert anonymous.get("/v1/models").status_code == 401
+    assert anonymous.get("/v1/models/kb:guide").status_code == 401
 
 
 def test_rate_limits_answer_429_with_retry_after_in_openais_shape(settings, as_owner, kb):

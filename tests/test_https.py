@@ -12,7 +12,8 @@ def sign_in(client, *, secure: bool):
 
 
 def test_over_https_browsers_are_told_to_keep_to_https(client):
-    assert client.get(LOGIN, secure=True)["Strict-Transport-Security"] == "max-age=31536000"
+    hsts = client.get(LOGIN, secure=True)["Strict-Transport-Security"]
+    assert hsts == "max-age=31536000; includeSubDomains"
     assert "Strict-Transport-Security" not in client.get(LOGIN)
 
 
