@@ -71,6 +71,9 @@ class ModelConfig:
 @dataclass(frozen=True)
 class Reasoning:
     text: str
+    # Untagged text a distill wrote before any closing tag: reasoning if the tag comes, the answer
+    # (sent again as Content with `replaces_reasoning`) if the reply ends without it.
+    tentative: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Error:
     message: str
     status: int | None = None
     retryable: bool = False
+    detail: str = ""  # technical detail for administrators (URL, cause, upstream body)
 
 
 @dataclass(frozen=True)
@@ -278,7 +282,9 @@ class _ReplyReader:
         # llama.cpp's deepseek-legacy format fills reasoning_content and also leaves the
         # tags in the content: drop the second copy.
         return [
-            Reasoning(part.text) if part.reasoning else Content(part.text, part.replaces_reasoning)
+            Reasoning(part.text, part.tentative)
+            if part.reasoning
+            else Content(part.text, part.replaces_reasoning)
             for part in parts
             if not (part.reasoning and self._field_seen)
         ]
