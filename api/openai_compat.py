@@ -145,9 +145,7 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
 
 def _for_caller(error: providers.Error, staff: bool) -> providers.Error:
     """The error as the caller sees it: administrators also get its technical detail."""
-    if staff and error.detail:
-        return replace(error, message=f"{error.message} ({error.detail})")
-    return error
+    return replace(error, message=engine.error_message(error, administrator=staff))
 
 
 def _status_of(error: providers.Error) -> int:

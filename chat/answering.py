@@ -81,9 +81,9 @@ def _shown(event: engine.Event, *, staff: bool) -> Event | None:
             return "content", {"text": text, "replaces_reasoning": True}
         case engine.providers.Content(text=text):
             return "content", {"text": text}
-        case engine.providers.Error(code=code, message=message, retryable=retryable, detail=detail):
-            shown = f"{message} ({detail})" if staff and detail else message
-            return "error", {"message": shown, "code": code, "retryable": retryable}
+        case engine.providers.Error(code=code, retryable=retryable):
+            message = engine.error_message(event, administrator=staff)
+            return "error", {"message": message, "code": code, "retryable": retryable}
     return None
 
 

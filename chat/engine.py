@@ -144,6 +144,11 @@ def access_lost_reply() -> str:
     )
 
 
+def error_message(error: providers.Error, *, administrator: bool) -> str:
+    """What a person is told of an error: administrators also get its technical detail."""
+    return f"{error.message} ({error.detail})" if administrator and error.detail else error.message
+
+
 def retrieval_context(history: list[dict[str, str]]) -> list[str]:
     """The previous question and answer, for retrieving a follow-up question. Only what was said:
     reasoning is never part of the history."""

@@ -66,6 +66,7 @@ def test_with_nothing_relevant_the_model_answers_from_general_knowledge_where_al
     model = ScriptedModel(Content("A large model [1]."), Done("stop"))
     outcome = answer(kb, model)[-1]
     assert "general knowledge" in model.prompts[0][0]["content"]
+    assert "[passage begin]" not in str(model.prompts)
     assert (outcome.grounding, outcome.content, outcome.citations) == ("general", "A large model .", [])
 
 

@@ -3,8 +3,10 @@ also get the technical detail. The chat page and the REST ask fall back to the p
 OpenAI's error object (a program asked for the model's answer)."""
 
 import asyncio
+import json
 
 import pytest
+from django.core.management import call_command
 
 from chat import answering, providers
 from chat.models import Conversation, Message
@@ -58,6 +60,13 @@ def test_a_model_server_that_refuses_connections_is_answered_with_the_passages(u
     assert "error" not in dict(events)
     assert events[-1][1]["mode"] == "retrieval-only" and events[-1][1]["citations"]
     assert Message.objects.get(role=Message.Role.ASSISTANT).error_code == "unreachable"
+
+
+def test_the_ask_command_says_it_answered_with_the_passages(admin_user, kb, guide, unreachable, capsys):
+    call_command("ask", QUESTION, kb="guide", json=True)
+    result = json.loads(capsys.readouterr().out)
+    assert (result["mode"], result["error"]) == ("retrieval-only", "")
+    assert result["answer"].startswith("**The language model could not be reached**") and result["citations"]
 
 
 def ask_rest(client, user, kb):
