@@ -19,7 +19,7 @@ from api.serializers import (
     ConversationUpdateSerializer,
     MessageSerializer,
 )
-from chat import answering, streaming
+from chat import engine, streaming
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 
@@ -69,8 +69,9 @@ class ConversationAsk(AsyncAPIView):
             (200, "application/json"): MessageSerializer,
             (200, "text/event-stream"): OpenApiResponse(
                 OpenApiTypes.STR,
-                description="With stream=true: events meta, reasoning*, content*, error?, done, each "
-                "`event: <name>` with a JSON `data:` line, as the chat page receives them.",
+                description="With stream=true: events meta, searching, passages, reasoning*, content*, "
+                "error?, done, each `event: <name>` with a JSON `data:` line, as the chat page receives "
+                "them.",
             ),
             502: OpenApiResponse(description="The language model failed; the error names why."),
         },
@@ -84,13 +85,13 @@ class ConversationAsk(AsyncAPIView):
 
 
 async def _answer_as_stream(
-    user, conversation: Conversation, question: str, revoked: answering.Revoked | None
+    user, conversation: Conversation, question: str, revoked: engine.Check | None
 ) -> StreamingHttpResponse:
     return streaming.answer_stream(user, conversation, question, revoked)  # starts it on the event loop
 
 
 async def _answer_as_json(
-    user, conversation: Conversation, question: str, revoked: answering.Revoked | None
+    user, conversation: Conversation, question: str, revoked: engine.Check | None
 ) -> Response:
     # The answer runs as its own task, as for the stream: it is saved even if the client leaves.
     queue = streaming.start_answer(user, conversation, question, revoked)
@@ -103,14 +104,20 @@ async def _answer_as_json(
         message = _("The answer could not be saved.")
         raise ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if message.status == Message.Status.FAILED:
-        revoked_since = message.error_code == answering.KEY_REVOKED
+        revoked_since = message.error_code == engine.KEY_REVOKED
         raise ApiError(
             message.error,
             code=message.error_code or "upstream_error",
             status_code=status.HTTP_401_UNAUTHORIZED if revoked_since else status.HTTP_502_BAD_GATEWAY,
             message_id=message.id,
+            **_detail(done),
         )
-    return Response(MessageSerializer(message).data)
+    return Response(MessageSerializer(message).data | _detail(done))
+
+
+def _detail(done: dict) -> dict:
+    """Why the model failed or did not answer, technically: given to administrators only."""
+    return {"error_detail": done["error_detail"]} if "error_detail" in done else {}
 
 
 def _saved_answer(*, message_id: int | None, conversation: Conversation) -> Message | None:

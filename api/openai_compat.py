@@ -7,6 +7,7 @@ model (by its upstream id or its name). Errors use OpenAI's error object and sta
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from django.http import StreamingHttpResponse
 from django.utils import translation
@@ -20,10 +21,9 @@ from rest_framework.views import APIView, exception_handler
 
 from api import openai_format
 from api.async_views import AsyncAPIView, Handled
-from api.completions import ChatRequest, StatelessAnswer
 from api.errors import ApiError, api_exception
 from api.key_watch import revocation_check
-from chat import answering, llm, providers
+from chat import engine, llm, providers
 from knowledge.models import KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -93,21 +93,26 @@ def _resolve_model(user, name: str) -> tuple[KnowledgeBase, providers.ModelConfi
     return kb, config
 
 
-def _chat_request(
+def _question(
     kb: KnowledgeBase, config: providers.ModelConfig | None, messages: list[dict]
-) -> ChatRequest:
+) -> engine.Question:
+    """The client sends the whole conversation: its last user message is the question, the turns
+    before it the history (what was said only: reasoning is never sent back), and its system
+    messages are kept beside ours."""
     instructions = [m["content"] for m in messages if m["role"] in openai_format.INSTRUCTION_ROLES]
     turns = [
         {"role": m["role"], "content": m["content"]}
         for m in messages
         if m["role"] not in openai_format.INSTRUCTION_ROLES
     ]
-    return ChatRequest(
-        knowledge_base=kb,
-        config=config,
-        question=turns[-1]["content"],
+    return engine.Question(
+        text=turns[-1]["content"],
+        knowledge_bases=[kb],
         history=turns[:-1],
+        config=config,
         client_instructions=[text for text in instructions if text.strip()],
+        # A program asked for the model's answer: an error it can handle, not passages in its place.
+        fall_back_to_passages=False,
     )
 
 
@@ -138,78 +143,90 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
         body.is_valid(raise_exception=True)
         params = body.validated_data
         kb, config = _resolve_model(request.user, params["model"])
-        answer = StatelessAnswer(_chat_request(kb, config, params["messages"]), revocation_check(request))
+        answer = engine.Answer(_question(kb, config, params["messages"]), revoked=revocation_check(request))
+        staff = request.user.is_staff
         if params["stream"]:
             include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
-            chunks = _stream(answer, params["model"], include_usage, translation.get_language())
+            chunks = _stream(answer, params["model"], include_usage, staff, translation.get_language())
             response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        return _complete(answer, params["model"])
+        return _complete(answer, params["model"], staff)
 
 
-async def _complete(answer: StatelessAnswer, model: str) -> Response:
-    reasoning: list[str] = []
-    async for event in answer.events():
-        if isinstance(event, providers.Reasoning):
-            reasoning.append(event.text)
-        elif isinstance(event, providers.Content) and event.replaces_reasoning:
-            reasoning.clear()  # a distill's untagged reply: what streamed as reasoning was the answer
-    if answer.error is not None and answer.error.code == answering.KEY_REVOKED:
-        raise exceptions.AuthenticationFailed(answer.error.message)
-    if answer.error is not None:
-        retryable = answer.error.retryable
-        raise ApiError(
-            answer.error.message,
-            code=answer.error.code,
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE if retryable else status.HTTP_502_BAD_GATEWAY,
-        )
-    content, cited = answer.cited()
+def _for_caller(error: providers.Error, staff: bool) -> providers.Error:
+    """The error as the caller sees it: administrators also get its technical detail."""
+    return replace(error, message=engine.error_message(error, administrator=staff))
+
+
+def _status_of(error: providers.Error) -> int:
+    if error.code == "internal":
+        return status.HTTP_500_INTERNAL_SERVER_ERROR
+    return status.HTTP_503_SERVICE_UNAVAILABLE if error.retryable else status.HTTP_502_BAD_GATEWAY
+
+
+async def _complete(answer: engine.Answer, model: str, staff: bool) -> Response:
+    async for _event in answer.events():
+        pass  # the outcome says it all
+    outcome = answer.outcome()
+    if outcome.error is not None and outcome.error.code == engine.KEY_REVOKED:
+        raise exceptions.AuthenticationFailed(outcome.error.message)
+    if outcome.error is not None:
+        error = _for_caller(outcome.error, staff)
+        raise ApiError(error.message, code=error.code, status_code=_status_of(error))
     message = {
         "role": "assistant",
-        "content": content,
-        "reasoning_content": "".join(reasoning) or None,
-        "citations": cited,
+        "content": outcome.content,
+        "reasoning_content": outcome.reasoning or None,
+        "citations": outcome.citations,
     }
-    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": outcome.finish_reason}
     completion = openai_format.envelope(model, "chat.completion") | {
         "choices": [choice],
-        "usage": openai_format.usage_body(answer.usage),
-        "citations": cited,
+        "usage": openai_format.usage_body(outcome.usage),
+        "citations": outcome.citations,
     }
     return Response(completion)
 
 
 async def _stream(
-    answer: StatelessAnswer, model: str, include_usage: bool, language: str
+    answer: engine.Answer, model: str, include_usage: bool, staff: bool, language: str
 ) -> AsyncIterator[bytes]:
+    """The answer as chat.completion.chunk objects. A distill's untagged text is held back until a
+    closing tag shows it was reasoning, or the reply ends without one and it is the answer: each
+    piece reaches the client once, in the field the non-streaming reply would give it."""
     translation.activate(language)
     head = openai_format.envelope(model, "chat.completion.chunk")
     yield openai_format.sse_data(
         openai_format.chunk(head, {"role": "assistant", "content": None, "reasoning_content": ""})
     )
-    try:
-        async for event in answer.events():
-            match event:
-                case providers.Reasoning(text=text):
-                    delta = {"content": None, "reasoning_content": text}
-                case providers.Content(text=text):
-                    delta = {"content": text, "reasoning_content": None}
-                case providers.Error():
-                    # As DeepSeek does: an error object in the stream, and no [DONE].
-                    yield openai_format.sse_data(openai_format.upstream_error_object(event))
-                    return
-            yield openai_format.sse_data(openai_format.chunk(head, delta))
-    except Exception:
-        logger.exception("Answering a chat completion for %s failed", model)
-        message = _("Something went wrong on our side while answering. Please try again.")
-        failure = openai_format.error_object(message, kind="server_error", code="internal")
-        yield openai_format.sse_data(failure)
-        return
-    _content, cited = answer.cited()
-    last = openai_format.chunk(head, {"content": "", "reasoning_content": None}, answer.finish_reason)
-    yield openai_format.sse_data(last | {"citations": cited})
+    held: list[str] = []
+    async for event in answer.events():
+        match event:
+            case providers.Reasoning(text=text, tentative=True):
+                held.append(text)
+                continue
+            case providers.Reasoning(text=text):
+                delta = {"content": None, "reasoning_content": "".join(held) + text}
+            case providers.Content(text=text, replaces_reasoning=True):
+                delta = {"content": text, "reasoning_content": None}
+            case providers.Content(text=text):
+                if held:  # the closing tag came: what was held back was reasoning
+                    reasoning = {"content": None, "reasoning_content": "".join(held)}
+                    yield openai_format.sse_data(openai_format.chunk(head, reasoning))
+                delta = {"content": text, "reasoning_content": None}
+            case providers.Error():
+                # As DeepSeek does: an error object in the stream, and no [DONE].
+                yield openai_format.sse_data(openai_format.upstream_error_object(_for_caller(event, staff)))
+                return
+            case _:
+                continue
+        held.clear()
+        yield openai_format.sse_data(openai_format.chunk(head, delta))
+    outcome = answer.outcome()
+    last = openai_format.chunk(head, {"content": "", "reasoning_content": None}, outcome.finish_reason)
+    yield openai_format.sse_data(last | {"citations": outcome.citations})
     if include_usage:
-        yield openai_format.sse_data(head | {"choices": [], "usage": openai_format.usage_body(answer.usage)})
+        yield openai_format.sse_data(head | {"choices": [], "usage": openai_format.usage_body(outcome.usage)})
     yield openai_format.sse_data("[DONE]")

@@ -14,7 +14,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 
 from api.json_fields import JSONBooleanField, JSONIntegerField, JSONNumberField, StringOrListField
-from chat import answering, providers
+from chat import engine, providers
 from chat.answering import MAX_QUESTION_CHARS
 
 ROLES = ("system", "developer", "user", "assistant")
@@ -236,5 +236,5 @@ def _first_problem(detail: object, path: str = "") -> tuple[str | None, str]:
 
 def upstream_error_object(error: providers.Error) -> dict:
     """The error object that ends a stream: the model failed, or the key was revoked meanwhile."""
-    kind = "invalid_request_error" if error.code == answering.KEY_REVOKED else "server_error"
+    kind = "invalid_request_error" if error.code == engine.KEY_REVOKED else "server_error"
     return error_object(error.message, kind=kind, code=error.code)

@@ -178,7 +178,9 @@ class _ReplyReader:
         # llama.cpp's deepseek-legacy format fills reasoning_content and also leaves the
         # tags in the content: drop the second copy.
         return [
-            Reasoning(part.text) if part.reasoning else Content(part.text, part.replaces_reasoning)
+            Reasoning(part.text, part.tentative)
+            if part.reasoning
+            else Content(part.text, part.replaces_reasoning)
             for part in parts
             if not (part.reasoning and self._field_seen)
         ]

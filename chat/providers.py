@@ -44,6 +44,9 @@ PROVIDERS: dict[str, str] = {
 @dataclass(frozen=True)
 class Reasoning:
     text: str
+    # Untagged text a distill wrote before any closing tag: reasoning if the tag comes, the answer
+    # (sent again as Content with `replaces_reasoning`) if the reply ends without it.
+    tentative: bool = False
 
 
 @dataclass(frozen=True)

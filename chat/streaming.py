@@ -14,7 +14,7 @@ from django.http import StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from chat import answering
+from chat import answering, engine
 from chat.models import Conversation
 
 Event = tuple[str, dict]
@@ -63,7 +63,7 @@ async def _produce(
     user,
     conversation: Conversation,
     question: str,
-    revoked: answering.Revoked | None,
+    revoked: engine.Check | None,
     language: str,
     queue: asyncio.Queue,
 ) -> None:
@@ -82,7 +82,7 @@ async def _produce(
 
 
 def start_answer(
-    user, conversation: Conversation, question: str, revoked: answering.Revoked | None = None
+    user, conversation: Conversation, question: str, revoked: engine.Check | None = None
 ) -> asyncio.Queue:
     """Start answering in the background; the queue yields (event, data) pairs, then None. An answer
     asked with an API key passes `revoked`, to end when the key is revoked."""
@@ -99,7 +99,7 @@ def start_answer(
 
 
 def answer_stream(
-    user, conversation: Conversation, question: str, revoked: answering.Revoked | None = None
+    user, conversation: Conversation, question: str, revoked: engine.Check | None = None
 ) -> StreamingHttpResponse:
     """A text/event-stream response carrying the answer's events: meta, reasoning, content, error, done."""
     queue = start_answer(user, conversation, question, revoked)

@@ -22,6 +22,8 @@ class Part(NamedTuple):
     # The reasoning streamed so far was the answer (an implicit block that never closed): this part
     # holds all of it, to be shown as the answer instead.
     replaces_reasoning: bool = False
+    # Implicit reasoning no closing tag has confirmed yet: it may still turn out to be the answer.
+    tentative: bool = False
 
 
 class ThinkSplitter:
@@ -96,6 +98,7 @@ class ThinkSplitter:
             self._emit(parts, True, safe)
             if not self._live and len(parts) > emitted:
                 self._held.append(parts[-1].text)
+                parts[-1] = parts[-1]._replace(tentative=True)
             return
         index, tag = found
         self._emit(parts, True, self._buffer[:index].rstrip())

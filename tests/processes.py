@@ -132,10 +132,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def asgi_server(data_dir: Path, *, log: Path, **env: str) -> Iterator[str]:
+def asgi_server(
+    data_dir: Path, *, log: Path, app: str = "chatsite.asgi:application", **env: str
+) -> Iterator[str]:
     """The app under uvicorn, as `make run` serves it; yields its base URL."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "chatsite.asgi:application", "--port", str(port)]
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
     with log.open("wb") as output:
         environment = app_env(data_dir, **env)
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)

@@ -212,3 +212,34 @@ def test_retrieving_a_model_needs_a_key(live_app, kb):
     with pytest.raises(openai.AuthenticationError) as caught:
         client.models.retrieve("kb:guide")
     assert caught.value.code == "invalid_api_key"
+
+
+def streamed(served: str, user: User) -> tuple[str, str]:
+    """The reasoning_content and content deltas of a streamed answer, each joined."""
+    stream = client_for(served, user).chat.completions.create(
+        model="kb:guide", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    deltas = [chunk.choices[0].delta for chunk in stream if chunk.choices]
+    return "".join(d.reasoning_content or "" for d in deltas), "".join(d.content or "" for d in deltas)
+
+
+def completed(served: str, user: User) -> tuple[str | None, str | None]:
+    message = (
+        client_for(served, user)
+        .chat.completions.create(model="kb:guide", messages=[{"role": "user", "content": QUESTION}])
+        .choices[0]
+        .message
+    )
+    return message.reasoning_content, message.content
+
+
+def test_a_distill_reply_that_never_closes_its_reasoning_streams_once_as_the_answer(served, user, fake_llm):
+    fake_llm.script(style="plain", content="DeepSeek-V3 有 6710 亿参数 [1]。", chunk_chars=2)
+    assert streamed(served, user) == ("", "DeepSeek-V3 有 6710 亿参数 [1]。")
+    assert completed(served, user) == (None, "DeepSeek-V3 有 6710 亿参数 [1]。")
+
+
+def test_a_distill_reply_whose_reasoning_closes_streams_it_as_reasoning(served, user, fake_llm):
+    fake_llm.script(style="think_close_only", reasoning="资料 [1] 说 671B。", content="6710 亿参数 [1]。")
+    assert streamed(served, user) == ("资料 [1] 说 671B。", "6710 亿参数 [1]。")
+    assert completed(served, user) == ("资料 [1] 说 671B。", "6710 亿参数 [1]。")

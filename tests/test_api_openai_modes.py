@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError
 
 from api import authentication
-from chat import answering
+from chat import engine
 from chat.models import Conversation
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
@@ -179,7 +179,7 @@ def test_the_message_count_is_checked_before_any_message_is_read(as_owner, kb):
 
 
 def test_an_unexpected_failure_while_answering_is_an_openai_error_not_a_page(as_owner, kb, llm, monkeypatch):
-    monkeypatch.setattr(answering, "retrieve_passages", Mock(side_effect=RuntimeError("a bug")))
+    monkeypatch.setattr(engine, "retrieve_passages", Mock(side_effect=RuntimeError("a bug")))
     as_owner.client.raise_request_exception = False
     response = ask(as_owner)
     assert response.status_code == 500 and response["Content-Type"] == "application/json"

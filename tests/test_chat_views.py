@@ -36,7 +36,7 @@ async def test_it_streams_an_answer_as_server_sent_events(async_client, user, kb
     )
     assert response["Content-Type"].startswith("text/event-stream")
     events = await sse_events(response)
-    assert [name for name, _ in events] == ["meta", "content", "done"]
+    assert [name for name, _ in events] == ["meta", "searching", "passages", "content", "done"]
     assert "6710亿" in events[-1][1]["html"]
 
 

@@ -368,15 +368,15 @@ def test_it_splits_tags_fed_one_character_at_a_time(
 
 def test_it_streams_implicit_reasoning_before_the_closing_tag() -> None:
     splitter = ThinkSplitter(implicit_open=True)
-    assert splitter.feed("\nReason") == [Part(True, "Reason")]
+    assert splitter.feed("\nReason") == [Part(True, "Reason", tentative=True)]
     assert splitter.feed(" more</think>\n\nAnswer") == [Part(True, " more"), Part(False, "Answer")]
     assert splitter.finish() == []
 
 
 def test_implicit_reasoning_that_never_closes_comes_back_as_the_whole_answer() -> None:
     splitter = ThinkSplitter(implicit_open=True)
-    assert splitter.feed("\nJust an ") == [Part(True, "Just an")]
-    assert splitter.feed("answer.\n") == [Part(True, " answer.")]
+    assert splitter.feed("\nJust an ") == [Part(True, "Just an", tentative=True)]
+    assert splitter.feed("answer.\n") == [Part(True, " answer.", tentative=True)]
     assert splitter.finish() == [Part(False, "Just an answer.", replaces_reasoning=True)]
 
 

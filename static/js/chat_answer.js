@@ -199,6 +199,14 @@
   // ---- Stream events
 
   const handlers = {
+    // Retrieval has started: said beside the dots until the passages are found (then the dots wait
+    // for the model) or the answer starts.
+    searching(view) {
+      view.typing.append(el("div", "typing-label", strings.searching));
+    },
+    passages(view) {
+      view.typing.querySelector(".typing-label")?.remove();
+    },
     meta(view, data) {
       history.replaceState(null, "", data.conversation_url);
       // Forms that come back to this page (language switch, dialogs) come back to the conversation.

@@ -47,9 +47,7 @@ class Command(BaseCommand):
         async for event, data in answering.answer_question(
             user=user, conversation=conversation, question=question
         ):
-            if event == "meta":
-                result["mode"] = data["mode"]
-            elif event in ("reasoning", "content"):
+            if event in ("reasoning", "content"):
                 if data.get("replaces_reasoning"):
                     result["reasoning"] = ""
                     section = ""  # print the answer's heading: what streamed as reasoning was the answer
@@ -63,6 +61,7 @@ class Command(BaseCommand):
             elif event == "error":
                 result["error"] = data["message"]
             elif event == "done":
+                result["mode"] = data["mode"]  # retrieval-only, too, when the model could not be reached
                 result["citations"] = [
                     {"n": c["n"], "document": c["document"], "chunk_id": c["chunk_id"], "text": c["text"]}
                     for c in data["citations"]

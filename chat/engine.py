@@ -1,0 +1,359 @@
+"""The answer engine: the one place that decides how a question is answered.
+
+No model configured: the most relevant passages (retrieval-only). Nothing relevant found: the
+knowledge base's own reply, or the model from general knowledge where every knowledge base asked
+allows it. Otherwise: the prompt, the model's stream, and the citations it made. The model
+unreachable before anything streamed: the passages, as without a model, when the caller wants that.
+
+`Answer.events()` yields typed events: `Searching` (retrieval started), `Passages` (what the answer
+may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, and last `Outcome` with the
+resolved citations. The chat page, the `ask` command, the REST ask and `/v1` only relay these;
+saving a conversation is chat.recording's.
+"""
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from chat import citations, prompting, providers
+from chat.models import Message
+from chatsite.db_threads import in_pool
+from knowledge.models import KnowledgeBase
+from knowledge.retrieval import Passage, retrieve_passages
+
+logger = logging.getLogger(__name__)
+
+# Asked as an answer streams: whether to stop it (keeping what arrived), or whether the API key
+# the question came with has been revoked since (ending it with an error).
+Check = Callable[[], Awaitable[bool]]
+StreamChat = Callable[[providers.ModelConfig, list[dict[str, str]]], AsyncIterator[providers.Event]]
+KEY_REVOKED = "invalid_api_key"  # the code of the error that ends such an answer (OpenAI's)
+# Errors after which the model said nothing: the passages still answer, as without a model.
+MODEL_UNAVAILABLE = frozenset({"unreachable", "timeout"})
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    knowledge_bases: list[KnowledgeBase]  # those the asker may read
+    history: list[dict[str, str]] = field(default_factory=list)  # what was said before, oldest first
+    config: providers.ModelConfig | None = None  # None: retrieval-only
+    access_lost: bool = False  # the conversation has knowledge bases, and the asker may read none
+    client_instructions: Sequence[str] = ()  # an API client's own system messages
+    # When the model cannot be reached, answer with the passages instead of failing.
+    fall_back_to_passages: bool = True
+
+
+@dataclass(frozen=True)
+class Searching:
+    """Retrieval has started."""
+
+
+@dataclass(frozen=True)
+class Passages:
+    passages: list[Passage]  # those the answer may cite
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The whole answer: the last event, and what `Answer.outcome()` says at any time."""
+
+    content: str  # citation markers normalised to [n]
+    reasoning: str
+    citations: list[dict]
+    mode: str  # a Message.Mode
+    grounding: str  # a Message.Grounding
+    status: str  # a Message.Status: complete, stopped or failed
+    finish_reason: str
+    timings: dict
+    usage: providers.Usage | None = None
+    cost_usd: float | None = None
+    # Why it failed; or, with status complete and mode retrieval-only, why the model did not answer.
+    error: providers.Error | None = None
+
+
+Event = (
+    Searching
+    | Passages
+    | providers.Reasoning
+    | providers.Content
+    | providers.Usage
+    | providers.Error
+    | Outcome
+)
+
+
+def retrieval_only_notice(found: bool) -> str:
+    if not found:
+        return _(
+            "**No language model is configured**, and no relevant passages were found in the selected "
+            "knowledge bases."
+        )
+    return _(
+        "**No language model is configured**, so this is not a written answer: here are the most "
+        "relevant passages from the documents."
+    )
+
+
+def model_unavailable_notice(found: bool) -> str:
+    if not found:
+        return _(
+            "**The language model could not be reached**, and no relevant passages were found in the "
+            "selected knowledge bases. Please try again later."
+        )
+    return _(
+        "**The language model could not be reached**, so this is not a written answer: here are the "
+        "most relevant passages from the documents. Please try again later."
+    )
+
+
+def retrieval_only_answer(
+    passages: list[Passage], notice: Callable[[bool], str] = retrieval_only_notice
+) -> str:
+    blocks = [notice(bool(passages))]
+    for number, passage in enumerate(passages, start=1):
+        where = f" — {passage.location}" if passage.location else ""
+        blocks.append(f"[{number}] {passage.document_title}{where}\n\n{passage.text}")
+    return "\n\n".join(blocks)
+
+
+def answers_nothing_found(passages: list[Passage], knowledge_bases: list[KnowledgeBase]) -> bool:
+    """Whether the reply is the fixed nothing-found one: no passage cleared the relevance floor and
+    not every knowledge base searched lets the model answer from general knowledge instead."""
+    general = KnowledgeBase.WhenNothingFound.GENERAL
+    return not passages and not all(kb.when_nothing_found == general for kb in knowledge_bases)
+
+
+def nothing_found_reply(knowledge_bases: list[KnowledgeBase]) -> str:
+    """The first custom reply of the knowledge bases searched, or the standard one."""
+    custom = next((kb.nothing_found_reply for kb in knowledge_bases if kb.nothing_found_reply.strip()), "")
+    return custom or _(
+        "The documents in the selected knowledge bases do not cover this question, so I cannot answer "
+        "it from them. Try other words, or ask the people who maintain these documents."
+    )
+
+
+def access_lost_reply() -> str:
+    return _(
+        "You can no longer read the knowledge bases this conversation asks, so it cannot be answered "
+        "from them. Choose a knowledge base you can read, or start a new chat."
+    )
+
+
+def error_message(error: providers.Error, *, administrator: bool) -> str:
+    """What a person is told of an error: administrators also get its technical detail."""
+    return f"{error.message} ({error.detail})" if administrator and error.detail else error.message
+
+
+def retrieval_context(history: list[dict[str, str]]) -> list[str]:
+    """The previous question and answer, for retrieving a follow-up question. Only what was said:
+    reasoning is never part of the history."""
+    last = {turn["role"]: turn["content"] for turn in history}
+    return [last.get(Message.Role.USER, ""), citations.MARKER.sub("", last.get(Message.Role.ASSISTANT, ""))]
+
+
+async def until_revoked(
+    stream: AsyncIterator[providers.Event], revoked: Check | None
+) -> AsyncIterator[providers.Event]:
+    """The model's events until the API key the question came with is revoked (or its user
+    deactivated): then the upstream request is closed, so no more tokens are generated or billed,
+    and the stream ends with an Error, as when the upstream fails."""
+    async with aclosing(stream):
+        async for event in stream:
+            if revoked is not None and await revoked():
+                break
+            yield event
+        else:
+            return
+    yield providers.Error(
+        code=KEY_REVOKED, message=_("The API key was revoked (or its user deactivated) while answering.")
+    )
+
+
+class Answer:
+    """One answer to one question. Iterating `events()` drives it; `outcome()` says what has been
+    answered so far, also when the events were cut short."""
+
+    def __init__(
+        self,
+        question: Question,
+        *,
+        stopped: Check | None = None,
+        revoked: Check | None = None,
+        stream_chat: StreamChat | None = None,  # the model; providers.stream_chat unless scripted
+    ) -> None:
+        self.question = question
+        self._stopped = stopped
+        self._revoked = revoked
+        self._stream_chat = stream_chat or providers.stream_chat
+        self._started = time.monotonic()
+        self._retrieval_ms = 0
+        self._first_reasoning: float | None = None
+        self._first_content: float | None = None
+        self._reasoning: list[str] = []
+        self._content: list[str] = []
+        self._passages: list[Passage] = []
+        self._mode = Message.Mode.LLM if question.config else Message.Mode.RETRIEVAL_ONLY
+        self._grounding = Message.Grounding.DOCUMENTS
+        self._status = Message.Status.COMPLETE
+        self._finish_reason = "stop"
+        self._usage: providers.Usage | None = None
+        self._error: providers.Error | None = None
+
+    async def events(self) -> AsyncIterator[Event]:
+        try:
+            yield Searching()
+            async for event in self._decide():
+                yield event
+        except Exception:
+            logger.exception("Answering %r failed", self.question.text[:80])
+            message = _("Something went wrong on our side while answering. Please try again.")
+            yield self._failed(providers.Error(code="internal", message=message))
+        yield self.outcome()
+
+    async def _decide(self) -> AsyncIterator[Event]:
+        question = self.question
+        passages = await in_pool(
+            retrieve_passages,
+            question=question.text,
+            knowledge_bases=question.knowledge_bases,
+            context=retrieval_context(question.history),
+        )
+        self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
+        if question.access_lost:
+            # Not general knowledge either: the user asked these documents, and may no longer see them.
+            replied = self._reply_without_model([], access_lost_reply(), Message.Grounding.NOT_FOUND)
+        elif question.config is None:
+            replied = self._reply_without_model(passages, retrieval_only_answer(passages))
+        elif answers_nothing_found(passages, question.knowledge_bases):
+            reply = nothing_found_reply(question.knowledge_bases)
+            replied = self._reply_without_model([], reply, Message.Grounding.NOT_FOUND)
+        else:
+            async for event in self._from_model(question.config, passages):
+                yield event
+            return
+        for event in replied:
+            yield event
+
+    def _reply_without_model(
+        self, passages: list[Passage], text: str, grounding: str = Message.Grounding.DOCUMENTS
+    ) -> list[Event]:
+        self._passages, self._grounding = passages, grounding
+        return [Passages(passages), self._said(text)]
+
+    async def _from_model(
+        self, config: providers.ModelConfig, passages: list[Passage]
+    ) -> AsyncIterator[Event]:
+        question = self.question
+        prompt = prompting.build_prompt(
+            question=question.text,
+            passages=passages,
+            history=question.history,
+            config=config,
+            general_knowledge=not passages,
+            client_instructions=question.client_instructions,
+        )
+        self._passages = prompt.passages  # citations can only point at what the model saw
+        if not passages:
+            self._grounding = Message.Grounding.GENERAL
+        yield Passages(self._passages)
+        if await self._stop_asked():  # while the passages were being found
+            return
+        stream = until_revoked(self._stream_chat(config, prompt.messages), self._revoked)
+        async with aclosing(stream):
+            async for event in stream:
+                if await self._stop_asked():
+                    return  # closing the stream closes the upstream request: no more tokens are billed
+                for shown in self._note(event, passages):
+                    yield shown
+
+    async def _stop_asked(self) -> bool:
+        if self._stopped is not None and await self._stopped():
+            self._status = Message.Status.STOPPED
+            return True
+        return False
+
+    def _note(self, event: providers.Event, passages: list[Passage]) -> list[Event]:
+        """Note a model event on the answer; the events to pass on for it."""
+        now = time.monotonic()
+        match event:
+            case providers.Reasoning(text=text):
+                self._first_reasoning = self._first_reasoning or now
+                self._reasoning.append(text)
+            case providers.Content(text=text, replaces_reasoning=True):
+                # A distill's untagged reply: what streamed as reasoning was the answer.
+                self._first_reasoning = None
+                self._reasoning.clear()
+                self._first_content = self._first_content or now
+                self._content.append(text)
+            case providers.Content(text=text):
+                self._first_content = self._first_content or now
+                self._content.append(text)
+            case providers.Usage():
+                self._usage = event
+            case providers.Done(finish_reason=reason):
+                self._finish_reason = reason or "stop"
+                return []
+            case providers.Error(code=code) if self._falls_back(code):
+                logger.warning("The language model is unavailable (%s): answering with the passages", code)
+                self._mode, self._grounding, self._error = (
+                    Message.Mode.RETRIEVAL_ONLY,
+                    Message.Grounding.DOCUMENTS,
+                    event,
+                )
+                self._passages = passages
+                return [self._said(retrieval_only_answer(passages, model_unavailable_notice))]
+            case providers.Error():
+                return [self._failed(event)]
+        return [event]
+
+    def _falls_back(self, code: str) -> bool:
+        said_nothing = not self._reasoning and not self._content
+        return self.question.fall_back_to_passages and code in MODEL_UNAVAILABLE and said_nothing
+
+    def _said(self, text: str) -> providers.Content:
+        self._content.append(text)
+        return providers.Content(text)
+
+    def _failed(self, error: providers.Error) -> providers.Error:
+        self._status, self._error = Message.Status.FAILED, error
+        return error
+
+    def _ms_since_start(self, moment: float | None) -> int | None:
+        return None if moment is None else round((moment - self._started) * 1000)
+
+    def outcome(self) -> Outcome:
+        content, cited = citations.resolve("".join(self._content), self._passages)
+        if self._mode == Message.Mode.RETRIEVAL_ONLY:
+            # Every passage shown is a citation.
+            cited = [citations.passage_citation(n, p) for n, p in enumerate(self._passages, start=1)]
+        config = self.question.config
+        return Outcome(
+            content=content,
+            reasoning="".join(self._reasoning),
+            citations=cited,
+            mode=self._mode,
+            grounding=self._grounding,
+            status=self._status,
+            finish_reason=self._finish_reason,
+            timings=self._timings(),
+            usage=self._usage,
+            cost_usd=config.cost(self._usage) if config and self._usage else None,
+            error=self._error,
+        )
+
+    def _timings(self) -> dict:
+        reasoning_s = None
+        if self._first_reasoning is not None:
+            reasoning_s = round((self._first_content or time.monotonic()) - self._first_reasoning, 2)
+        return {
+            "retrieval_ms": self._retrieval_ms,
+            "first_reasoning_ms": self._ms_since_start(self._first_reasoning),
+            "reasoning_s": reasoning_s,
+            "first_content_ms": self._ms_since_start(self._first_content),
+            "total_ms": self._ms_since_start(time.monotonic()),
+        }

@@ -1,0 +1,62 @@
+"""Recording a conversation's turns: the question and its answer, as the chat page and the REST
+ask save them. The answer engine (chat.engine) decides nothing here and saves nothing itself.
+
+Both functions touch the database: call them through chatsite.db_threads.in_pool(writes=True).
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from chat import engine, providers
+from chat.models import Conversation, Message
+from knowledge.models import KnowledgeBase
+
+
+@dataclass
+class Turn:
+    history: list[dict[str, str]]  # what was said before, oldest first (never reasoning)
+    knowledge_bases: list[KnowledgeBase]  # those of the conversation the user may read
+    message: Message  # the answer, saved empty and streaming
+    access_lost: bool  # the conversation has knowledge bases, and the user may read none of them
+
+
+def start_turn(
+    *, user, conversation: Conversation, question: str, config: providers.ModelConfig | None
+) -> Turn:
+    """Read the history and the knowledge bases, save the question and an empty answer (one transaction)."""
+    said = conversation.messages.exclude(status=Message.Status.FAILED).exclude(content="")
+    history = [{"role": m.role, "content": m.content} for m in said.only("role", "content")]
+    chosen = list(conversation.knowledge_bases.values_list("id", flat=True))
+    knowledge_bases = list(KnowledgeBase.objects.readable_by(user).filter(id__in=chosen))
+    with transaction.atomic():
+        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+        if not conversation.title:
+            conversation.title = question.strip().splitlines()[0][:80]
+        conversation.save()
+        message = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            status=Message.Status.STREAMING,
+            mode=Message.Mode.LLM if config else Message.Mode.RETRIEVAL_ONLY,
+            model=config.model if config else "",
+        )
+    return Turn(history, knowledge_bases, message, access_lost=bool(chosen) and not knowledge_bases)
+
+
+def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
+    """Save what the engine answered on the turn's answer message."""
+    message.content = outcome.content
+    message.reasoning = outcome.reasoning
+    message.citations = outcome.citations
+    message.timings = outcome.timings
+    message.mode = outcome.mode
+    message.grounding = outcome.grounding
+    message.status = outcome.status
+    if outcome.usage is not None:
+        message.usage = {k: v for k, v in vars(outcome.usage).items() if v is not None}
+        message.cost_usd = outcome.cost_usd
+    if outcome.error is not None:
+        message.error_code = outcome.error.code
+        message.error = outcome.error.message
+    message.save()
