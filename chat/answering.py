@@ -372,4 +372,11 @@ def done_payload(message: Message) -> dict:
 
 
 def citation_cards(cited: list[dict]) -> list[dict]:
-    return [{**c, "document_url": reverse("knowledge:download", args=[c["document_id"]])} for c in cited]
+    return [
+        {
+            **c,
+            "location": citations.shown_location(c),
+            "document_url": reverse("knowledge:download", args=[c["document_id"]]),
+        }
+        for c in cited
+    ]
