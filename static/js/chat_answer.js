@@ -416,6 +416,23 @@
     }
   }
 
+  // A copied answer keeps its markers as "[n]" and ends with the sources it cites, numbered alike.
+  function answerForCopy(article) {
+    const answer = article.querySelector(".answer");
+    if (!answer) return "";
+    const links = [...answer.querySelectorAll("a.cite")];
+    const shown = links.map((link) => link.textContent);
+    links.forEach((link, i) => { link.textContent = "[" + shown[i] + "]"; });
+    const text = answer.innerText.trim();
+    links.forEach((link, i) => { link.textContent = shown[i]; });
+    const sources = [...article.querySelectorAll(".sources .source")].map((source) => {
+      const where = source.querySelector(".source-loc")?.textContent;
+      const title = source.querySelector(".source-doc").textContent + (where ? " — " + where : "");
+      return "[" + source.querySelector(".source-n").textContent + "] " + title;
+    });
+    return sources.length ? text + "\n\n" + strings.sources + "\n" + sources.join("\n") : text;
+  }
+
   function showCitation(link) {
     const card = document.getElementById(link.hash.slice(1));
     if (!card) return;
@@ -428,6 +445,7 @@
   }
 
   chat.askAgain = askAgain;
+  chat.answerForCopy = answerForCopy;
   chat.showCitation = showCitation;
   chat.isStreaming = () => Boolean(stream);
 
