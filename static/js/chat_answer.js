@@ -12,6 +12,7 @@
   let stream = null; // {controller, view} while an answer streams
   let followBottom = true;
   const PREVIEW_EVERY_MS = 500;
+  const ANSWER_HEADROOM_PX = 16; // space kept above an answer shown from its start
 
   function text(key, n) {
     return strings[key].replace("{n}", n);
@@ -26,6 +27,15 @@
   function scrollToEnd(force) {
     if (force) followBottom = true;
     if (followBottom) thread.scrollTop = thread.scrollHeight;
+  }
+
+  // A finished answer taller than the view is shown from its start: read from its end it makes
+  // no sense (a retrieval-only answer arrives whole, and the page followed it to its end).
+  function showAnswerStart(article) {
+    if (!article || article.offsetHeight + ANSWER_HEADROOM_PX <= thread.clientHeight) return;
+    followBottom = false;
+    const above = article.getBoundingClientRect().top - thread.getBoundingClientRect().top;
+    thread.scrollTop += above - ANSWER_HEADROOM_PX;
   }
 
   function onThreadScroll() {
@@ -247,6 +257,7 @@
       view.article.dataset.messageId = data.message_id;
       if (data.status !== "failed") view.body.append(fromTemplate("answer-actions")); // it has Retry
       decorate(view.article);
+      if (followBottom) showAnswerStart(view.article);
     },
   };
 
@@ -453,6 +464,7 @@
   jumpButton.addEventListener("click", () => scrollToEnd(true));
   decorate(messages);
   scrollToEnd(true);
+  showAnswerStart([...messages.querySelectorAll(".msg-assistant")].pop());
   if (form) {
     form.addEventListener("submit", onSubmit);
     form.question.addEventListener("keydown", onKeyDown);
