@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.utils.translation import gettext as _
 
-from chat import engine, llm, recording, rendering, stopping
+from chat import citations, engine, llm, recording, rendering, stopping
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 from knowledge.originals import citation_url
@@ -122,4 +122,4 @@ def done_payload(message: Message, *, detail: str = "") -> dict:
 
 
 def citation_cards(cited: list[dict]) -> list[dict]:
-    return [{**c, "document_url": citation_url(c)} for c in cited]
+    return [{**c, "location": citations.shown_location(c), "document_url": citation_url(c)} for c in cited]

@@ -3,10 +3,13 @@
 import re
 from collections.abc import Sequence
 
+from knowledge.locations import location_label
 from knowledge.retrieval import Passage
 
 # [1], [1, 2], and DeepSeek's own template spelling [citation:1].
 MARKER = re.compile(r"\[(?:citation:\s*)?(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# How citations saved before they kept their page and heading said where the passage was.
+SAVED_LOCATION = re.compile(r"p\. (\d+)(?: · (.*))?", re.DOTALL)
 
 
 def passage_citation(number: int, passage: Passage) -> dict:
@@ -16,8 +19,20 @@ def passage_citation(number: int, passage: Passage) -> dict:
         "document_id": passage.document_id,
         "chunk_id": passage.chunk_id,
         "location": passage.location,
+        "page": passage.page,
+        "heading": passage.heading,
         "text": passage.text,
     }
+
+
+def shown_location(citation: dict) -> str:
+    """A saved citation's location in the reader's language (the one active now)."""
+    if "page" in citation:
+        return location_label(page=citation["page"], heading=citation["heading"])
+    saved = SAVED_LOCATION.fullmatch(citation["location"])
+    if saved is None:
+        return citation["location"]  # a heading alone, or nothing
+    return location_label(page=int(saved[1]), heading=saved[2] or "")
 
 
 def resolve(content: str, passages: Sequence[Passage]) -> tuple[str, list[dict]]:

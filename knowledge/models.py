@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from knowledge.locations import location_label
+
 
 class KnowledgeBaseQuerySet(models.QuerySet):
     def readable_by(self, user) -> "KnowledgeBaseQuerySet":
@@ -179,9 +181,4 @@ class Chunk(models.Model):
 
     @property
     def location(self) -> str:
-        parts = []
-        if self.page:
-            parts.append(f"p. {self.page}")
-        if self.heading:
-            parts.append(self.heading)
-        return " · ".join(parts)
+        return location_label(page=self.page, heading=self.heading)

@@ -59,6 +59,10 @@ class Passage:
     dense_rank: int | None
     lexical_score: float | None  # BM25
     lexical_rank: int | None
+    # `location` in words of the language active when the passage was found; citations keep these
+    # two so that they are shown in their reader's language (knowledge.locations).
+    page: int | None = None
+    heading: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -239,6 +243,8 @@ def search(
                 dense_rank=candidate.dense_rank,
                 lexical_score=candidate.lexical_score,
                 lexical_rank=candidate.lexical_rank,
+                page=chunk.page,
+                heading=chunk.heading,
             )
         )
     return SearchResult(passages, timings, below_floor=len(candidates) - len(kept))

@@ -34,8 +34,9 @@
 
   function copyMessage(button) {
     const article = button.closest(".msg");
-    const source = article.querySelector(".answer, .bubble");
-    if (source) copyText(source.innerText.trim(), button);
+    const bubble = article.querySelector(".bubble");
+    const text = bubble ? bubble.innerText.trim() : chat.answerForCopy(article);
+    if (text) copyText(text, button);
   }
 
   // ---- Feedback: thumbs up or down, then an optional comment

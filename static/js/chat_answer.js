@@ -12,6 +12,7 @@
   let stream = null; // {controller, view} while an answer streams
   let followBottom = true;
   const PREVIEW_EVERY_MS = 500;
+  const ANSWER_HEADROOM_PX = 16; // space kept above an answer shown from its start
 
   function text(key, n) {
     return strings[key].replace("{n}", n);
@@ -26,6 +27,15 @@
   function scrollToEnd(force) {
     if (force) followBottom = true;
     if (followBottom) thread.scrollTop = thread.scrollHeight;
+  }
+
+  // A finished answer taller than the view is shown from its start: read from its end it makes
+  // no sense (a retrieval-only answer arrives whole, and the page followed it to its end).
+  function showAnswerStart(article) {
+    if (!article || article.offsetHeight + ANSWER_HEADROOM_PX <= thread.clientHeight) return;
+    followBottom = false;
+    const above = article.getBoundingClientRect().top - thread.getBoundingClientRect().top;
+    thread.scrollTop += above - ANSWER_HEADROOM_PX;
   }
 
   function onThreadScroll() {
@@ -255,6 +265,7 @@
       view.article.dataset.messageId = data.message_id;
       if (data.status !== "failed") view.body.append(fromTemplate("answer-actions")); // it has Retry
       decorate(view.article);
+      if (followBottom) showAnswerStart(view.article);
     },
   };
 
@@ -424,6 +435,23 @@
     }
   }
 
+  // A copied answer keeps its markers as "[n]" and ends with the sources it cites, numbered alike.
+  function answerForCopy(article) {
+    const answer = article.querySelector(".answer");
+    if (!answer) return "";
+    const links = [...answer.querySelectorAll("a.cite")];
+    const shown = links.map((link) => link.textContent);
+    links.forEach((link, i) => { link.textContent = "[" + shown[i] + "]"; });
+    const text = answer.innerText.trim();
+    links.forEach((link, i) => { link.textContent = shown[i]; });
+    const sources = [...article.querySelectorAll(".sources .source")].map((source) => {
+      const where = source.querySelector(".source-loc")?.textContent;
+      const title = source.querySelector(".source-doc").textContent + (where ? " — " + where : "");
+      return "[" + source.querySelector(".source-n").textContent + "] " + title;
+    });
+    return sources.length ? text + "\n\n" + strings.sources + "\n" + sources.join("\n") : text;
+  }
+
   function showCitation(link) {
     const card = document.getElementById(link.hash.slice(1));
     if (!card) return;
@@ -436,6 +464,7 @@
   }
 
   chat.askAgain = askAgain;
+  chat.answerForCopy = answerForCopy;
   chat.showCitation = showCitation;
   chat.isStreaming = () => Boolean(stream);
 
@@ -443,6 +472,7 @@
   jumpButton.addEventListener("click", () => scrollToEnd(true));
   decorate(messages);
   scrollToEnd(true);
+  showAnswerStart([...messages.querySelectorAll(".msg-assistant")].pop());
   if (form) {
     form.addEventListener("submit", onSubmit);
     form.question.addEventListener("keydown", onKeyDown);
