@@ -50,6 +50,13 @@ class Message(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=Role.choices)
+    # An answer's question. Regenerating adds an answer to the same question: its versions.
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="versions"
+    )
+    # Whether the conversation shows this message: of a question's answers, the version the user
+    # chose (the history sent to the model follows it); a question edited and resent is no longer shown.
+    shown = models.BooleanField(default=True)
     content = models.TextField(blank=True)
     reasoning = models.TextField(blank=True)
     # The passages the answer cites, copied so old answers keep their sources when documents change.
@@ -70,6 +77,11 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reply_to"], condition=models.Q(shown=True), name="one_shown_answer_per_question"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
@@ -78,3 +90,12 @@ class Message(models.Model):
     def thought_seconds(self) -> int | None:
         seconds = self.timings.get("reasoning_s")
         return None if seconds is None else max(1, round(seconds))
+
+
+class Feedback(Message):
+    """Answers as the admin lists their users' ratings and comments."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
