@@ -40,8 +40,8 @@ class Message(models.Model):
         RETRIEVAL_ONLY = "retrieval-only"
 
     class Rating(models.TextChoices):
-        UP = "up"
-        DOWN = "down"
+        UP = "up", _("good")
+        DOWN = "down", _("bad")
 
     class Grounding(models.TextChoices):
         DOCUMENTS = "documents"  # answered from the passages sent
