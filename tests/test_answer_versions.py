@@ -182,3 +182,10 @@ def test_regenerate_is_refused_while_a_version_is_being_written(user, versions, 
     response = signed_in(user).post(reverse("chat:resend", args=[exchange.id]))
     assert response.status_code == 409
     assert exchange.messages.count() == 3
+
+
+def test_the_api_lists_every_version_and_marks_the_one_shown(user, versions, exchange):
+    response = signed_in(user).get(reverse("api:conversation", args=[exchange.id]))
+    question = versions[0].reply_to_id
+    said = [(m["role"], m["reply_to"], m["shown"]) for m in response.json()["messages"]]
+    assert said == [("user", None, True), ("assistant", question, False), ("assistant", question, True)]
