@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from knowledge.models import KnowledgeBase
@@ -66,14 +67,14 @@ class Message(models.Model):
     grounding = models.CharField(max_length=20, choices=Grounding.choices, default=Grounding.DOCUMENTS)
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=50, blank=True)
-    model = models.CharField(max_length=100, blank=True)
+    model = models.CharField(_("model"), max_length=100, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices
     timings = models.JSONField(default=dict, blank=True)
     # The asking user's verdict on an answer, with an optional comment.
-    rating = models.CharField(max_length=10, choices=Rating.choices, blank=True)
-    feedback = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    rating = models.CharField(_("rating"), max_length=10, choices=Rating.choices, blank=True)
+    feedback = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -99,3 +100,7 @@ class Feedback(Message):
         proxy = True
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
+
+    def __str__(self) -> str:
+        question = self.reply_to.content if self.reply_to else self.content
+        return _("Feedback on “%(question)s”") % {"question": Truncator(question).chars(60)}
