@@ -2,6 +2,7 @@
 view feedback) only that on conversations over knowledge bases they manage, an outsider none."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -125,9 +126,10 @@ def test_it_withholds_passages_of_knowledge_bases_not_managed(owner_admin, admin
 def test_it_filters_by_rating_knowledge_base_and_date(admin_client, ours, theirs, kb):
     assert listed(admin_client, "?rating=up") == ["Great prices."]
     assert listed(admin_client, f"?knowledge_base={kb.id}") == ["Wrong: it is 30 days."]
-    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
-    assert listed(admin_client, f"?created_at__gte={tomorrow}") == []
-    assert len(listed(admin_client, "?created_at__gte=" + timezone.localdate().isoformat())) == 2
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = today + timedelta(days=1)
+    assert listed(admin_client, "?" + urlencode({"created_at__gte": tomorrow.isoformat()})) == []
+    assert len(listed(admin_client, "?" + urlencode({"created_at__gte": today.isoformat()}))) == 2
 
 
 def test_its_knowledge_base_filter_offers_managed_knowledge_bases_only(

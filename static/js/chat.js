@@ -113,7 +113,7 @@
   // Shown at once; the server remembers the choice, so the next question's history and a reload
   // follow what the user sees (if it cannot, the version shown before comes back).
   async function switchVersion(button) {
-    if (chat.isStreaming()) return;
+    if (!form || chat.isStreaming()) return; // without the composer there is nothing to go on from
     const article = button.closest(".msg-assistant");
     const versions = versionsOf(article);
     const forward = button.classList.contains("version-next");
