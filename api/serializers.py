@@ -157,12 +157,21 @@ class MessageSerializer(serializers.ModelSerializer):
     citations = CitationSerializer(many=True, read_only=True)
     usage = serializers.DictField(read_only=True)
     timings = serializers.DictField(read_only=True)
+    reply_to = serializers.IntegerField(
+        source="reply_to_id", read_only=True, allow_null=True, help_text=_("An answer's question.")
+    )
+    shown = serializers.BooleanField(
+        read_only=True,
+        help_text=_("Whether the conversation shows it: one version of each question's answers."),
+    )
 
     class Meta:
         model = Message
         fields = [
             "id",
             "role",
+            "reply_to",
+            "shown",
             "content",
             "reasoning",
             "citations",

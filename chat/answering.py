@@ -21,9 +21,16 @@ Event = tuple[str, dict]
 
 
 async def answer_question(
-    *, user, conversation: Conversation, question: str, revoked: engine.Check | None = None
+    *,
+    user,
+    conversation: Conversation,
+    question: str,
+    revoked: engine.Check | None = None,
+    reanswer: Message | None = None,
 ) -> AsyncIterator[Event]:
-    """Yield (event, data) pairs: meta, searching, passages, reasoning*, content*, error?, done."""
+    """Yield (event, data) pairs: meta, searching, passages, reasoning*, content*, error?, done. With
+    `reanswer` (the question, already saved, that `question` is the text of) a new version of its
+    answer is written."""
     config = llm.model_config(conversation.model or None)
     turn = await in_pool(
         recording.start_turn,
@@ -32,6 +39,7 @@ async def answer_question(
         conversation=conversation,
         question=question,
         config=config,
+        reanswer=reanswer,
     )
     message = turn.message
     yield "meta", _meta(conversation, message)

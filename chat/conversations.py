@@ -1,8 +1,11 @@
-"""A user's conversations: the sidebar's grouped and searched list, and the edits a user makes."""
+"""A user's conversations: the sidebar's grouped and searched list, the edits a user makes, and the
+versions of an answer (regenerating adds one; the user picks which one the conversation goes on from)."""
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -23,6 +26,10 @@ class Group:
 
 class NothingToResend(Exception):
     """The conversation does not end with a finished question and answer."""
+
+
+class AnswerBeingWritten(Exception):
+    """A version of this answer is still streaming."""
 
 
 def conversation_search(*, user, query: str = "") -> QuerySet[Conversation]:
@@ -74,14 +81,48 @@ def message_rate(*, message: Message, rating: str, feedback: str) -> None:
     message.save(update_fields=["rating", "feedback"])
 
 
-def conversation_rewind(*, conversation: Conversation) -> str:
-    """Remove the last question and its answer, to ask it again (regenerate) or a new version of it
-    (edit and resend); returns the question removed."""
-    last = list(conversation.messages.order_by("-created_at", "-id")[:2])
-    if len(last) < 2 or [m.role for m in last] != [Message.Role.ASSISTANT, Message.Role.USER]:
+def last_question(*, conversation: Conversation) -> Message:
+    """The question the conversation ends with, to answer again (regenerate) or to replace by an
+    edited one; refused while one of its answers is still being written."""
+    question = conversation.messages.filter(role=Message.Role.USER, shown=True).last()
+    if question is None:
         raise NothingToResend
-    answer, question = last
-    if answer.status == Message.Status.STREAMING:
+    answers = question.versions.values_list("status", flat=True)
+    if not answers or Message.Status.STREAMING in answers:
         raise NothingToResend
-    Message.objects.filter(id__in=[answer.id, question.id]).delete()
-    return question.content
+    return question
+
+
+def question_withdraw(*, question: Message) -> None:
+    """Take a question that was edited and resent, and its answers, out of the conversation and its
+    history. They are kept, with the feedback given to them."""
+    Message.objects.filter(Q(id=question.id) | Q(reply_to=question)).update(shown=False)
+
+
+def answer_show(*, answer: Message) -> None:
+    """Show this version of its question's answers: on the page, and in the history the next
+    question is sent with. Refused while one of the versions is still being written (it is saved
+    whole when it ends, and would take the choice back)."""
+    versions = Message.objects.filter(reply_to_id=answer.reply_to_id)
+    if versions.filter(status=Message.Status.STREAMING).exists():
+        raise AnswerBeingWritten
+    with transaction.atomic():
+        versions.exclude(id=answer.id).update(shown=False)
+        versions.filter(id=answer.id).update(shown=True)
+    answer.shown = True
+
+
+def conversation_thread(*, conversation: Conversation) -> list[Message]:
+    """The messages the conversation's page shows, in order: the questions still asked and every
+    version of their answers, each answer numbered (`version` of `version_count`)."""
+    answers = Q(role=Message.Role.ASSISTANT) & (Q(reply_to__shown=True) | Q(reply_to__isnull=True))
+    messages = list(conversation.messages.filter(Q(role=Message.Role.USER, shown=True) | answers))
+    counts = Counter(m.reply_to_id for m in messages if m.reply_to_id is not None)
+    numbered: Counter[int] = Counter()
+    for message in messages:
+        message.version = message.version_count = 1
+        if message.reply_to_id is not None:
+            numbered[message.reply_to_id] += 1
+            message.version = numbered[message.reply_to_id]
+            message.version_count = counts[message.reply_to_id]
+    return messages

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from knowledge.models import KnowledgeBase
@@ -40,8 +41,8 @@ class Message(models.Model):
         RETRIEVAL_ONLY = "retrieval-only"
 
     class Rating(models.TextChoices):
-        UP = "up"
-        DOWN = "down"
+        UP = "up", _("good")
+        DOWN = "down", _("bad")
 
     class Grounding(models.TextChoices):
         DOCUMENTS = "documents"  # answered from the passages sent
@@ -50,6 +51,13 @@ class Message(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=Role.choices)
+    # An answer's question. Regenerating adds an answer to the same question: its versions.
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="versions"
+    )
+    # Whether the conversation shows this message: of a question's answers, the version the user
+    # chose (the history sent to the model follows it); a question edited and resent is no longer shown.
+    shown = models.BooleanField(default=True)
     content = models.TextField(blank=True)
     reasoning = models.TextField(blank=True)
     # The passages the answer cites, copied so old answers keep their sources when documents change.
@@ -59,17 +67,22 @@ class Message(models.Model):
     grounding = models.CharField(max_length=20, choices=Grounding.choices, default=Grounding.DOCUMENTS)
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=50, blank=True)
-    model = models.CharField(max_length=100, blank=True)
+    model = models.CharField(_("model"), max_length=100, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices
     timings = models.JSONField(default=dict, blank=True)
     # The asking user's verdict on an answer, with an optional comment.
-    rating = models.CharField(max_length=10, choices=Rating.choices, blank=True)
-    feedback = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    rating = models.CharField(_("rating"), max_length=10, choices=Rating.choices, blank=True)
+    feedback = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reply_to"], condition=models.Q(shown=True), name="one_shown_answer_per_question"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
@@ -78,3 +91,16 @@ class Message(models.Model):
     def thought_seconds(self) -> int | None:
         seconds = self.timings.get("reasoning_s")
         return None if seconds is None else max(1, round(seconds))
+
+
+class Feedback(Message):
+    """Answers as the admin lists their users' ratings and comments."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+
+    def __str__(self) -> str:
+        question = self.reply_to.content if self.reply_to else self.content
+        return _("Feedback on “%(question)s”") % {"question": Truncator(question).chars(60)}

@@ -22,21 +22,37 @@ class Turn:
 
 
 def start_turn(
-    *, user, conversation: Conversation, question: str, config: providers.ModelConfig | None
+    *,
+    user,
+    conversation: Conversation,
+    question: str,
+    config: providers.ModelConfig | None,
+    reanswer: Message | None = None,
 ) -> Turn:
-    """Read the history and the knowledge bases, save the question and an empty answer (one transaction)."""
-    said = conversation.messages.exclude(status=Message.Status.FAILED).exclude(content="")
+    """Read the history and the knowledge bases, save the question (unless `reanswer`, a question
+    asked before, is answered again: then the new answer is the version shown) and an empty answer
+    (one transaction). The history is what the conversation shows: one answer per question."""
+    said = conversation.messages.filter(shown=True).exclude(status=Message.Status.FAILED).exclude(content="")
+    if reanswer is not None:
+        said = said.exclude(id=reanswer.id).exclude(reply_to=reanswer)
     history = [{"role": m.role, "content": m.content} for m in said.only("role", "content")]
     chosen = list(conversation.knowledge_bases.values_list("id", flat=True))
     knowledge_bases = list(KnowledgeBase.objects.readable_by(user).filter(id__in=chosen))
     with transaction.atomic():
-        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+        if reanswer is None:
+            asked = Message.objects.create(
+                conversation=conversation, role=Message.Role.USER, content=question
+            )
+        else:
+            asked = reanswer
+            asked.versions.update(shown=False)
         if not conversation.title:
             conversation.title = question.strip().splitlines()[0][:80]
         conversation.save()
         message = Message.objects.create(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
+            reply_to=asked,
             status=Message.Status.STREAMING,
             mode=Message.Mode.LLM if config else Message.Mode.RETRIEVAL_ONLY,
             model=config.model if config else "",

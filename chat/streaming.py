@@ -15,7 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from chat import answering, engine
-from chat.models import Conversation
+from chat.models import Conversation, Message
 
 Event = tuple[str, dict]
 
@@ -66,11 +66,12 @@ async def _produce(
     revoked: engine.Check | None,
     language: str,
     queue: asyncio.Queue,
+    reanswer: Message | None,
 ) -> None:
     translation.activate(language)
     try:
         answer = answering.answer_question(
-            user=user, conversation=conversation, question=question, revoked=revoked
+            user=user, conversation=conversation, question=question, revoked=revoked, reanswer=reanswer
         )
         async for item in answer:
             queue.put_nowait(item)
@@ -82,15 +83,20 @@ async def _produce(
 
 
 def start_answer(
-    user, conversation: Conversation, question: str, revoked: engine.Check | None = None
+    user,
+    conversation: Conversation,
+    question: str,
+    revoked: engine.Check | None = None,
+    reanswer: Message | None = None,
 ) -> asyncio.Queue:
     """Start answering in the background; the queue yields (event, data) pairs, then None. An answer
-    asked with an API key passes `revoked`, to end when the key is revoked."""
+    asked with an API key passes `revoked`, to end when the key is revoked; a regenerated one
+    passes the question it answers again as `reanswer`."""
     queue: asyncio.Queue = asyncio.Queue()
     # A context of its own: the answer outlives the request (and its thread executor) when the
     # client goes away, and must still be saved.
     task = asyncio.create_task(
-        _produce(user, conversation, question, revoked, translation.get_language(), queue),
+        _produce(user, conversation, question, revoked, translation.get_language(), queue, reanswer),
         context=contextvars.Context(),
     )
     _running.add(task)
@@ -99,10 +105,14 @@ def start_answer(
 
 
 def answer_stream(
-    user, conversation: Conversation, question: str, revoked: engine.Check | None = None
+    user,
+    conversation: Conversation,
+    question: str,
+    revoked: engine.Check | None = None,
+    reanswer: Message | None = None,
 ) -> StreamingHttpResponse:
     """A text/event-stream response carrying the answer's events: meta, reasoning, content, error, done."""
-    queue = start_answer(user, conversation, question, revoked)
+    queue = start_answer(user, conversation, question, revoked, reanswer)
     response = StreamingHttpResponse(_relay(queue), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -14,4 +14,5 @@ urlpatterns = [
     path("preview/", views.preview, name="preview"),
     path("messages/<int:message_id>/stop/", views.stop, name="stop"),
     path("messages/<int:message_id>/feedback/", views.feedback, name="feedback"),
+    path("messages/<int:message_id>/show/", views.show, name="show"),
 ]

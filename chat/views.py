@@ -36,7 +36,7 @@ def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
 
 def _page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
     knowledge_bases = list(KnowledgeBase.objects.readable_by(request.user))
-    messages = list(conversation.messages.all()) if conversation else []
+    messages = conversations.conversation_thread(conversation=conversation) if conversation else []
     for message in messages:
         message.citations = answering.citation_cards(message.citations)
         message.html = answering.answer_html(message, message.citations)
@@ -57,6 +57,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
             "stop_url": reverse("chat:stop", args=[0]).replace("/0/", "/{id}/"),
             "feedback_url": reverse("chat:feedback", args=[0]).replace("/0/", "/{id}/"),
             "resend_url": reverse("chat:resend", args=[0]).replace("/0/", "/{id}/"),
+            "show_url": reverse("chat:show", args=[0]).replace("/0/", "/{id}/"),
         },
     )
 
@@ -122,6 +123,18 @@ def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
         return JsonResponse({"error": _("Rate an answer up or down.")}, status=400)
     conversations.message_rate(message=message, rating=rating, feedback=request.POST.get("feedback", ""))
     return JsonResponse({"rating": message.rating, "feedback": message.feedback})
+
+
+@login_required
+@require_POST
+def show(request: HttpRequest, message_id: int) -> JsonResponse:
+    """Show this version of an answer; the conversation goes on from it."""
+    answer = get_object_or_404(Message, id=message_id, conversation__user=request.user, reply_to__shown=True)
+    try:
+        conversations.answer_show(answer=answer)
+    except conversations.AnswerBeingWritten:
+        return JsonResponse({"error": _("Wait until the answer is written.")}, status=409)
+    return JsonResponse({"shown": answer.id})
 
 
 def _over_limit(request: HttpRequest, limit: rate_limits.Limit, message: str) -> JsonResponse | None:
@@ -192,6 +205,7 @@ def _question_error(question: str) -> JsonResponse | None:
 class _Asking:
     conversation: Conversation
     question: str
+    reanswer: Message | None = None  # the question answered again (regenerate)
 
 
 def _asking(request: HttpRequest) -> _Asking | JsonResponse:
@@ -226,19 +240,24 @@ def _resending(request: HttpRequest, conversation_id: int) -> _Asking | JsonResp
         return error
     choices = _choices(request)
     if refusal := _over_limit(request, rate_limits.ANSWERS, ANSWER_LIMIT_MESSAGE):
-        return refusal  # before the rewind: the last question and answer stay
+        return refusal  # before the edited question is withdrawn
     try:
-        question = conversations.conversation_rewind(conversation=conversation)
+        question = conversations.last_question(conversation=conversation)
     except conversations.NothingToResend:
         return JsonResponse({"error": _("There is no finished answer to replace.")}, status=409)
     _apply(choices, conversation)
-    return _Asking(conversation, edited or question)
+    if edited and edited != question.content:
+        conversations.question_withdraw(question=question)
+        return _Asking(conversation, edited)
+    return _Asking(conversation, question.content, reanswer=question)
 
 
 def _answered(request: HttpRequest, asking: _Asking | JsonResponse) -> HttpResponse:
     if isinstance(asking, JsonResponse):
         return asking
-    return streaming.answer_stream(request.user, asking.conversation, asking.question)
+    return streaming.answer_stream(
+        request.user, asking.conversation, asking.question, reanswer=asking.reanswer
+    )
 
 
 @require_POST
@@ -248,8 +267,9 @@ async def ask(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 async def resend(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """Answer the last question again (regenerate), or an edited version of it (edit and resend):
-    the last question and answer are replaced."""
+    """Answer the last question again (regenerate): a new version of its answer, the earlier ones
+    kept. Or ask an edited version of it (edit and resend): the edited question and its answers
+    leave the conversation (kept, with their feedback, for the admin's feedback list)."""
     return _answered(request, await in_request_thread(_resending, request, conversation_id))
 
 

@@ -177,8 +177,12 @@ def kb(readers) -> KnowledgeBase:
 def exchange(user) -> Conversation:
     """Alice's conversation with one finished question and answer."""
     conversation = Conversation.objects.create(user=user, title="Leave")
-    Message.objects.create(conversation=conversation, role=Message.Role.USER, content="How much leave?")
-    Message.objects.create(conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.")
+    question = Message.objects.create(
+        conversation=conversation, role=Message.Role.USER, content="How much leave?"
+    )
+    Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.", reply_to=question
+    )
     return conversation
 
 

@@ -149,8 +149,8 @@ def test_it_regenerates_an_answer_and_resends_an_edited_question(page, user, kb,
 
     fake_llm.script(reasoning="Second try.", content="Second answer [1].")
     page.locator(".msg-assistant .action-regenerate").click()
-    expect(page.locator(".msg-assistant .answer").last).to_contain_text("Second answer", timeout=30_000)
-    expect(page.locator(".msg-assistant")).to_have_count(1)
+    expect(page.locator(".msg-assistant:visible .answer")).to_contain_text("Second answer", timeout=30_000)
+    expect(page.locator(".msg-assistant:visible")).to_have_count(1)
 
     fake_llm.script(reasoning="Edited.", content="Answer to the edited question.")
     page.locator(".msg-user .bubble").hover()

@@ -44,6 +44,7 @@ ENDPOINTS = [
     Endpoint("chat:feedback", "POST", ("rating", "feedback"), "message"),
     Endpoint("chat:preview", "POST", ("text",)),
     Endpoint("chat:stop", "POST", (), "message"),
+    Endpoint("chat:show", "POST", (), "message"),
     Endpoint("chat:conversations", "GET", ("q", "current")),
     Endpoint("chat:conversation", "GET", ("q",), "conversation"),
     Endpoint("chat:home", "GET", ("q",)),
@@ -63,7 +64,9 @@ def owned(settings, user, kb) -> dict[str, list]:
     conversation = Conversation.objects.create(user=user, title="Leave")
     conversation.knowledge_bases.set([kb])
     question = Message.objects.create(conversation=conversation, role="user", content="How much leave?")
-    answer = Message.objects.create(conversation=conversation, role="assistant", content="25 days.")
+    answer = Message.objects.create(
+        conversation=conversation, role="assistant", content="25 days.", reply_to=question
+    )
     report = services.upload_files(
         knowledge_base=kb, files=[("leave.txt", ContentFile(b"Leave is 25 days."))], enqueue=False
     )
@@ -84,7 +87,9 @@ def snapshot(user) -> list:
     return [
         list(Conversation.objects.filter(user=user).values_list("id", "title", "model")),
         list(
-            Message.objects.filter(conversation__user=user).values_list("id", "content", "rating", "feedback")
+            Message.objects.filter(conversation__user=user).values_list(
+                "id", "content", "rating", "feedback", "shown"
+            )
         ),
         list(ApiKey.objects.filter(user=user).values_list("id", "name", "revoked_at")),
     ]

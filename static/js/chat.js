@@ -72,6 +72,64 @@
     setTimeout(() => thanks.remove(), 2500);
   }
 
+  // ---- Versions of an answer: the articles after its question, all but one hidden
+
+  function questionOf(article) {
+    let node = article.previousElementSibling;
+    while (node && !node.classList.contains("msg-user")) node = node.previousElementSibling;
+    return node;
+  }
+
+  function versionsOf(article) {
+    const versions = [];
+    let node = questionOf(article)?.nextElementSibling;
+    while (node?.classList.contains("msg-assistant")) {
+      versions.push(node);
+      node = node.nextElementSibling;
+    }
+    return versions;
+  }
+
+  // "‹ 2/3 ›" on each version, once there are several (the server numbers those it renders).
+  function numberVersions(versions) {
+    versions.forEach((article, index) => {
+      let switcher = article.querySelector(".versions");
+      if (!switcher && versions.length > 1) {
+        switcher = document.getElementById("answer-versions").content.firstElementChild.cloneNode(true);
+        let actions = article.querySelector(".msg-actions");
+        if (!actions) article.querySelector(".msg-body").append(actions = el("div", "msg-actions"));
+        actions.prepend(switcher);
+      }
+      if (!switcher) return;
+      switcher.querySelector(".version-label").textContent = `${index + 1}/${versions.length}`;
+      switcher.querySelector(".version-prev").disabled = index === 0;
+      switcher.querySelector(".version-next").disabled = index === versions.length - 1;
+    });
+  }
+
+  function showOnly(versions, chosen) {
+    for (const version of versions) version.hidden = version !== chosen;
+  }
+
+  // Shown at once; the server remembers the choice, so the next question's history and a reload
+  // follow what the user sees (if it cannot, the version shown before comes back).
+  async function switchVersion(button) {
+    if (!form || chat.isStreaming()) return; // without the composer there is nothing to go on from
+    const article = button.closest(".msg-assistant");
+    const versions = versionsOf(article);
+    const forward = button.classList.contains("version-next");
+    const chosen = versions[versions.indexOf(article) + (forward ? 1 : -1)];
+    if (!chosen) return;
+    showOnly(versions, chosen);
+    const same = chosen.querySelector(forward ? ".version-next" : ".version-prev");
+    (same.disabled ? chosen.querySelector(forward ? ".version-prev" : ".version-next") : same).focus();
+    try {
+      await post(form.dataset.showUrl.replace("{id}", chosen.dataset.messageId), {});
+    } catch {
+      showOnly(versions, article);
+    }
+  }
+
   // ---- Editing the last question
 
   function editQuestion(button) {
@@ -166,6 +224,7 @@
     [".action-rate", rate],
     [".feedback-cancel", (target) => { target.closest(".feedback-form").hidden = true; }],
     [".action-edit", editQuestion],
+    [".version-prev, .version-next", switchVersion],
     [".rename-button", (target) => openDialog("rename-dialog", target)],
     [".delete-button", (target) => openDialog("delete-dialog", target)],
     ["[data-close]", (target) => target.closest("dialog").close()],
@@ -205,4 +264,7 @@
   showConnection();
 
   chat.showConversation = showConversation;
+  chat.questionOf = questionOf;
+  chat.versionsOf = versionsOf;
+  chat.numberVersions = numberVersions;
 })();

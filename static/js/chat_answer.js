@@ -77,13 +77,19 @@
 
   // ---- The answer being streamed ("view"): typing dots, then reasoning pane and answer.
 
-  function appendExchange(question) {
+  // A new answer goes after `previous`, the last version of the answer it is another version of;
+  // without one it answers a new question, shown above it.
+  function appendAnswer(question, previous) {
     document.getElementById("welcome")?.remove();
     const typing = el("div", "typing", el("span"), el("span"), el("span"));
     const body = el("div", "msg-body", typing);
     const article = el("article", "msg msg-assistant", icon("logo", "logo msg-avatar"), body);
-    const asked = el("article", "msg msg-user", el("div", "bubble", question), fromTemplate("question-actions"));
-    messages.append(asked, article);
+    if (previous) {
+      previous.after(article);
+    } else {
+      const asked = el("article", "msg msg-user", el("div", "bubble", question), fromTemplate("question-actions"));
+      messages.append(asked, article);
+    }
     return { article, body, typing, answer: null, reasoning: null, failed: false, text: "", done: false };
   }
 
@@ -264,6 +270,7 @@
       }
       view.article.dataset.messageId = data.message_id;
       if (data.status !== "failed") view.body.append(fromTemplate("answer-actions")); // it has Retry
+      chat.numberVersions(chat.versionsOf(view.article));
       decorate(view.article);
       if (followBottom) showAnswerStart(view.article);
     },
@@ -287,10 +294,12 @@
     current.controller.abort();
   }
 
-  async function ask(question, url = form.action) {
-    const view = appendExchange(question);
+  // `previous`: the answer to add a version to (regenerate), asked without a question.
+  async function ask(question, url = form.action, previous = null) {
+    const view = appendAnswer(question, previous);
     const body = new FormData(form);
-    body.set("question", question);
+    if (previous) body.delete("question");
+    else body.set("question", question);
     stream = { controller: new AbortController(), view };
     updateSendButton();
     scrollToEnd(true);
@@ -373,16 +382,29 @@
     }
   }
 
-  // Retry, regenerate and edit: the last question is asked again (as edited). When the server
-  // has saved the answer, the resend endpoint replaces both; otherwise it is a new question.
+  // Retry, regenerate and edit: the last question is asked again (as edited). When the server has
+  // saved an answer to it, the resend endpoint answers: regenerating adds a version beside the
+  // others, shown; an edited question replaces the question and its answers. Otherwise it is a
+  // new question.
   function askAgain(article, edited) {
-    const question = article.previousElementSibling;
-    if (stream || !form || !question?.classList.contains("msg-user")) return;
-    const text = edited ?? question.querySelector(".bubble").textContent.trim();
-    const saved = article.dataset.messageId && form.conversation.value;
-    article.remove();
+    const question = chat.questionOf(article);
+    if (stream || !form || !question) return;
+    const asked = question.querySelector(".bubble").textContent.trim();
+    const text = edited ?? asked;
+    const versions = chat.versionsOf(article);
+    const kept = versions.filter((version) => version.dataset.messageId); // the others never reached the server
+    const saved = kept.length > 0 && form.conversation.value;
+    const resendUrl = form.dataset.resendUrl.replace("{id}", form.conversation.value);
+    if (saved && text === asked) {
+      for (const version of versions) {
+        if (kept.includes(version)) version.hidden = true;
+        else version.remove();
+      }
+      return ask(text, resendUrl, kept.at(-1));
+    }
+    for (const version of versions) version.remove();
     question.remove();
-    ask(text, saved ? form.dataset.resendUrl.replace("{id}", form.conversation.value) : form.action);
+    ask(text, saved ? resendUrl : form.action);
   }
 
   // ---- Sources and citation markers

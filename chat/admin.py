@@ -1,0 +1,107 @@
+"""The feedback users give answers, read-only: the rating and comment with the question, the answer
+and the passages it cited; filtered by rating, knowledge base and date."""
+
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+
+from chat import feedback
+from chat.models import Feedback
+from knowledge import access
+
+
+class KnowledgeBaseFilter(admin.SimpleListFilter):
+    """The knowledge bases the conversation searched, of those the user manages."""
+
+    title = _("knowledge base")
+    parameter_name = "knowledge_base"
+
+    def lookups(self, request, model_admin):
+        managed = access.managed_knowledge_bases(request.user).order_by("name")
+        return [(str(kb.id), kb.name) for kb in managed]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        offered = {value for value, _name in self.lookup_choices}
+        if self.value() not in offered:
+            return queryset.none()
+        return queryset.filter(conversation__knowledge_bases=self.value())
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "rating", "comment", "question", "knowledge_base_names", "asked_by"]
+    list_display_links = ["created_at", "comment"]
+    list_filter = ["rating", KnowledgeBaseFilter, ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["reply_to", "conversation__user"]
+    search_fields = ["feedback", "content", "reply_to__content"]
+    ordering = ["-created_at", "-id"]
+    fields = [
+        "created_at",
+        "asked_by",
+        "knowledge_base_names",
+        "rating",
+        "feedback",
+        "question",
+        "answer",
+        "passages",
+        "model",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        answers = feedback.feedback_visible_to(user=request.user).select_related(*self.list_select_related)
+        return answers.prefetch_related("conversation__knowledge_bases")
+
+    def get_object(self, request, object_id, from_field=None):
+        answer = super().get_object(request, object_id, from_field)
+        if answer is not None:
+            answer.citations = feedback.citations_visible_to(user=request.user, answer=answer)
+        return answer
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("comment"))
+    def comment(self, answer: Feedback) -> str:
+        return Truncator(answer.feedback).chars(120) or "—"
+
+    @admin.display(description=_("question"))
+    def question(self, answer: Feedback) -> str:
+        return answer.reply_to.content if answer.reply_to else "—"
+
+    @admin.display(description=_("answer"))
+    def answer(self, answer: Feedback) -> str:
+        return answer.content or answer.error or "—"
+
+    @admin.display(description=_("knowledge bases"))
+    def knowledge_base_names(self, answer: Feedback) -> str:
+        return ", ".join(kb.name for kb in answer.conversation.knowledge_bases.all())
+
+    @admin.display(description=_("asked by"), ordering="conversation__user__username")
+    def asked_by(self, answer: Feedback) -> str:
+        return answer.conversation.user.get_username()
+
+    @admin.display(description=_("passages cited"))
+    def passages(self, answer: Feedback) -> str:
+        if not answer.citations:
+            return "—"
+        return format_html(
+            '<ol class="feedback-passages">{}</ol>',
+            format_html_join(
+                "",
+                "<li><strong>[{}] {}</strong> {}<blockquote>{}</blockquote></li>",
+                (
+                    (cited["n"], cited["document"], cited.get("location", ""), cited["text"])
+                    for cited in answer.citations
+                ),
+            ),
+        )
