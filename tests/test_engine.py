@@ -5,7 +5,8 @@ from unittest.mock import Mock
 
 import pytest
 
-from chat import engine, providers
+from chat import engine
+from chat.model_config import ModelConfig, Price
 from chat.providers import Content, Done, Error, Reasoning, Usage
 from tests.conftest import QUESTION
 from tests.scripted_model import UNREACHABLE, ScriptedModel
@@ -13,7 +14,7 @@ from tests.scripted_model import UNREACHABLE, ScriptedModel
 # Retrieval runs the ORM from pool threads: they must see committed rows.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 
-CONFIG = providers.ModelConfig(
+CONFIG = ModelConfig(
     name="R1", model="deepseek-reasoner", base_url="http://model.invalid/v1", api_key=""
 )
 
@@ -80,7 +81,7 @@ def test_a_lost_knowledge_base_is_said_so_without_the_model(kb, guide):
 def test_the_model_streams_reasoning_then_an_answer_whose_citations_are_resolved(kb, guide):
     usage = Usage(prompt_tokens=1000, completion_tokens=500)
     model = ScriptedModel(Reasoning("Passage 1."), Content("671B [1], invented [42]."), usage, Done("length"))
-    priced = CONFIG.__class__(**vars(CONFIG) | {"price": providers.Price(0.14, 0.55, 2.19)})
+    priced = CONFIG.__class__(**vars(CONFIG) | {"price": Price(0.14, 0.55, 2.19)})
     events = answer(kb, model, config=priced)
     assert kinds(events) == ["Searching", "Passages", "Reasoning", "Content", "Usage", "Outcome"]
     outcome = events[-1]
