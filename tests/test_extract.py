@@ -170,6 +170,13 @@ def test_it_splits_markdown_on_nested_headings(tmp_path):
     assert "# not a heading" in sections[4].text
 
 
+def test_it_ends_a_code_block_only_at_a_bare_fence(tmp_path):
+    markdown = "# Setup\n\n```\n```python\n# inside the block\n```\n\n# Usage\n\nRun it.\n"
+    sections = extract_sections(write(tmp_path, "guide.md", markdown), filename="guide.md")
+    assert [s.heading for s in sections] == ["Setup", "Usage"]
+    assert "# inside the block" in sections[0].text
+
+
 def test_it_drops_markdown_sections_with_only_a_heading(tmp_path):
     path = write(tmp_path, "guide.markdown", "# 2、理论篇\n\n## 2.1 概述\n\n正文。\n")
     assert extract_sections(path, filename="guide.markdown") == [
