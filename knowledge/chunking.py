@@ -106,7 +106,7 @@ class _Code:
     def join_fence_lines(self, units: list[_Unit]) -> list[_Unit]:
         """Each opening line joined to the unit after it, each closing line to the unit before it, so no
         chunk ends on an opening line or starts with a closing one."""
-        opening_ends = {block.start + len(block.opening) for block in self.blocks}
+        opening_ends = {block.body for block in self.blocks}
         closing_ends = {block.end for block in self.blocks if block.closed}
         joined: list[_Unit] = []
         after_opening = False
