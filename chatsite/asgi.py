@@ -5,10 +5,13 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
 # WhiteNoise serves static files with a synchronous iterator; that is fine for small files.
 warnings.filterwarnings("ignore", "StreamingHttpResponse must consume synchronous iterators")
 
-from knowledge.embedding import warm_up_in_background  # noqa: E402  (needs the app registry)
+from chatsite.lifespan import with_startup  # noqa: E402  (needs the app registry)
+from knowledge.embedding import warm_up  # noqa: E402
 
-warm_up_in_background()
+# The server binds its port only once the model and its probe are loaded, so the first question
+# does not wait for them (uvicorn runs the lifespan startup before it listens).
+application = with_startup(django_application, warm_up)

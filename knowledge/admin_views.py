@@ -22,6 +22,7 @@ from knowledge.models import Document, KnowledgeBase
 
 KB_FILTER = "knowledge_base__id__exact"
 MAX_PROGRESS_IDS = 500
+MAX_NAMED = 20  # created documents named in the upload's message
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -29,10 +30,13 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    """Django's documented pattern for a file field that takes several files at once."""
+    """Django's documented pattern for a file field that takes several files at once. Empty files
+    pass: the upload judges each file alone and names the empty ones, instead of the form refusing
+    the whole selection."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("allow_empty_file", True)
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -149,14 +153,27 @@ def upload(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
 def _report_upload(request: HttpRequest, report: services.UploadReport) -> None:
     if report.created:
         count = len(report.created)
-        text = ngettext("%(n)d document queued for indexing.", "%(n)d documents queued for indexing.", count)
-        messages.success(request, text % {"n": count})
+        text = ngettext(
+            "%(n)d document queued for indexing: %(names)s.",
+            "%(n)d documents queued for indexing: %(names)s.",
+            count,
+        )
+        messages.success(request, text % {"n": count, "names": _named(report.created)})
     for duplicate in report.duplicates:
         link = reverse("admin:knowledge_document_change", args=[duplicate.existing.id])
         text = format_html('{} {} <a href="{}">{}</a>', _("Skipped:"), str(duplicate), link, _("Open it"))
         messages.info(request, text)
     for rejected in report.rejected:
         messages.warning(request, _("Not uploaded: %s") % rejected)
+
+
+def _named(documents: list[Document]) -> str:
+    """The documents' titles, the first MAX_NAMED of them, so that a large upload stays one line."""
+    listed = ", ".join(document.title for document in documents[:MAX_NAMED])
+    more = len(documents) - MAX_NAMED
+    if more > 0:
+        return _("%(names)s and %(count)s more") % {"names": listed, "count": f"{more:,}"}
+    return listed
 
 
 def progress(request: HttpRequest, model_admin: ModelAdmin) -> JsonResponse:

@@ -11,13 +11,22 @@ cut by tokens, after a comma, colon or space where the second half of the piece 
 is counted once and chunks are packed from units by summing their counts, ending at the strongest
 break that keeps the chunk at least half full. Summed counts are an upper bound for word-piece
 tokenizers; each chunk gets one real count and loses trailing units if it is over.
+
+Inside a fenced code block only line breaks cut, the fence lines stay with the code next to them,
+and a chunk that starts inside a block has the block's opening line put before it, one that ends
+inside it a closing fence after it: the chunk reads, and is embedded, as code (a '# comment' is
+no heading, no fence is left stray). Its offsets are then those of the source text between the
+added lines (from the start of the code's first line, indentation kept), and the added lines count
+against the limit.
 """
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from knowledge.extract import Section
+from knowledge.formats.fences import FencedBlock, fenced_blocks
 
 SECTION_SEPARATOR = "\n\n"
 
@@ -39,7 +48,7 @@ CountTokens = Callable[[str], int]
 
 @dataclass(frozen=True)
 class ChunkDraft:
-    text: str
+    text: str  # the source text between the offsets, with fence lines added where it cuts a code block
     page: int | None
     heading: str
     char_start: int  # into the file's text (Section.start set) or into document_text(sections)
@@ -52,6 +61,64 @@ class _Unit:
     end: int
     tokens: int
     strength: int  # of the break after the unit
+
+
+@dataclass(frozen=True)
+class _Code:
+    """The fenced code blocks of one section's text."""
+
+    text: str
+    blocks: list[FencedBlock]
+    starts: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", [block.start for block in self.blocks])
+
+    def around(self, position: int) -> FencedBlock | None:
+        """The block whose opening line starts before `position` and which is still open there."""
+        index = bisect.bisect_left(self.starts, position) - 1
+        block = self.blocks[index] if index >= 0 else None
+        return block if block and (position < block.end or not block.closed) else None
+
+    def chunk(self, start: int, end: int) -> tuple[int, str]:
+        """Where the chunk of text[start:end] starts in the text, and the chunk: when it starts inside a
+        block, the block's opening line and then the code from the start of its line (indentation kept);
+        when it ends inside one, its closing fence after it."""
+        prefix = suffix = ""
+        opened = self.around(start)
+        if opened is not None and start > opened.body:
+            line_start = self.text.rfind("\n", 0, start) + 1
+            if not self.text[line_start:start].strip():
+                start = line_start
+            prefix = f"{opened.opening.lstrip(' ')}\n"
+        left_open = self.around(end)
+        if left_open is not None and end > left_open.body:
+            suffix = f"\n{left_open.fence}"
+        return start, prefix + self.text[start:end] + suffix
+
+    def fence_tokens(self, count_tokens: CountTokens) -> int:
+        """The most tokens the fence lines added to one chunk can take."""
+        return max(
+            (count_tokens(f"{b.opening.lstrip(' ')}\n") + count_tokens(f"\n{b.fence}") for b in self.blocks),
+            default=0,
+        )
+
+    def join_fence_lines(self, units: list[_Unit]) -> list[_Unit]:
+        """Each opening line joined to the unit after it, each closing line to the unit before it, so no
+        chunk ends on an opening line or starts with a closing one."""
+        opening_ends = {block.body for block in self.blocks}
+        closing_ends = {block.end for block in self.blocks if block.closed}
+        joined: list[_Unit] = []
+        after_opening = False
+        for unit in units:
+            if joined and (after_opening or unit.end in closing_ends):
+                previous = joined[-1]
+                unit = _Unit(previous.start, unit.end, previous.tokens + unit.tokens, unit.strength)
+                joined[-1] = unit
+            else:
+                joined.append(unit)
+            after_opening = unit.end in opening_ends
+        return joined
 
 
 def document_text(sections: Sequence[Section]) -> str:
@@ -73,14 +140,16 @@ def split_sections(
     offset = 0
     for section in sections:
         base = offset if section.start is None else section.start
-        units = _units(section.text, count_tokens, max_tokens)
-        for start, end in _pack(units, section.text, count_tokens, max_tokens, overlap_tokens):
+        code = _Code(section.text, fenced_blocks(section.text))
+        units = _units(code, count_tokens, max(1, max_tokens - code.fence_tokens(count_tokens)))
+        for start, end in _pack(units, code, count_tokens, max_tokens, overlap_tokens):
+            source_start, text = code.chunk(start, end)
             drafts.append(
                 ChunkDraft(
-                    text=section.text[start:end],
+                    text=text,
                     page=section.page,
                     heading=section.heading,
-                    char_start=base + start,
+                    char_start=base + source_start,
                     char_end=base + end,
                 )
             )
@@ -88,8 +157,10 @@ def split_sections(
     return drafts
 
 
-def _units(text: str, count_tokens: CountTokens, max_tokens: int) -> list[_Unit]:
-    """Non-blank spans of the text between breaks, each at most max_tokens long."""
+def _units(code: _Code, count_tokens: CountTokens, max_tokens: int) -> list[_Unit]:
+    """Non-blank spans of the text between breaks, each at most max_tokens long (fence lines joined to
+    their neighbours may pass it by their own tokens)."""
+    text = code.text
     units: list[_Unit] = []
     start = 0
     for match in [*_BREAKS.finditer(text), None]:
@@ -97,6 +168,8 @@ def _units(text: str, count_tokens: CountTokens, max_tokens: int) -> list[_Unit]
             end, strength = len(text), _PARAGRAPH
         else:
             kind = match.lastgroup or "line"
+            if kind not in ("paragraph", "line") and code.around(match.start()):
+                continue  # code is cut at line ends only
             end = match.start() if kind in ("paragraph", "line") else match.end()
             strength = _BREAK_STRENGTH[kind]
         span = _strip(text, start, end)
@@ -109,7 +182,7 @@ def _units(text: str, count_tokens: CountTokens, max_tokens: int) -> list[_Unit]
         elif units and strength > units[-1].strength:
             units[-1] = _Unit(units[-1].start, units[-1].end, units[-1].tokens, strength)
         start = max(start, end)
-    return units
+    return code.join_fence_lines(units)
 
 
 def _hard_split(
@@ -164,14 +237,14 @@ def _longest_fitting_prefix(
 
 
 def _pack(
-    units: list[_Unit], text: str, count_tokens: CountTokens, max_tokens: int, overlap_tokens: int
+    units: list[_Unit], code: _Code, count_tokens: CountTokens, max_tokens: int, overlap_tokens: int
 ) -> list[tuple[int, int]]:
     """Character spans of the chunks of one section."""
     spans: list[tuple[int, int]] = []
     first = fresh = 0  # fresh: the first unit no chunk holds yet
     while fresh < len(units):
         last = _chunk_end(units, first, fresh, max_tokens)
-        while last > first and count_tokens(text[units[first].start : units[last].end]) > max_tokens:
+        while last > first and _over(code, units[first], units[last], count_tokens, max_tokens):
             last -= 1
         if last < fresh:  # the real count left no room beside the overlap
             first = fresh
@@ -181,6 +254,10 @@ def _pack(
         if fresh < len(units):
             first = _overlap_start(units, first, last, max_tokens, overlap_tokens)
     return spans
+
+
+def _over(code: _Code, first: _Unit, last: _Unit, count_tokens: CountTokens, max_tokens: int) -> bool:
+    return count_tokens(code.chunk(first.start, last.end)[1]) > max_tokens
 
 
 def _chunk_end(units: list[_Unit], first: int, fresh: int, max_tokens: int) -> int:

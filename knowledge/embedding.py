@@ -1,5 +1,6 @@
 """The sentence-transformers embedder, loaded once per process and used offline."""
 
+import logging
 import os
 import queue
 import threading
@@ -9,6 +10,8 @@ from functools import cache
 
 import numpy as np
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 # Models come from a package or a local path; nothing may be fetched from a hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -153,13 +156,10 @@ def skills() -> dict[str, float]:
 
 
 def warm_up() -> None:
+    """Load and probe the model, as the web server starts: the first question must not wait for it."""
     get_model()
-    skills()
-
-
-def warm_up_in_background() -> None:
-    """Load and probe the model while the server starts, so the first question does not wait for it."""
-    threading.Thread(target=warm_up, name="embedding-warm-up", daemon=True).start()
+    measured = skills()
+    logger.info("Embedding model %s loaded and probed (skill per script: %s).", model_path(), measured)
 
 
 def load_in_background(*, threads: int) -> None:

@@ -135,7 +135,8 @@ def free_port() -> int:
 def asgi_server(
     data_dir: Path, *, log: Path, app: str = "chatsite.asgi:application", **env: str
 ) -> Iterator[str]:
-    """The app under uvicorn, as `make run` serves it; yields its base URL."""
+    """The app under uvicorn, as `make run` serves it; yields its base URL once it answers, which is
+    after it has loaded the embedding model."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
     with log.open("wb") as output:
@@ -143,12 +144,12 @@ def asgi_server(
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while True:
                 try:
                     urllib.request.urlopen(f"{url}/accounts/login/", timeout=10).close()
                     break
-                except OSError:  # refused while starting, or slow while it loads the model
+                except OSError:  # refused until it has loaded the model
                     if process.poll() is not None or time.monotonic() > deadline:
                         output_tail = log.read_text()[-3000:]
                         raise RuntimeError(f"The web server did not start:\n{output_tail}") from None

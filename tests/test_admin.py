@@ -56,7 +56,29 @@ def test_it_uploads_each_file_as_its_own_queued_document(
     documents = Document.objects.filter(knowledge_base=kb, status=Document.Status.QUEUED)
     assert sorted(documents.values_list("title", flat=True)) == ["a.txt", "b.md"]
     assert sorted(sent) == sorted(documents.values_list("id", flat=True))
-    assert "2 documents queued for indexing." in messages_of(response)
+    assert "2 documents queued for indexing: a.txt, b.md." in messages_of(response)
+
+
+def test_it_stores_the_other_files_and_names_an_empty_one(
+    admin_client, kb, sent, django_capture_on_commit_callbacks
+):
+    files = [text_file("a.txt", "Leave is 16 weeks."), text_file("空白.txt", ""), text_file("b.md", "# B\nx")]
+    response = upload(admin_client, kb, *files, capture=django_capture_on_commit_callbacks)
+    assert sorted(Document.objects.values_list("title", flat=True)) == ["a.txt", "b.md"]
+    assert len(sent) == 2
+    assert messages_of(response) == [
+        "2 documents queued for indexing: a.txt, b.md.",
+        "Not uploaded: 空白.txt: the file is empty.",
+    ]
+
+
+def test_it_names_the_first_twenty_documents_of_a_large_upload(
+    admin_client, kb, sent, django_capture_on_commit_callbacks
+):
+    files = [text_file(f"{n:02}.txt", f"Document {n}.") for n in range(23)]
+    response = upload(admin_client, kb, *files, capture=django_capture_on_commit_callbacks)
+    names = ", ".join(f"{n:02}.txt" for n in range(20))
+    assert messages_of(response) == [f"23 documents queued for indexing: {names} and 3 more."]
 
 
 def test_it_expands_a_zip_into_its_documents(admin_client, kb, sent, django_capture_on_commit_callbacks):
@@ -209,3 +231,26 @@ def test_it_updates_a_processing_row_in_the_browser_without_a_reload(page, admin
     expect(cell).to_have_attribute("data-status", "ready")
     expect(page.locator(f'.doc-chunks[data-document-id="{document.id}"]')).to_have_text("10")
     assert page.evaluate("window.notReloaded")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_what_became_of_each_file_of_an_upload_in_the_browser(page, admin_user, kb):
+    page.goto(f"/admin/login/?next={UPLOAD}")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.select_option("#id_knowledge_base", str(kb.id))
+    page.set_input_files(
+        "#id_files",
+        [
+            {"name": "假期.txt", "mimeType": "text/plain", "buffer": "员工每年有25天年假。".encode()},
+            {"name": "empty.md", "mimeType": "text/markdown", "buffer": b""},
+            {"name": "travel.md", "mimeType": "text/markdown", "buffer": b"# Travel\n\nBook trains."},
+        ],
+    )
+    page.click("input[name=_upload]")
+    queued = "2 documents queued for indexing: 假期.txt, travel.md."
+    rejected = "Not uploaded: empty.md: the file is empty."
+    expect(page.locator(".messagelist li")).to_have_text([queued, rejected])
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "admin-upload-each-file.png"), full_page=True)

@@ -72,6 +72,14 @@ def test_an_upload_with_only_rejected_files_is_an_error(as_manager, kb):
     assert "empty" in response.json()["rejected"][0]["message"]
 
 
+def test_an_empty_file_is_named_and_the_others_are_stored(as_manager, kb):
+    response = upload(as_manager, ("a.txt", b"Leave is 16 weeks."), ("empty.md", b""), ("b.md", b"# B\nx"))
+    assert response.status_code == 201
+    body = response.json()
+    assert [d["title"] for d in body["created"]] == ["a.txt", "b.md"]
+    assert body["rejected"] == [{"name": "empty.md", "message": "empty.md: the file is empty."}]
+
+
 def test_readers_and_outsiders_may_not_upload_or_list_documents(as_owner, as_outsider, kb, guide):
     for client in (as_owner, as_outsider):
         assert upload(client, ("a.txt", b"text")).status_code in (403, 404)

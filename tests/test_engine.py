@@ -14,9 +14,7 @@ from tests.scripted_model import UNREACHABLE, ScriptedModel
 # Retrieval runs the ORM from pool threads: they must see committed rows.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 
-CONFIG = ModelConfig(
-    name="R1", model="deepseek-reasoner", base_url="http://model.invalid/v1", api_key=""
-)
+CONFIG = ModelConfig(name="R1", model="deepseek-reasoner", base_url="http://model.invalid/v1", api_key="")
 
 
 def answer(kb, model: ScriptedModel | None = None, **question) -> list:

@@ -170,6 +170,13 @@ def test_it_splits_markdown_on_nested_headings(tmp_path):
     assert "# not a heading" in sections[4].text
 
 
+def test_it_ends_a_code_block_only_at_a_bare_fence(tmp_path):
+    markdown = "# Setup\n\n```\n```python\n# inside the block\n```\n\n# Usage\n\nRun it.\n"
+    sections = extract_sections(write(tmp_path, "guide.md", markdown), filename="guide.md")
+    assert [s.heading for s in sections] == ["Setup", "Usage"]
+    assert "# inside the block" in sections[0].text
+
+
 def test_it_drops_markdown_sections_with_only_a_heading(tmp_path):
     path = write(tmp_path, "guide.markdown", "# 2、理论篇\n\n## 2.1 概述\n\n正文。\n")
     assert extract_sections(path, filename="guide.markdown") == [
@@ -194,6 +201,51 @@ def test_it_reads_chinese_pdf_text(tmp_path):
     pdf.multi_cell(0, 8, ZH)
     pdf.output(str(tmp_path / "zh.pdf"))
     assert extract_sections(tmp_path / "zh.pdf", filename="zh.pdf")[0].text.replace("\n", "") == ZH
+
+
+EN_PARAGRAPH = (
+    "The retrieval pipeline embeds every passage in batches of sixty-four before it writes them to the "
+    "index, so a large upload takes a few minutes on a small server with two cores."
+)
+ZH_PARAGRAPH = ZH * 3
+
+
+def pdf_with(tmp_path: Path, *blocks: tuple[str, int, str]) -> list[str]:
+    """The paragraphs read from a one-page PDF of (font, size, text) blocks, each a paragraph apart."""
+    pdf = FPDF()
+    pdf.add_font("noto", fname=str(CJK_FONT), collection_font_number=2)
+    pdf.add_page()
+    for font, size, text in blocks:
+        pdf.set_font(font, size=size)
+        pdf.multi_cell(0, size * 0.6, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(size * 0.4)
+    pdf.output(str(tmp_path / "doc.pdf"))
+    return extract_sections(tmp_path / "doc.pdf", filename="doc.pdf")[0].text.split("\n\n")
+
+
+def test_it_joins_the_lines_of_a_pdf_paragraph_and_keeps_its_heading(tmp_path):
+    paragraphs = pdf_with(
+        tmp_path, ("Helvetica", 18, "Deployment"), ("Helvetica", 12, EN_PARAGRAPH), ("noto", 12, ZH_PARAGRAPH)
+    )
+    assert paragraphs == ["Deployment", EN_PARAGRAPH, ZH_PARAGRAPH]
+
+
+def test_it_keeps_pdf_list_items_and_short_lines_apart(tmp_path):
+    items = "Bring these:\n- a laptop with the client installed\n- the access card\n1. Sign in at reception"
+    assert pdf_with(tmp_path, ("Helvetica", 12, items)) == [items]
+
+
+def test_it_rejoins_a_word_hyphenated_at_a_pdf_line_end_only_when_the_page_has_it_whole(tmp_path):
+    lines = (
+        "The server reads its configuration when it starts and the con-\n"
+        "figuration of the index when the first question arrives; a well-\n"
+        "known problem is that both wait for the model to load first."
+    )
+    [paragraph] = pdf_with(tmp_path, ("Helvetica", 12, lines))
+    assert paragraph == (
+        "The server reads its configuration when it starts and the configuration of the index when the "
+        "first question arrives; a well-known problem is that both wait for the model to load first."
+    )
 
 
 def test_it_skips_blank_pdf_pages(tmp_path):

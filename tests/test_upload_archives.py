@@ -194,7 +194,7 @@ def test_the_admin_reports_each_member_of_a_mixed_zip(admin_client, kb, monkeypa
         follow=True,
     )
     text = response.content.decode()
-    assert "6 documents queued for indexing." in text
+    assert "6 documents queued for indexing: " in text
     for name in ("crc.txt", "locked.txt", "aes.txt", "corrupt.txt"):
         assert f"Not uploaded: {name}: " in text
     assert Document.objects.filter(title=f"policies/{CHINESE_NAME}").exists()

@@ -1,4 +1,5 @@
-"""PDF text, one section per page so that citations can name the page."""
+"""PDF text, one section per page so that citations can name the page; each page's lines joined into
+the paragraphs they were broken from (see ``pdf_lines``)."""
 
 from typing import IO
 
@@ -6,7 +7,8 @@ from django.utils.translation import gettext as _
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
-from knowledge.formats.common import NO_LIMITS, ExtractionError, ReadingLimits, Section, normalise
+from knowledge.formats.common import NO_LIMITS, ExtractionError, ReadingLimits, Section
+from knowledge.formats.pdf_lines import page_text
 
 
 def extract_pdf(file: IO[bytes], limits: ReadingLimits = NO_LIMITS) -> list[Section]:
@@ -49,7 +51,7 @@ def _page_texts(reader: PdfReader, limits: ReadingLimits) -> list[str]:
     texts: list[str] = []
     characters = 0
     for number, page in enumerate(reader.pages, start=1):
-        texts.append(normalise(page.extract_text()))
+        texts.append(page_text(page))
         characters += len(texts[-1])
         if characters > limits.characters:
             raise ExtractionError(

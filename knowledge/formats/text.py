@@ -7,6 +7,7 @@ from typing import IO
 from charset_normalizer import from_bytes
 
 from knowledge.formats.common import HEADING_SEPARATOR, ExtractionError, Section, normalise
+from knowledge.formats.fences import fence_after
 
 SNIFF_BYTES = 8192
 _BOMS = (
@@ -35,7 +36,6 @@ _COMMON_GB_SHARE = 0.8
 
 # ATX heading: up to three spaces, 1-6 '#', then a space/tab or the end of the line.
 _ATX_HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
 
 def is_utf16_without_bom(head: bytes) -> bool:
@@ -110,9 +110,7 @@ def extract_markdown(file: IO[bytes]) -> list[Section]:
         lines.clear()
 
     for line in read_text(file).splitlines(keepends=True):
-        fence_match = _FENCE.match(line)
-        if fence_match and (not fence or fence_match.group(1).startswith(fence)):
-            fence = "" if fence else fence_match.group(1)
+        fence = fence_after(line, fence)
         heading = None if fence else _ATX_HEADING.match(line.rstrip("\n"))
         if heading:
             close_section()
