@@ -4,10 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission, User
 from django.core.files import File
 from django.db import connections
 from django.test import Client
+from django.utils import translation
 
 from chat import answering, rate_limits
 from chat.models import Conversation, Message
@@ -61,6 +63,15 @@ def _fresh_indexes(settings, tmp_path) -> None:
     """Each test gets its own index folder: row ids are reused after rollbacks, indexes must not be."""
     use_data_dir(settings, tmp_path)
     index._cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts and ends in the default language: the locale middleware leaves the language
+    of a test's last request active in its thread, for whatever runs there next."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

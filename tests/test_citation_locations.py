@@ -4,7 +4,6 @@ now, for those saved before citations kept their page, and on the hit-testing pa
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from django.utils import translation
 
 from chat.models import Conversation, Message
 from tests.conftest import ingest, signed_in
@@ -12,13 +11,6 @@ from tests.sse import ask_on_chat_page
 from tests.test_document_download import pdf_bytes
 
 ENGLISH, CHINESE = {"HTTP_ACCEPT_LANGUAGE": "en-US"}, {"HTTP_ACCEPT_LANGUAGE": "zh-CN"}
-
-
-@pytest.fixture(autouse=True)
-def _english_afterwards():
-    """The locale middleware leaves the language of the last request active in this thread."""
-    yield
-    translation.activate("en")
 
 
 @pytest.fixture

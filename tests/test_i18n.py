@@ -6,18 +6,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-from django.utils import translation
 
 CATALOG = Path(__file__).resolve().parents[1] / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english_afterwards():
-    """The locale middleware leaves the language of the last request active in this thread."""
-    yield
-    translation.activate("en")
 
 
 def test_it_speaks_the_browsers_language(client, user, kb):
