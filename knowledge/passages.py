@@ -33,9 +33,13 @@ def passage_in_context(*, document: Document, chunk: Chunk) -> PassageInContext:
     """The chunk's text with up to CONTEXT_CHARS of the document on each side, cut at line breaks."""
     start, end = chunk.char_start, chunk.char_end
     text = _original_text(document) if document.mime in _SLICED_TYPES else None
-    if text is not None and text[start:end] == chunk.text:
+    # The chunk is the source between its offsets, with a fence line added before or after where it
+    # cuts a code block (knowledge.chunking): the page shows the source, which has its own fences.
+    if text is not None and end > start and text[start:end] in chunk.text:
         lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
-        return _cut(text[lo:start], chunk.text, text[end:hi], more_before=lo > 0, more_after=hi < len(text))
+        return _cut(
+            text[lo:start], text[start:end], text[end:hi], more_before=lo > 0, more_after=hi < len(text)
+        )
     lo, hi = max(0, start - CONTEXT_CHARS), end + CONTEXT_CHARS
     near = list(
         document.chunks.filter(char_end__gt=lo, char_start__lt=hi)

@@ -68,6 +68,23 @@ def test_it_shows_the_markdown_text_with_the_cited_passage_marked(client, user, 
     assert escape(source.partition("\n")[0]) in page  # the file's own first line, heading marks and all
 
 
+def test_a_passage_cut_inside_a_code_block_shows_the_source_once(client, user, kb):
+    """Such a chunk carries a fence line the source has elsewhere: the page shows the file's text as
+    it is, with nothing repeated and no extra fence."""
+    code = "\n".join(f"total_{i} = compute({i})  # step {i} of the long example" for i in range(150))
+    source = f"# Example\n\nSome words first.\n\n```python\n{code}\n```\n\nAfter the code.\n"
+    document = upload(kb, "example.md", source.encode())
+    inside = document.chunks.filter(text__startswith="```python\ntotal_").exclude(text__contains="# Example")
+    chunk = inside.order_by("char_start").last()
+    assert chunk is not None and source[chunk.char_start : chunk.char_end] != chunk.text
+    shown = passages.passage_in_context(document=document, chunk=chunk)
+    assert shown.passage == source[chunk.char_start : chunk.char_end]
+    assert shown.before + shown.passage + shown.after == source
+    page = view(client.force_login(user) or client, chunk).content.decode()
+    assert f'aria-label="Cited passage">{escape(shown.passage)}</mark>' in page
+    assert page.count("```python") == 1
+
+
 def test_it_links_each_citation_card_to_its_passage(client, user, kb, guide):
     found = retrieval.search(query="DeepSeek-V3 有多少参数？", knowledge_bases=[kb], top_k=1).passages[0]
     (card,) = citation_cards([passage_citation(1, found)])
