@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "audit",
     "chatsite.sign_in.SignInRecordsConfig",  # django-axes: the sign-in throttle and its records
 ]
 
