@@ -28,7 +28,7 @@ from django_auth_ldap.config import (
 
 from chatsite.env import env_bool, env_int, env_list, env_str
 
-BACKEND = "django_auth_ldap.backend.LDAPBackend"
+BACKEND = "accounts.ldap_backend.DirectoryBackend"
 # Each LDAP_GROUP_TYPE: the django-auth-ldap class that reads memberships, and the filter that
 # finds group entries under LDAP_GROUP_SEARCH_BASE unless LDAP_GROUP_FILTER gives another.
 GROUP_TYPES: dict[str, tuple[type[LDAPGroupType], str]] = {

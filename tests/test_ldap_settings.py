@@ -124,6 +124,6 @@ def test_the_directory_is_asked_after_the_throttle_and_before_local_accounts(tmp
     result = manage(tmp_path, ["shell", "-c", code], **SEARCH)
     assert result.stdout.split()[-3:] == [
         "axes.backends.AxesStandaloneBackend",
-        "django_auth_ldap.backend.LDAPBackend",
+        "accounts.ldap_backend.DirectoryBackend",
         "django.contrib.auth.backends.ModelBackend",
     ]

@@ -154,7 +154,7 @@ def test_names_and_email_follow_the_directory_at_every_sign_in(client, ldap, ali
 
 def test_only_the_groups_named_are_decided_by_the_directory(client, use_ldap):
     use_ldap(LDAP_MIRROR_GROUPS="engineering")
-    alice = person("alice", Group.objects.create(name="contractors"))  # a group given in the admin
+    alice = directory_account("alice", Group.objects.create(name="contractors"))  # a group from the admin
     sign_in(client, "alice", "alice-directory-1")
     assert set(alice.groups.values_list("name", flat=True)) == {"contractors", "engineering"}
     sign_in(Client(), "bob", "bob-directory-1")
@@ -181,6 +181,28 @@ def test_it_signs_in_by_a_dn_template_without_a_service_account(client, use_ldap
     bob = User.objects.get(username="bob")
     assert bob.last_name == "王" and list(bob.groups.values_list("name", flat=True)) == [FINANCE]
     assert WRONG_PASSWORD in sign_in(Client(), "bob", "wrong-password-1").content.decode()
+
+
+def directory_account(name: str, *groups: Group) -> User:
+    """An account made in the admin and handed to the directory: its local password turned off."""
+    account = person(name, *groups)
+    account.set_unusable_password()
+    account.save(update_fields=["password"])
+    return account
+
+
+def test_a_local_account_with_a_password_is_not_taken_over_by_the_directory(client, ldap):
+    erin = person("erin", Group.objects.create(name="administrators"))  # erin is in the directory too
+    assert WRONG_PASSWORD in sign_in(client, "erin", "erin-directory-1").content.decode()
+    assert sign_in(client, "erin", "erin-password-1").status_code == 302  # her local password
+    assert list(erin.groups.values_list("name", flat=True)) == ["administrators"]
+
+
+def test_an_account_handed_to_the_directory_signs_in_through_it(client, ldap):
+    erin = directory_account("erin", Group.objects.create(name="administrators"))
+    assert sign_in(client, "erin", "erin-directory-1").status_code == 302
+    erin.refresh_from_db()
+    assert erin.first_name == "Erin" and list(erin.groups.values_list("name", flat=True)) == ["engineering"]
 
 
 def test_local_accounts_keep_working_beside_the_directory(client, ldap):
