@@ -10,8 +10,9 @@ import ldap
 from django.http import HttpRequest
 
 # The directory did not answer at all (no connection, or no reply within LDAP_TIMEOUT_SECONDS);
-# any other error means it answered but refused the app's own query (its service account, a filter).
-UNREACHABLE = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR)
+# any other error is the app's settings at fault: a certificate it does not trust (CONNECT_ERROR from
+# StartTLS), a service account or search the directory refuses.
+UNREACHABLE = (ldap.SERVER_DOWN, ldap.TIMEOUT)
 ATTRIBUTE = "directory_problem"
 
 

@@ -1,5 +1,6 @@
 """A real OpenLDAP server (Debian's slapd) for the sign-in tests: its own configuration and database
-in a temporary folder, the directory in tests/data/directory.ldif, on a free port of 127.0.0.1."""
+in a temporary folder, the directory in tests/data/directory.ldif, on a free port of 127.0.0.1, with
+StartTLS offered under a certificate from a throw-away CA (made with openssl)."""
 
 import subprocess
 import time
@@ -26,6 +27,9 @@ suffix "{suffix}"
 rootdn "{admin_dn}"
 rootpw {admin_password}
 directory {folder}/data
+TLSCACertificateFile {folder}/ca.pem
+TLSCertificateFile {folder}/server.pem
+TLSCertificateKeyFile {folder}/server.key
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
 """
@@ -34,6 +38,7 @@ access to * by users read by * none
 @dataclass(frozen=True)
 class Directory:
     uri: str
+    ca_file: Path  # the CA that signed the server's certificate (for 127.0.0.1)
 
     def modify(self, ldif: str) -> None:
         """Change the directory as its administrator would (ldapmodify)."""
@@ -47,6 +52,7 @@ class Directory:
 def slapd(folder: Path) -> Iterator[Directory]:
     """slapd in the foreground (a child of this process), loaded from LDIF; stopped on exit."""
     (folder / "data").mkdir(parents=True)
+    _certificates(folder)
     includes = "\n".join(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS)
     config = folder / "slapd.conf"
     config.write_text(
@@ -60,11 +66,27 @@ def slapd(folder: Path) -> Iterator[Directory]:
     process = subprocess.Popen(["slapd", "-d", "0", "-f", config, "-h", uri], stdout=log, stderr=log)
     try:
         _wait_until_answering(uri, process, folder / "slapd.log")
-        yield Directory(uri=uri)
+        yield Directory(uri=uri, ca_file=folder / "ca.pem")
     finally:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+def _certificates(folder: Path) -> None:
+    """ca.pem, and server.pem (for IP 127.0.0.1) with server.key, signed by it."""
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+    def openssl(*arguments: str | Path) -> None:
+        subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True, timeout=30)
+
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA")
+    openssl("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (folder / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+    )  # fmt: skip
 
 
 def _wait_until_answering(uri: str, process: subprocess.Popen, log: Path) -> None:

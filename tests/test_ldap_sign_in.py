@@ -244,6 +244,18 @@ def test_a_refused_service_account_is_reported_for_an_administrator(client, use_
     assert WRONG_PASSWORD not in refused.content.decode()
 
 
+def test_it_signs_in_over_start_tls_trusting_the_ca_given(client, use_ldap, directory):
+    use_ldap(LDAP_START_TLS="true", LDAP_CA_CERT_FILE=str(directory.ca_file))
+    assert sign_in(client, "alice", "alice-directory-1").status_code == 302
+
+
+def test_a_certificate_it_cannot_trust_stops_the_sign_in(client, use_ldap):
+    use_ldap(LDAP_START_TLS="true")  # the test CA is not among the system's
+    refused = sign_in(client, "alice", "alice-directory-1")
+    assert refused.status_code == 200 and "tell an administrator" in refused.content.decode()
+    assert not User.objects.filter(username="alice").exists()
+
+
 def test_the_directory_problem_is_explained_in_chinese(client, use_ldap):
     use_ldap(LDAP_SERVER_URI=f"ldap://127.0.0.1:{free_port()}")
     refused = client.post(
