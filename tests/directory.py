@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.processes import free_port
 
 LDIF = Path(__file__).resolve().parent / "data" / "directory.ldif"
@@ -71,6 +73,13 @@ def slapd(folder: Path) -> Iterator[Directory]:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def directory(tmp_path_factory) -> Iterator[Directory]:
+    """The test directory, started once for the session."""
+    with slapd(tmp_path_factory.mktemp("slapd")) as running:
+        yield running
 
 
 def _certificates(folder: Path) -> None:

@@ -15,7 +15,7 @@ from django.test import Client
 from accounts.ldap import VARIABLES, ldap_settings, with_ldap_backend
 from knowledge.models import KnowledgeBase
 from tests.conftest import person
-from tests.directory import SUFFIX, Directory, slapd
+from tests.directory import SUFFIX
 from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +25,6 @@ ENGINEERING = f"cn=engineering,ou=groups,{SUFFIX}"
 FINANCE = "财务部"
 WRONG_PASSWORD = "Please enter a correct username and password"
 UNREACHABLE = "The company directory did not answer"
-
-
-@pytest.fixture(scope="session")
-def directory(tmp_path_factory) -> Iterator[Directory]:
-    with slapd(tmp_path_factory.mktemp("slapd")) as running:
-        yield running
 
 
 @pytest.fixture
