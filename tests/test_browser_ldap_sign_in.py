@@ -61,4 +61,5 @@ def test_a_wrong_directory_password_is_refused_in_chinese(page):
     page.screenshot(path=str(ARTIFACTS / "ldap-wrong-password-zh.png"))
     sign_in(page, "bob", "bob-directory-1")
     assert offered_knowledge_bases(page) == ["财务制度"]
+    expect(page.locator(".account-name")).to_have_text("王小明")
     page.screenshot(path=str(ARTIFACTS / "ldap-sign-in-zh.png"))

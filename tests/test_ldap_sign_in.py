@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from accounts.ldap import VARIABLES, ldap_settings, with_ldap_backend
+from accounts.templatetags.names import full_name
 from knowledge.models import KnowledgeBase
 from tests.conftest import person
 from tests.directory import SUFFIX
@@ -81,6 +82,15 @@ def test_it_keeps_chinese_names_and_group_names(client, ldap):
     bob = User.objects.get(username="bob")
     assert (bob.first_name, bob.last_name) == ("小明", "王")
     assert list(bob.groups.values_list("name", flat=True)) == [FINANCE]
+    assert '<span class="account-name" title="bob">王小明</span>' in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "shown"),
+    [("小明", "王", "王小明"), ("Alice", "Liddell", "Alice Liddell"), ("", "", "someone")],
+)
+def test_names_are_shown_in_their_own_order(first, last, shown):
+    assert full_name(User(username="someone", first_name=first, last_name=last)) == shown
 
 
 def test_it_refuses_a_wrong_password_and_the_throttle_counts_it(client, ldap, settings):
