@@ -105,6 +105,8 @@ def _connection_settings(uri: str) -> dict[str, Any]:
     }
     ca_file = env_str("LDAP_CA_CERT_FILE")
     if ca_file:
+        if not start_tls and "ldaps://" not in uri.lower():
+            raise ImproperlyConfigured("LDAP_CA_CERT_FILE is for ldaps:// addresses or LDAP_START_TLS=true.")
         if not Path(ca_file).is_file():
             raise ImproperlyConfigured(f"LDAP_CA_CERT_FILE={ca_file!r} is not a readable file.")
         options[ldap.OPT_X_TLS_CACERTFILE] = ca_file
@@ -151,6 +153,10 @@ def _user_settings() -> dict[str, Any]:
         "email": env_str("LDAP_ATTR_EMAIL", "mail"),
     }
     if template:
+        if env_str("LDAP_USER_FILTER"):
+            raise ImproperlyConfigured(
+                "LDAP_USER_FILTER is for LDAP_USER_SEARCH_BASE, not LDAP_USER_DN_TEMPLATE."
+            )
         _require_user_placeholder("LDAP_USER_DN_TEMPLATE", template)
         return {"AUTH_LDAP_USER_DN_TEMPLATE": template, "AUTH_LDAP_USER_ATTR_MAP": attributes}
     user_filter = _filter("LDAP_USER_FILTER", "(uid=%(user)s)")
@@ -164,8 +170,9 @@ def _user_settings() -> dict[str, Any]:
 def _group_settings() -> dict[str, Any]:
     base, mirrored = env_str("LDAP_GROUP_SEARCH_BASE"), env_list("LDAP_MIRROR_GROUPS", [])
     if not base:
-        if mirrored:
-            raise ImproperlyConfigured("LDAP_MIRROR_GROUPS is set but LDAP_GROUP_SEARCH_BASE is not.")
+        for name in ("LDAP_MIRROR_GROUPS", "LDAP_GROUP_TYPE", "LDAP_GROUP_FILTER", "LDAP_GROUP_NAME_ATTR"):
+            if env_str(name):
+                raise ImproperlyConfigured(f"{name} is set but LDAP_GROUP_SEARCH_BASE is not.")
         return {}
     if not mirrored:
         raise ImproperlyConfigured(

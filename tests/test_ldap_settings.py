@@ -56,7 +56,21 @@ def test_it_is_off_without_a_server(monkeypatch):
         ),
         ({**SEARCH, "LDAP_SERVER_URI": "ldaps://dc1", "LDAP_START_TLS": "true"}, "LDAP_START_TLS"),
         ({**SEARCH, "LDAP_TIMEOUT_SECONDS": "0"}, "LDAP_TIMEOUT_SECONDS"),
-        ({**SEARCH, "LDAP_CA_CERT_FILE": "/nonexistent/ca.pem"}, "LDAP_CA_CERT_FILE"),
+        (
+            {**SEARCH, "LDAP_START_TLS": "true", "LDAP_CA_CERT_FILE": "/nonexistent/ca.pem"},
+            "LDAP_CA_CERT_FILE",
+        ),
+        ({**SEARCH, "LDAP_CA_CERT_FILE": __file__}, "LDAP_CA_CERT_FILE"),  # plain ldap:// uses no certificate
+        ({**SEARCH, "LDAP_GROUP_TYPE": "activeDirectory"}, "LDAP_GROUP_SEARCH_BASE"),
+        (
+            {
+                **SEARCH,
+                "LDAP_USER_SEARCH_BASE": "",
+                "LDAP_USER_DN_TEMPLATE": "uid=%(user)s,dc=x",
+                "LDAP_USER_FILTER": "(uid=%(user)s)",
+            },
+            "LDAP_USER_FILTER",
+        ),
     ],
 )
 def test_a_half_or_wrong_configuration_names_the_variable(monkeypatch, variables, named):
@@ -94,7 +108,7 @@ def test_a_star_mirrors_every_group(monkeypatch):
 def test_a_ca_certificate_is_demanded_of_the_server(monkeypatch, tmp_path):
     certificate = tmp_path / "ca.pem"
     certificate.write_text("-----BEGIN CERTIFICATE-----\n")
-    options = settings_from(monkeypatch, **SEARCH, LDAP_CA_CERT_FILE=str(certificate))[
+    options = settings_from(monkeypatch, **SEARCH, LDAP_START_TLS="true", LDAP_CA_CERT_FILE=str(certificate))[
         "AUTH_LDAP_CONNECTION_OPTIONS"
     ]
     assert options[ldap.OPT_X_TLS_CACERTFILE] == str(certificate)
