@@ -5,13 +5,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 DATA_DIR=/da
 WORKDIR /app
 
 # The dependencies from pyproject.toml alone, so that a change to the code reuses this layer. The CPU
-# build of torch first, so sentence-transformers does not pull a CUDA build.
+# build of torch first, so sentence-transformers does not pull a CUDA build. python-ldap (for LDAP sign-in)
+# has no Linux wheels: it is compiled against OpenLDAP's headers, which go again; its libraries stay.
 COPY pyproject.toml ./
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libldap2-dev libsasl2-dev \
+    && apt-mark manual libldap-2.5-0 libsasl2-2 \
+    && pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
        > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+    && apt-get purge -y --auto-remove gcc libc6-dev libldap2-dev libsasl2-dev \
+    && rm -rf /tmp/requirements.txt /var/lib/apt/lists/*
 # The project as a whole (.dockerignore keeps out secrets, local data, tests and caches). It runs from
 # here, as in a checkout: manage.py, uvicorn and celery import the apps from the working directory.
 COPY . .

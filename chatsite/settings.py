@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from kombu import Exchange, Queue
 
+from accounts.ldap import ldap_settings, with_ldap_backend
 from chatsite.data_dir import prepare_data_dir
 from chatsite.env import (
     env_bool,
@@ -168,6 +169,12 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# LDAP / Active Directory sign-in, on when LDAP_SERVER_URI is set: accounts/ldap.py reads and checks
+# the LDAP_* variables into the AUTH_LDAP_* settings django-auth-ldap reads, and places its backend.
+_ldap = ldap_settings()
+globals().update(_ldap)
+if _ldap:
+    AUTHENTICATION_BACKENDS = with_ldap_backend(AUTHENTICATION_BACKENDS)
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
