@@ -26,7 +26,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
-            api_key_revoke(api_key=key)
+            api_key_revoke(api_key=key, user=request.user)
         count = len(keys)
         text = ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count}
         self.message_user(request, text, messages.SUCCESS)

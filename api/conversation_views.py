@@ -19,7 +19,7 @@ from api.serializers import (
     ConversationUpdateSerializer,
     MessageSerializer,
 )
-from chat import engine, streaming
+from chat import conversations, engine, streaming
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 
@@ -55,6 +55,9 @@ class ConversationDetail(generics.RetrieveUpdateDestroyAPIView):
         if self.request.method == "PATCH":
             return ConversationUpdateSerializer
         return ConversationDetailSerializer
+
+    def perform_destroy(self, instance: Conversation) -> None:
+        conversations.conversation_delete(conversation=instance)
 
 
 @extend_schema(tags=["conversations"])

@@ -19,7 +19,7 @@ from api.serializers import (
     UploadReportSerializer,
     UploadSerializer,
 )
-from knowledge import access, retrieval, services
+from knowledge import access, audit_trail, retrieval, services
 from knowledge.models import Document, KnowledgeBase
 
 
@@ -43,6 +43,16 @@ class KnowledgeBaseList(generics.ListCreateAPIView):
     def get_queryset(self):
         return KnowledgeBase.objects.readable_by(self.request.user).prefetch_related("groups")
 
+    def perform_create(self, serializer: KnowledgeBaseSerializer) -> None:
+        _save_recording_readers(serializer, self.request)
+
+
+def _save_recording_readers(serializer: KnowledgeBaseSerializer, request: Request) -> None:
+    """Save the knowledge base, and audit a change of who may read it."""
+    before = audit_trail.Readers.of(serializer.instance or KnowledgeBase())
+    knowledge_base = serializer.save()
+    audit_trail.record_readers_change(knowledge_base=knowledge_base, before=before, user=request.user)
+
 
 @extend_schema(tags=["knowledge bases"])
 class KnowledgeBaseDetail(generics.RetrieveUpdateAPIView):
@@ -54,6 +64,9 @@ class KnowledgeBaseDetail(generics.RetrieveUpdateAPIView):
 
     def get_queryset(self):
         return KnowledgeBase.objects.readable_by(self.request.user).prefetch_related("groups")
+
+    def perform_update(self, serializer: KnowledgeBaseSerializer) -> None:
+        _save_recording_readers(serializer, self.request)
 
 
 @extend_schema(tags=["documents"])
@@ -114,7 +127,7 @@ class DocumentDetail(generics.RetrieveDestroyAPIView):
         return _managed_documents(self.request)
 
     def perform_destroy(self, instance: Document) -> None:
-        services.document_delete(document=instance)
+        services.document_delete(document=instance, user=self.request.user)
 
 
 @extend_schema(tags=["documents"])
@@ -131,7 +144,7 @@ class DocumentReindex(generics.GenericAPIView):
     @extend_schema(request=None, responses={202: DocumentSerializer})
     def post(self, request: Request, document_id: int) -> Response:
         document = self.get_object()
-        services.documents_reindex(documents=[document])
+        services.documents_reindex(documents=[document], user=request.user)
         document.refresh_from_db()
         return Response(self.get_serializer(document).data, status=status.HTTP_202_ACCEPTED)
 

@@ -7,6 +7,7 @@ model (by its upstream id or its name). Errors use OpenAI's error object and sta
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import replace
 
 from django.http import StreamingHttpResponse
@@ -94,7 +95,7 @@ def _resolve_model(user, name: str) -> tuple[KnowledgeBase, providers.ModelConfi
 
 
 def _question(
-    kb: KnowledgeBase, config: providers.ModelConfig | None, messages: list[dict]
+    user, kb: KnowledgeBase, config: providers.ModelConfig | None, messages: list[dict]
 ) -> engine.Question:
     """The client sends the whole conversation: its last user message is the question, the turns
     before it the history (what was said only: reasoning is never sent back), and its system
@@ -113,6 +114,7 @@ def _question(
         client_instructions=[text for text in instructions if text.strip()],
         # A program asked for the model's answer: an error it can handle, not passages in its place.
         fall_back_to_passages=False,
+        asker=user,
     )
 
 
@@ -143,7 +145,8 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
         body.is_valid(raise_exception=True)
         params = body.validated_data
         kb, config = _resolve_model(request.user, params["model"])
-        answer = engine.Answer(_question(kb, config, params["messages"]), revoked=revocation_check(request))
+        asked = _question(request.user, kb, config, params["messages"])
+        answer = engine.Answer(asked, revoked=revocation_check(request))
         staff = request.user.is_staff
         if params["stream"]:
             include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
@@ -167,8 +170,9 @@ def _status_of(error: providers.Error) -> int:
 
 
 async def _complete(answer: engine.Answer, model: str, staff: bool) -> Response:
-    async for _event in answer.events():
-        pass  # the outcome says it all
+    async with aclosing(answer.events()) as events:
+        async for _event in events:
+            pass  # the outcome says it all
     outcome = answer.outcome()
     if outcome.error is not None and outcome.error.code == engine.KEY_REVOKED:
         raise exceptions.AuthenticationFailed(outcome.error.message)
@@ -202,28 +206,31 @@ async def _stream(
         openai_format.chunk(head, {"role": "assistant", "content": None, "reasoning_content": ""})
     )
     held: list[str] = []
-    async for event in answer.events():
-        match event:
-            case providers.Reasoning(text=text, tentative=True):
-                held.append(text)
-                continue
-            case providers.Reasoning(text=text):
-                delta = {"content": None, "reasoning_content": "".join(held) + text}
-            case providers.Content(text=text, replaces_reasoning=True):
-                delta = {"content": text, "reasoning_content": None}
-            case providers.Content(text=text):
-                if held:  # the closing tag came: what was held back was reasoning
-                    reasoning = {"content": None, "reasoning_content": "".join(held)}
-                    yield openai_format.sse_data(openai_format.chunk(head, reasoning))
-                delta = {"content": text, "reasoning_content": None}
-            case providers.Error():
-                # As DeepSeek does: an error object in the stream, and no [DONE].
-                yield openai_format.sse_data(openai_format.upstream_error_object(_for_caller(event, staff)))
-                return
-            case _:
-                continue
-        held.clear()
-        yield openai_format.sse_data(openai_format.chunk(head, delta))
+    async with aclosing(answer.events()) as events:
+        async for event in events:
+            match event:
+                case providers.Reasoning(text=text, tentative=True):
+                    held.append(text)
+                    continue
+                case providers.Reasoning(text=text):
+                    delta = {"content": None, "reasoning_content": "".join(held) + text}
+                case providers.Content(text=text, replaces_reasoning=True):
+                    delta = {"content": text, "reasoning_content": None}
+                case providers.Content(text=text):
+                    if held:  # the closing tag came: what was held back was reasoning
+                        reasoning = {"content": None, "reasoning_content": "".join(held)}
+                        yield openai_format.sse_data(openai_format.chunk(head, reasoning))
+                    delta = {"content": text, "reasoning_content": None}
+                case providers.Error():
+                    # As DeepSeek does: an error object in the stream, and no [DONE].
+                    yield openai_format.sse_data(
+                        openai_format.upstream_error_object(_for_caller(event, staff))
+                    )
+                    return
+                case _:
+                    continue
+            held.clear()
+            yield openai_format.sse_data(openai_format.chunk(head, delta))
     outcome = answer.outcome()
     last = openai_format.chunk(head, {"content": "", "reasoning_content": None}, outcome.finish_reason)
     yield openai_format.sse_data(last | {"citations": outcome.citations})

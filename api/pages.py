@@ -50,6 +50,6 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, id=key_id, user=request.user)
-    api_key_revoke(api_key=key)
+    api_key_revoke(api_key=key, user=request.user)
     messages.success(request, _("The key “%(name)s” was revoked.") % {"name": key.name})
     return redirect("api:keys")

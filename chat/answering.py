@@ -6,6 +6,7 @@ including the browser going away.
 """
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from asgiref.sync import sync_to_async
 from django.utils.translation import gettext as _
@@ -49,13 +50,15 @@ async def answer_question(
         history=turn.history,
         config=config,
         access_lost=turn.access_lost,
+        asker=user,
     )
     with stopping.watching(message.id) as watch:
         answer = engine.Answer(asked, stopped=watch.stopped, revoked=revoked)
         try:
-            async for event in answer.events():
-                if (shown := _shown(event, staff=user.is_staff)) is not None:
-                    yield shown
+            async with aclosing(answer.events()) as events:
+                async for event in events:
+                    if (shown := _shown(event, staff=user.is_staff)) is not None:
+                        yield shown
         finally:
             outcome = answer.outcome()
             await in_pool(recording.save_answer, writes=True, message=message, outcome=outcome)

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from audit.log import record
+from audit.models import Event
 from chat.models import Conversation, Message
 
 MAX_LISTED = 200
@@ -72,6 +74,19 @@ def conversation_rename(*, conversation: Conversation, title: str) -> None:
     conversation.title = " ".join(title.split())[:MAX_TITLE_CHARS]
     # Renaming is not activity: the conversation keeps its place in the list.
     Conversation.objects.filter(id=conversation.id).update(title=conversation.title)
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete the conversation with its messages; its owner does (nobody else may)."""
+    with transaction.atomic():
+        record(
+            Event.Kind.DELETE,
+            user=conversation.user,
+            target=f"conversation:{conversation.id}",
+            summary=conversation.title,
+            messages=conversation.messages.count(),
+        )
+        conversation.delete()
 
 
 def message_rate(*, message: Message, rating: str, feedback: str) -> None:

@@ -8,7 +8,8 @@ unreachable before anything streamed: the passages, as without a model, when the
 `Answer.events()` yields typed events: `Searching` (retrieval started), `Passages` (what the answer
 may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, and last `Outcome` with the
 resolved citations. The chat page, the `ask` command, the REST ask and `/v1` only relay these;
-saving a conversation is chat.recording's.
+saving a conversation is chat.recording's. However an answer ends, the question is written to the
+audit log once, here, so that no way of asking goes unrecorded (chat.question_log says what).
 """
 
 import logging
@@ -16,10 +17,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils.translation import gettext as _
 
-from chat import citations, prompting, providers
+from chat import citations, prompting, providers, question_log
 from chat.models import Message
 from chatsite.db_threads import in_pool
 from knowledge.models import KnowledgeBase
@@ -46,6 +48,7 @@ class Question:
     client_instructions: Sequence[str] = ()  # an API client's own system messages
     # When the model cannot be reached, answer with the passages instead of failing.
     fall_back_to_passages: bool = True
+    asker: Any = None  # the user asking, for the audit log
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,15 @@ class Answer:
         self._error: providers.Error | None = None
 
     async def events(self) -> AsyncIterator[Event]:
+        try:
+            async with aclosing(self._answering()) as answering:
+                async for event in answering:
+                    yield event
+        finally:  # finished, failed, stopped, or closed by a caller that went away
+            outcome = self.outcome()
+            await in_pool(question_log.record_question, writes=True, question=self.question, outcome=outcome)
+
+    async def _answering(self) -> AsyncIterator[Event]:
         try:
             yield Searching()
             async for event in self._decide():

@@ -107,7 +107,7 @@ def rename(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, id=conversation_id, user=request.user)
     was_open = request.POST.get("next") == conversation.get_absolute_url()
-    conversation.delete()
+    conversations.conversation_delete(conversation=conversation)
     return redirect("chat:home") if was_open else _back(request, reverse("chat:home"))
 
 

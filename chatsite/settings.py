@@ -254,6 +254,7 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in 
 CELERY_TASK_ROUTES = {
     "knowledge.tasks.requeue_stalled_documents": {"queue": SWEEP_QUEUE},
     "knowledge.tasks.fail_stopped_documents": {"queue": SWEEP_QUEUE},
+    "audit.tasks.purge_audit_log": {"queue": SWEEP_QUEUE},
 }
 CELERY_WORKER_CONCURRENCY = env_int("INGEST_WORKER_PROCESSES", 2, minimum=1)
 CELERY_TASK_ACKS_LATE = True
@@ -315,8 +316,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "knowledge.tasks.requeue_stalled_documents",
         "schedule": float(INGEST_SWEEP_SECONDS),
     },
+    "purge-audit-log": {"task": "audit.tasks.purge_audit_log", "schedule": float(24 * 3600)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# The audit log (audit/): events older than this many days are purged daily (0 keeps them forever);
+# the text of each question is recorded only when asked for.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=0)
+AUDIT_QUESTION_TEXT = env_bool("AUDIT_QUESTION_TEXT", False)
 
 # The LLM. With neither a key nor a base URL the app answers in retrieval-only mode.
 LLM_BASE_URL = env_url("LLM_BASE_URL", schemes=("http", "https"))

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge import access, admin_views, services
+from knowledge import access, admin_views, audit_trail, services
 from knowledge.models import Document, KnowledgeBase
 
 ADMIN_CSS = "knowledge/admin/document_progress.css"
@@ -111,12 +111,22 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
             kwargs["queryset"] = access.grantable_groups(request.user)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def save_model(self, request, obj, form, change) -> None:
+        form.readers_before = audit_trail.Readers.of(obj)  # as stored: the groups are saved after
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        audit_trail.record_readers_change(
+            knowledge_base=form.instance, before=form.readers_before, user=request.user
+        )
+
     def delete_model(self, request, obj) -> None:
-        services.knowledge_base_delete(knowledge_base=obj)
+        services.knowledge_base_delete(knowledge_base=obj, user=request.user)
 
     def delete_queryset(self, request, queryset) -> None:
         for knowledge_base in queryset:
-            services.knowledge_base_delete(knowledge_base=knowledge_base)
+            services.knowledge_base_delete(knowledge_base=knowledge_base, user=request.user)
 
     @admin.display(description=_("documents"), ordering="_documents")
     def document_count(self, kb: KnowledgeBase) -> str:
@@ -145,7 +155,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     @admin.action(description=_("Rebuild search index"))
     def rebuild_index(self, request, queryset) -> None:
         for kb in queryset:
-            count = services.knowledge_base_rebuild_index(knowledge_base=kb)
+            count = services.knowledge_base_rebuild_index(knowledge_base=kb, user=request.user)
             self.message_user(
                 request, _("%(kb)s: search index rebuilt with %(n)d vectors.") % {"kb": kb, "n": count}
             )
@@ -213,11 +223,11 @@ class DocumentAdmin(admin.ModelAdmin):
         return super().changelist_view(request, context)
 
     def delete_model(self, request, obj) -> None:
-        services.document_delete(document=obj)
+        services.document_delete(document=obj, user=request.user)
 
     def delete_queryset(self, request, queryset) -> None:
         for document in queryset:
-            services.document_delete(document=document)
+            services.document_delete(document=document, user=request.user)
 
     @admin.display(description=_("status"), ordering="status")
     def state(self, document: Document) -> str:
@@ -240,7 +250,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Re-index selected documents"))
     def reindex(self, request, queryset) -> None:
-        count = services.documents_reindex(documents=queryset)
+        count = services.documents_reindex(documents=queryset, user=request.user)
         text = ngettext(
             "%(n)d document queued for re-indexing.", "%(n)d documents queued for re-indexing.", count
         )

@@ -192,7 +192,7 @@ def reindex_failed(request: HttpRequest, model_admin: ModelAdmin) -> HttpRespons
         raise PermissionDenied
     knowledge_base_id = request.POST.get("knowledge_base", "")
     failed = failed_documents(model_admin.get_queryset(request), knowledge_base_id)
-    count = services.documents_reindex(documents=failed)
+    count = services.documents_reindex(documents=failed, user=request.user)
     text = ngettext("%(n)d failed document queued again.", "%(n)d failed documents queued again.", count)
     messages.success(request, text % {"n": count})
     return redirect(changelist_url(knowledge_base_id if is_id(knowledge_base_id) else None))

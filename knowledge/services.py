@@ -20,7 +20,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from knowledge import archives, embedding, extract, search_index
+from knowledge import archives, audit_trail, embedding, extract, search_index
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -275,6 +275,7 @@ def upload_files(
             upload.add_file(name, file)
     if enqueue:
         documents_enqueue(documents=upload.unsent)
+    audit_trail.record_upload(knowledge_base=knowledge_base, report=upload.report, user=user)
     return upload.report
 
 
@@ -330,13 +331,16 @@ def _groups(documents: list[Document]) -> list[list[int]]:
     return groups
 
 
-def documents_reindex(*, documents: Iterable[Document]) -> int:
-    """Queue documents again (ready, failed or stuck); their file is read and indexed anew."""
+def documents_reindex(*, documents: Iterable[Document], user=None) -> int:
+    """Queue documents again (ready, failed or stuck); their file is read and indexed anew. `user`
+    asked for it (None: a command)."""
     ids = [document.id for document in documents]
     Document.objects.filter(id__in=ids).update(
         status=Document.Status.QUEUED, error="", chunks_done=0, chunks_total=0, updated_at=timezone.now()
     )
-    documents_enqueue(documents=list(Document.objects.filter(id__in=ids)))
+    queued = list(Document.objects.filter(id__in=ids))
+    documents_enqueue(documents=queued)
+    audit_trail.record_reindex(documents=queued, user=user)
     return len(ids)
 
 
@@ -387,9 +391,10 @@ def _delete_files_on_commit(files: list[FieldFile]) -> None:
     transaction.on_commit(delete)
 
 
-def document_delete(*, document: Document) -> None:
-    """Delete a document with its chunks, vectors and file."""
+def document_delete(*, document: Document, user=None) -> None:
+    """Delete a document with its chunks, vectors and file; `user` deleted it (None: a command)."""
     with transaction.atomic():
+        audit_trail.record_document_delete(document=document, user=user)
         chunk_ids = list(document.chunks.values_list("id", flat=True))
         document.delete()
         if chunk_ids:
@@ -397,18 +402,23 @@ def document_delete(*, document: Document) -> None:
         _delete_files_on_commit([document.file])
 
 
-def knowledge_base_delete(*, knowledge_base: KnowledgeBase) -> None:
-    """Delete a knowledge base with its documents, their files, and its index folder."""
+def knowledge_base_delete(*, knowledge_base: KnowledgeBase, user=None) -> None:
+    """Delete a knowledge base with its documents, their files, and its index folder; `user` deleted
+    it (None: a command)."""
     kb_id = knowledge_base.id
     with transaction.atomic():
         files = [document.file for document in knowledge_base.documents.only("id", "file")]
+        audit_trail.record_knowledge_base_delete(
+            knowledge_base=knowledge_base, documents=len(files), user=user
+        )
         knowledge_base.delete()
         _delete_files_on_commit(files)
     search_index.backend().drop(kb_id)
 
 
-def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase) -> int:
-    """Rewrite the knowledge base's index from the chunks in the database; returns the vector count."""
+def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase, user=None) -> int:
+    """Rewrite the knowledge base's index from the chunks in the database; returns the vector count.
+    `user` asked for it (None: a command)."""
     dim = embedding.dimension()
     with transaction.atomic():
         chunks = Chunk.objects.filter(knowledge_base=knowledge_base).order_by("id")
@@ -418,6 +428,7 @@ def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase) -> int:
         search_index.backend().replace(
             knowledge_base.id, ids=ids, vectors=vectors, texts=[row[2] for row in rows]
         )
+    audit_trail.record_rebuild(knowledge_base=knowledge_base, vectors=len(ids), user=user)
     return len(ids)
 
 
