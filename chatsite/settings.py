@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from kombu import Exchange, Queue
 
+from accounts.oidc_config import oidc_config_from_env
 from chatsite.data_dir import prepare_data_dir
 from chatsite.env import (
     env_bool,
@@ -166,7 +167,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # proxy, set FORWARDED_ALLOW_IPS to the proxy's address so uvicorn takes it from X-Forwarded-For.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.local.LocalPasswordBackend",  # Django's ModelBackend, obeying LOCAL_SIGN_IN
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
@@ -175,6 +176,28 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "chatsite.sign_in.locked_out"
 AXES_VERBOSE = False
+
+# ---- Single sign-on (OIDC, accounts/oidc.py; README "Single sign-on") ----
+# LOCAL_SIGN_IN=false: no password sign-in except superusers on /admin/login/ (accounts/local.py).
+LOCAL_SIGN_IN = env_bool("LOCAL_SIGN_IN", True)
+OIDC_CONFIG = oidc_config_from_env()
+if OIDC_CONFIG is not None:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.OidcBackend")
+    # mozilla-django-oidc reads these names.
+    OIDC_OP_AUTHORIZATION_ENDPOINT = OIDC_CONFIG.authorization_endpoint
+    OIDC_OP_TOKEN_ENDPOINT = OIDC_CONFIG.token_endpoint
+    OIDC_OP_USER_ENDPOINT = OIDC_CONFIG.userinfo_endpoint
+    OIDC_OP_JWKS_ENDPOINT = OIDC_CONFIG.jwks_endpoint or None
+    OIDC_RP_CLIENT_ID = OIDC_CONFIG.client_id
+    OIDC_RP_CLIENT_SECRET = OIDC_CONFIG.client_secret
+    OIDC_RP_SIGN_ALGO = OIDC_CONFIG.signing_algorithm
+    OIDC_RP_SCOPES = OIDC_CONFIG.scopes
+    OIDC_USE_PKCE = True
+    OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+elif not LOCAL_SIGN_IN:
+    raise ImproperlyConfigured("LOCAL_SIGN_IN=false leaves no way to sign in: configure OIDC too.")
+# ---- end of single sign-on ----
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:home"
 LOGOUT_REDIRECT_URL = "login"
