@@ -7,10 +7,11 @@ all the required ones must be, and the app stops naming the first one missing.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from chatsite.env import env_list, env_str, env_url
+from chatsite.env import env_int, env_list, env_str, env_url
 
 REQUIRED = (
     "OIDC_AUTHORIZATION_ENDPOINT",
@@ -40,6 +41,7 @@ class OidcConfig:
     groups_claim: str
     # None: the groups the claim gives now or gave before (accounts/groups.py); ("*",): all of them.
     mirror_groups: tuple[str, ...] | None
+    timeout_seconds: int
 
 
 def oidc_config_from_env() -> OidcConfig | None:
@@ -76,7 +78,24 @@ def oidc_config_from_env() -> OidcConfig | None:
         signing_algorithm=algorithm,
         groups_claim=env_str("OIDC_GROUPS_CLAIM", "groups"),
         mirror_groups=_mirror_groups(),
+        timeout_seconds=env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1),
     )
+
+
+def library_settings(config: OidcConfig) -> dict[str, Any]:
+    """The settings mozilla-django-oidc reads, for `config`."""
+    return {
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": config.authorization_endpoint,
+        "OIDC_OP_TOKEN_ENDPOINT": config.token_endpoint,
+        "OIDC_OP_USER_ENDPOINT": config.userinfo_endpoint,
+        "OIDC_OP_JWKS_ENDPOINT": config.jwks_endpoint or None,
+        "OIDC_RP_CLIENT_ID": config.client_id,
+        "OIDC_RP_CLIENT_SECRET": config.client_secret,
+        "OIDC_RP_SIGN_ALGO": config.signing_algorithm,
+        "OIDC_RP_SCOPES": config.scopes,
+        "OIDC_USE_PKCE": True,
+        "OIDC_TIMEOUT": config.timeout_seconds,
+    }
 
 
 def _mirror_groups() -> tuple[str, ...] | None:

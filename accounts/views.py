@@ -1,6 +1,8 @@
 """The sign-in page (password and single sign-on) and the two ends of the OIDC redirect."""
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 import jwt
 from django.conf import settings
@@ -11,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 from requests import RequestException
 
 logger = logging.getLogger(__name__)
@@ -56,23 +58,23 @@ def sign_in_failed(request: HttpRequest, message: str, *, status: int) -> HttpRe
     return response
 
 
-class OidcStartView(OIDCAuthenticationRequestView):
-    """Sends the browser to the provider (with state, nonce and a PKCE challenge kept in the session)."""
+def when_oidc_configured(
+    view: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """`view`, or 404 while OIDC is not configured (the library's views need its settings)."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    @wraps(view)
+    def wrapped(request: HttpRequest) -> HttpResponse:
         if settings.OIDC_CONFIG is None:
             raise Http404
-        return super().dispatch(request, *args, **kwargs)
+        return view(request)
+
+    return wrapped
 
 
 class OidcCallbackView(OIDCAuthenticationCallbackView):
     """Where the provider sends the browser back: signs the user in through django.contrib.auth.login
     (so user_logged_in fires), or shows the sign-in page with what went wrong, never a server error."""
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if settings.OIDC_CONFIG is None:
-            raise Http404
-        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from kombu import Exchange, Queue
 
-from accounts.oidc_config import oidc_config_from_env
+from accounts.oidc_config import library_settings, oidc_config_from_env
 from chatsite.data_dir import prepare_data_dir
 from chatsite.env import (
     env_bool,
@@ -183,17 +183,7 @@ LOCAL_SIGN_IN = env_bool("LOCAL_SIGN_IN", True)
 OIDC_CONFIG = oidc_config_from_env()
 if OIDC_CONFIG is not None:
     AUTHENTICATION_BACKENDS.append("accounts.oidc.OidcBackend")
-    # mozilla-django-oidc reads these names.
-    OIDC_OP_AUTHORIZATION_ENDPOINT = OIDC_CONFIG.authorization_endpoint
-    OIDC_OP_TOKEN_ENDPOINT = OIDC_CONFIG.token_endpoint
-    OIDC_OP_USER_ENDPOINT = OIDC_CONFIG.userinfo_endpoint
-    OIDC_OP_JWKS_ENDPOINT = OIDC_CONFIG.jwks_endpoint or None
-    OIDC_RP_CLIENT_ID = OIDC_CONFIG.client_id
-    OIDC_RP_CLIENT_SECRET = OIDC_CONFIG.client_secret
-    OIDC_RP_SIGN_ALGO = OIDC_CONFIG.signing_algorithm
-    OIDC_RP_SCOPES = OIDC_CONFIG.scopes
-    OIDC_USE_PKCE = True
-    OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+    globals().update(library_settings(OIDC_CONFIG))  # OIDC_OP_*, OIDC_RP_*: mozilla-django-oidc's names
 elif not LOCAL_SIGN_IN:
     raise ImproperlyConfigured("LOCAL_SIGN_IN=false leaves no way to sign in: configure OIDC too.")
 # ---- end of single sign-on ----

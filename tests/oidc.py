@@ -1,6 +1,7 @@
 """Single sign-on against a real OIDC provider (tests/oidc_provider) in a process of its own, and the
 app under uvicorn configured to use it: one of each for the whole test session."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Page, expect
 
+from accounts.oidc_config import OidcConfig, library_settings, oidc_config_from_env
 from tests.browser import chromium_page
 from tests.processes import ROOT, _stop, asgi_server, free_port
 
@@ -125,3 +127,19 @@ def sso_page(request, sso, sync_orm_in_async) -> Iterator[Page]:
     """A browser on the app that signs in with the provider."""
     with chromium_page(request, sso[0]) as page:
         yield page
+
+
+def configure_oidc(settings, provider_url: str = "http://127.0.0.1:9/o", **changes) -> OidcConfig:
+    """OIDC settings in this process, as settings.py makes them from the variables of a provider at
+    `provider_url` (nothing listens on port 9: token requests fail to connect)."""
+    provider = Provider(url=provider_url, directory=Path("/nonexistent"))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in provider.app_settings().items():
+            patch.setenv(name, value)
+        config = dataclasses.replace(oidc_config_from_env(), **changes)
+    settings.OIDC_CONFIG = config
+    backends = [name for name in settings.AUTHENTICATION_BACKENDS if name != "accounts.oidc.OidcBackend"]
+    settings.AUTHENTICATION_BACKENDS = [*backends, "accounts.oidc.OidcBackend"]
+    for name, value in library_settings(config).items():
+        setattr(settings, name, value)
+    return config

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from knowledge.models import KnowledgeBase
 from tests.browser import ARTIFACTS
-from tests.oidc import person_at_provider, sign_in_at_provider, sso, sso_page  # noqa: F401  (fixtures)
+from tests.oidc import configure_oidc, person_at_provider, sign_in_at_provider, sso, sso_page  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,6 +69,7 @@ def test_declining_at_the_provider_shows_why_on_the_sign_in_page(sso_page, sso):
     expect(sso_page.get_by_role("alert")).to_have_text("Keycloak did not sign you in. Please try again.")
     expect(sso_page.get_by_role("link", name="Sign in with Keycloak")).to_be_visible()
     assert not User.objects.filter(username="wangfang").exists()
+    sso_page.screenshot(path=str(ARTIFACTS / "sign-in-sso-declined.png"))
 
 
 def test_a_tampered_state_is_refused_with_a_clean_error(sso_page, sso):  # noqa: F811
@@ -97,3 +98,14 @@ def test_the_sign_in_page_offers_the_provider(sso_page, sso, language, button): 
     expect(sso_page.get_by_role("link", name=button)).to_be_visible()
     expect(sso_page.locator("input[name=password]")).to_be_visible()
     sso_page.screenshot(path=str(ARTIFACTS / f"sign-in-sso-{language}.png"))
+
+
+def test_with_local_sign_in_off_the_page_offers_the_provider_alone(sso_page, sso, settings, client):  # noqa: F811
+    configure_oidc(settings, provider_name="Keycloak")
+    settings.LOCAL_SIGN_IN = False
+    html = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    sso_page.goto("/accounts/login/")  # the app's origin, for its stylesheet
+    sso_page.set_content(html)
+    expect(sso_page.get_by_role("link", name="使用 Keycloak 登录")).to_be_visible()
+    expect(sso_page.locator("input[name=password]")).to_have_count(0)
+    sso_page.screenshot(path=str(ARTIFACTS / "sign-in-sso-only-zh-CN.png"))
