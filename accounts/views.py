@@ -50,10 +50,8 @@ class SignInView(LoginView):
 
 
 def sign_in_failed(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
-    """The sign-in page with `message` above it."""
-    view = SignInView.as_view(sign_in_error=message)
-    request.method = "GET"  # the page, not a sign-in attempt
-    response = view(request)
+    """The sign-in page with `message` above it (for a GET: the callback takes no other)."""
+    response = SignInView.as_view(sign_in_error=message)(request)
     response.status_code = status
     return response
 

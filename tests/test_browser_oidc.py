@@ -72,6 +72,17 @@ def test_declining_at_the_provider_shows_why_on_the_sign_in_page(sso_page, sso):
     sso_page.screenshot(path=str(ARTIFACTS / "sign-in-sso-declined.png"))
 
 
+def test_a_user_switched_off_in_the_admin_is_refused(sso_page, sso, handbooks):  # noqa: F811
+    sso[1].set_people({"wangfang": person_at_provider("wangfang", "engineering")})
+    sign_in(sso_page)
+    User.objects.filter(username="wangfang").update(is_active=False)
+    sso_page.context.clear_cookies()
+    sso_page.goto("/")
+    sign_in_at_provider(sso_page, "wangfang")
+    expect(sso_page.get_by_role("alert")).to_have_text("Your account is switched off. Ask an administrator.")
+    assert sso_page.request.get("/api/v1/knowledge-bases/").status == 401  # not signed in
+
+
 def test_a_tampered_state_is_refused_with_a_clean_error(sso_page, sso):  # noqa: F811
     sso[1].set_people({"wangfang": person_at_provider("wangfang")})
     sso_page.goto("/accounts/login/")
