@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractUser, Group
 
 logger = logging.getLogger(__name__)
-GROUP_NAME_LENGTH = Group._meta.get_field("name").max_length
+GROUP_NAME_LENGTH = 150  # Group.name
 
 
 def claimed_group_names(value: object) -> list[str]:

@@ -18,9 +18,8 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from accounts.groups import claimed_group_names, mirror_groups
 from accounts.models import OidcIdentity
 
-_NAME_LENGTH = User._meta.get_field("first_name").max_length
-_USERNAME_LENGTH = User._meta.get_field("username").max_length
-_EMAIL_LENGTH = User._meta.get_field("email").max_length
+# The lengths of django.contrib.auth's User fields: first_name and last_name, username, email.
+_NAME_LENGTH, _USERNAME_LENGTH, _EMAIL_LENGTH = 150, 150, 254
 
 
 class OidcBackend(OIDCAuthenticationBackend):

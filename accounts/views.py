@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import user_login_failed
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -49,7 +49,7 @@ class SignInView(LoginView):
         return self.render_to_response(context, status=403)
 
 
-def sign_in_failed(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+def sign_in_failed(request: HttpRequest, message: str, *, status: int) -> HttpResponseBase:
     """The sign-in page with `message` above it (for a GET: the callback takes no other)."""
     response = SignInView.as_view(sign_in_error=message)(request)
     response.status_code = status
@@ -57,12 +57,12 @@ def sign_in_failed(request: HttpRequest, message: str, *, status: int) -> HttpRe
 
 
 def when_oidc_configured(
-    view: Callable[[HttpRequest], HttpResponse],
-) -> Callable[[HttpRequest], HttpResponse]:
+    view: Callable[[HttpRequest], HttpResponseBase],
+) -> Callable[[HttpRequest], HttpResponseBase]:
     """`view`, or 404 while OIDC is not configured (the library's views need its settings)."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest) -> HttpResponse:
+    def wrapped(request: HttpRequest) -> HttpResponseBase:
         if settings.OIDC_CONFIG is None:
             raise Http404
         return view(request)
@@ -74,7 +74,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
     """Where the provider sends the browser back: signs the user in through django.contrib.auth.login
     (so user_logged_in fires), or shows the sign-in page with what went wrong, never a server error."""
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponseBase:
         try:
             return super().get(request)
         except RequestException as exc:
@@ -84,7 +84,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
         except _REFUSED as exc:
             return self._failed(exc, EXPIRED, 400)
 
-    def login_failure(self) -> HttpResponse:
+    def login_failure(self) -> HttpResponseBase:
         user = getattr(self, "user", None)
         if not hasattr(self, "user") or user is not None:
             # When every backend declined (user None) Django has sent this already.
@@ -97,7 +97,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
             message, status = EXPIRED, 400
         return sign_in_failed(self.request, self._provider(message), status=status)
 
-    def _failed(self, error: Exception, message: Promise, status: int) -> HttpResponse:
+    def _failed(self, error: Exception, message: Promise, status: int) -> HttpResponseBase:
         logger.warning("OIDC sign-in failed: %s: %.300s", type(error).__name__, error)
         # Django sends this when every backend declines; not when one raises on the way.
         user_login_failed.send(sender=__name__, credentials={}, request=self.request)
