@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import user_login_failed
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -18,8 +19,9 @@ from requests import RequestException
 
 logger = logging.getLogger(__name__)
 # What a provider, a browser or a forged link can make the callback raise: a state that is not this
-# session's, an ID token that fails its checks, a provider that is down or answers nonsense.
-_REFUSED = (SuspiciousOperation, jwt.PyJWTError, KeyError, ValueError, TypeError)
+# session's, an ID token that fails its checks, a provider that answers nonsense, the same person's
+# first sign-in in two tabs at once (the second one's new user collides with the first's).
+_REFUSED = (SuspiciousOperation, jwt.PyJWTError, KeyError, ValueError, TypeError, IntegrityError)
 EXPIRED = gettext_lazy("This sign-in link has expired or is not valid. Please try again.")
 UNREACHABLE = gettext_lazy("%(provider)s could not be reached. Please try again later.")
 DECLINED = gettext_lazy("%(provider)s did not sign you in. Please try again.")
@@ -75,6 +77,11 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
     (so user_logged_in fires), or shows the sign-in page with what went wrong, never a server error."""
 
     def get(self, request: HttpRequest) -> HttpResponseBase:
+        if request.GET.get("error") and request.GET.get("state") not in request.session.get(
+            "oidc_states", {}
+        ):
+            # The library signs the user out on any error; only the provider answering this browser may.
+            return self._failed(SuspiciousOperation("an error for another state"), EXPIRED, 400)
         try:
             return super().get(request)
         except RequestException as exc:

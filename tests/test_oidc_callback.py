@@ -85,6 +85,12 @@ def test_a_provider_that_cannot_be_reached_is_a_clean_error(client, oidc, failur
     assert len(failures) == 1
 
 
+def test_a_forged_error_does_not_sign_the_user_out(client, oidc, user):
+    client.force_login(user)
+    response = client.get(CALLBACK, {"error": "access_denied", "state": "forged"})
+    assert response.status_code == 400 and client.session["_auth_user_id"] == str(user.pk)
+
+
 def test_a_callback_without_code_or_error_is_refused(client, oidc):
     assert client.get(CALLBACK).status_code == 400
 
