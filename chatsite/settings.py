@@ -10,6 +10,7 @@ from dotenv import load_dotenv
 from kombu import Exchange, Queue
 
 from accounts.ldap import ldap_settings, with_ldap_backend
+from accounts.oidc_config import library_settings, oidc_config_from_env
 from chatsite.data_dir import prepare_data_dir
 from chatsite.env import (
     env_bool,
@@ -167,7 +168,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # proxy, set FORWARDED_ALLOW_IPS to the proxy's address so uvicorn takes it from X-Forwarded-For.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.local.LocalPasswordBackend",  # Django's ModelBackend, obeying LOCAL_SIGN_IN
 ]
 # LDAP / Active Directory sign-in, on when LDAP_SERVER_URI is set: accounts/ldap.py reads and checks
 # the LDAP_* variables into the AUTH_LDAP_* settings django-auth-ldap reads, and places its backend.
@@ -182,6 +183,20 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "chatsite.sign_in.locked_out"
 AXES_VERBOSE = False
+
+# ---- Single sign-on (OIDC, accounts/oidc.py; README "Single sign-on") ----
+# LOCAL_SIGN_IN=false: no password sign-in except superusers on /admin/login/ (accounts/local.py).
+LOCAL_SIGN_IN = env_bool("LOCAL_SIGN_IN", True)
+OIDC_CONFIG = oidc_config_from_env()
+if OIDC_CONFIG is not None:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.OidcBackend")
+    globals().update(library_settings(OIDC_CONFIG))  # OIDC_OP_*, OIDC_RP_*: mozilla-django-oidc's names
+elif not LOCAL_SIGN_IN and not _ldap:
+    raise ImproperlyConfigured("LOCAL_SIGN_IN=false leaves no way to sign in: configure OIDC or LDAP too.")
+# The sign-in page's password form: local accounts, or directory accounts checked by LDAP.
+PASSWORD_SIGN_IN = LOCAL_SIGN_IN or bool(_ldap)
+# ---- end of single sign-on ----
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:home"
 LOGOUT_REDIRECT_URL = "login"

@@ -10,7 +10,7 @@ handler400 = "chatsite.bad_requests.handler400"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/", include("accounts.urls")),  # before Django's: its sign-in page replaces theirs
+    path("", include("accounts.urls")),  # the sign-in page and single sign-on, before Django's own
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Browsers ask for this on pages that name no icon (the admin, an original opened in the tab).

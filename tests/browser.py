@@ -1,6 +1,8 @@
 """Headless Chromium against the app under its ASGI server (with the test upstream as its LLM)."""
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,10 +25,9 @@ def live_app(django_db_setup, tmp_path_factory):
         yield url, data_dir
 
 
-@pytest.fixture
-def page(request, live_app, settings, sync_orm_in_async) -> Page:
-    # Playwright runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    use_data_dir(settings, live_app[1])
+@contextmanager
+def chromium_page(request, base_url: str) -> Iterator[Page]:
+    """A headless Chromium page on `base_url`; a screenshot is saved when the test fails."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -37,13 +38,21 @@ def page(request, live_app, settings, sync_orm_in_async) -> Page:
                 "--disable-component-update",
             ],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 860}, base_url=live_app[0])
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, base_url=base_url)
         ARTIFACTS.mkdir(exist_ok=True)
         yield page
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
             page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
         browser.close()
+
+
+@pytest.fixture
+def page(request, live_app, settings, sync_orm_in_async) -> Iterator[Page]:
+    # Playwright runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    use_data_dir(settings, live_app[1])
+    with chromium_page(request, live_app[0]) as page:
+        yield page
 
 
 def log_in(page: Page, user: User) -> None:

@@ -133,11 +133,11 @@ def free_port() -> int:
 
 @contextmanager
 def asgi_server(
-    data_dir: Path, *, log: Path, app: str = "chatsite.asgi:application", **env: str
+    data_dir: Path, *, log: Path, app: str = "chatsite.asgi:application", port: int = 0, **env: str
 ) -> Iterator[str]:
-    """The app under uvicorn, as `make run` serves it; yields its base URL once it answers, which is
-    after it has loaded the embedding model."""
-    port = free_port()
+    """The app under uvicorn, as `make run` serves it, on `port` (a free one by default); yields its
+    base URL once it answers, which is after it has loaded the embedding model."""
+    port = port or free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
     with log.open("wb") as output:
         environment = app_env(data_dir, **env)
