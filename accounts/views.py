@@ -41,18 +41,24 @@ class SignInView(LoginView):
     def get_context_data(self, **kwargs):
         oidc = settings.OIDC_CONFIG
         return super().get_context_data(
-            password_sign_in=settings.PASSWORD_SIGN_IN,
+            password_sign_in=password_sign_in(),
             oidc_provider_name=oidc.provider_name if oidc else "",
             sign_in_error=self.sign_in_error,
             **kwargs,
         )
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if settings.PASSWORD_SIGN_IN:
+        if password_sign_in():
             return super().post(request, *args, **kwargs)
         self.sign_in_error = _("Signing in with a password is switched off here.")
         context = self.get_context_data(form=self.get_form_class()(request))
         return self.render_to_response(context, status=403)
+
+
+def password_sign_in() -> bool:
+    """Whether the sign-in page takes a password: for local accounts, or for directory accounts
+    checked by LDAP (which LOCAL_SIGN_IN=false leaves on)."""
+    return settings.LOCAL_SIGN_IN or bool(getattr(settings, "AUTH_LDAP_SERVER_URI", ""))
 
 
 def sign_in_failed(request: HttpRequest, message: str, *, status: int) -> HttpResponseBase:

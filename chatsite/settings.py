@@ -193,8 +193,6 @@ if OIDC_CONFIG is not None:
     globals().update(library_settings(OIDC_CONFIG))  # OIDC_OP_*, OIDC_RP_*: mozilla-django-oidc's names
 elif not LOCAL_SIGN_IN and not _ldap:
     raise ImproperlyConfigured("LOCAL_SIGN_IN=false leaves no way to sign in: configure OIDC or LDAP too.")
-# The sign-in page's password form: local accounts, or directory accounts checked by LDAP.
-PASSWORD_SIGN_IN = LOCAL_SIGN_IN or bool(_ldap)
 # ---- end of single sign-on ----
 
 LOGIN_URL = "login"

@@ -139,5 +139,5 @@ def test_the_directory_is_asked_after_the_throttle_and_before_local_accounts(tmp
     assert result.stdout.split()[-3:] == [
         "axes.backends.AxesStandaloneBackend",
         "accounts.ldap_backend.DirectoryBackend",
-        "django.contrib.auth.backends.ModelBackend",
+        "accounts.local.LocalPasswordBackend",
     ]

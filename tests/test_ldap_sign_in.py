@@ -266,3 +266,11 @@ def test_the_directory_problem_is_explained_in_chinese(client, use_ldap):
         LOGIN, {"username": "alice", "password": "alice-directory-1"}, HTTP_ACCEPT_LANGUAGE="zh-CN"
     )
     assert "公司目录" in refused.content.decode()
+
+
+def test_with_local_accounts_off_the_directory_still_signs_in_with_a_password(client, ldap, settings):
+    settings.LOCAL_SIGN_IN = False
+    person("local")  # a local account with a password: switched off with LOCAL_SIGN_IN=false
+    assert 'name="password"' in client.get(LOGIN).content.decode()
+    assert sign_in(client, "local", "local-password-1").status_code != 302
+    assert sign_in(client, "alice", "alice-directory-1").status_code == 302
