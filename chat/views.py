@@ -26,6 +26,11 @@ PREVIEW_LIMIT_MESSAGE = ngettext_lazy(
     "Too many previews in a short time. Try again in %(seconds)d seconds.",
     "seconds",
 )
+VERSION_SWITCH_LIMIT_MESSAGE = ngettext_lazy(
+    "Too many switches between versions in a short time. Try again in %(seconds)d second.",
+    "Too many switches between versions in a short time. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 
 
 def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
@@ -130,6 +135,8 @@ def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
 def show(request: HttpRequest, message_id: int) -> JsonResponse:
     """Show this version of an answer; the conversation goes on from it."""
     answer = get_object_or_404(Message, id=message_id, conversation__user=request.user, reply_to__shown=True)
+    if refusal := _over_limit(request, rate_limits.VERSION_SWITCHES, VERSION_SWITCH_LIMIT_MESSAGE):
+        return refusal
     try:
         conversations.answer_show(answer=answer)
     except conversations.AnswerBeingWritten:

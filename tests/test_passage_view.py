@@ -13,7 +13,7 @@ from chat.answering import citation_cards
 from chat.citations import passage_citation
 from knowledge import passages, retrieval, services, tasks
 from knowledge.models import Chunk, Document
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, signed_in
 
 CITED = "6710亿（671B）"
 
@@ -181,3 +181,18 @@ def test_it_refuses_a_passage_that_is_not_an_id(client, user, cited, passage):
     client.force_login(user)
     response = view(client, cited, passage=passage)
     assert response.status_code == 400 and "passage" in response.json()["error"]["message"]
+
+
+def test_opening_passages_is_limited_per_user(settings, user, other, cited):
+    settings.PASSAGE_RATE_PER_USER = "2/min"
+    client = signed_in(user)
+    opened = [view(client, cited) for _ in range(3)]
+    assert [response.status_code for response in opened] == [200, 200, 429]
+    assert 0 < int(opened[-1]["Retry-After"]) <= 60
+    page = opened[-1].content.decode()
+    assert "<h1>Too many requests</h1>" in page and f'href="{reverse("chat:home")}"' in page
+    assert "/static/css/app.css" in page
+    url = reverse("knowledge:passage", args=[cited.document_id])
+    chinese = client.get(url, {"passage": cited.id}, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "<h1>请求过多</h1>" in chinese
+    assert view(signed_in(other), cited).status_code == 200
