@@ -187,16 +187,30 @@
   }
 
   // After a lost connection the server still finishes and saves the answer: reloading shows it.
-  function showFailure(view, message, reload = false) {
-    settle(view);
-    view.failed = true;
+  function failureBox(message, reload = false) {
     const retry = reload
       ? el("button", "button button-small reload-button", icon("retry"), strings.reload)
       : el("button", "button button-small retry-button", icon("retry"), strings.retry);
     retry.type = "button";
     const box = el("div", "error-box", icon("alert"), el("p", "", message), retry);
     box.setAttribute("role", "alert");
-    view.body.append(box);
+    return box;
+  }
+
+  function showFailure(view, message, reload = false) {
+    settle(view);
+    view.failed = true;
+    view.body.append(failureBox(message, reload));
+  }
+
+  // A regenerate the server refused (over the answer limit, say) added no version: the one shown
+  // before comes back, switcher and all, with the server's reason under it.
+  function showRefusedVersion(view, shown, message) {
+    view.article.remove();
+    shown.hidden = false;
+    const box = failureBox(message);
+    box.classList.add("is-refusal");
+    shown.querySelector(".msg-body").append(box);
   }
 
   function showGrounding(view, grounding) {
@@ -294,8 +308,9 @@
     current.controller.abort();
   }
 
-  // `previous`: the answer to add a version to (regenerate), asked without a question.
-  async function ask(question, url = form.action, previous = null) {
+  // `previous`: the answer to add a version to (regenerate), asked without a question; `shown`:
+  // the version shown until then, shown again if the server refuses to answer.
+  async function ask(question, url = form.action, previous = null, shown = null) {
     const view = appendAnswer(question, previous);
     const body = new FormData(form);
     if (previous) body.delete("question");
@@ -321,6 +336,7 @@
       if (!done && !view.failed) connectionLost(view);
     } catch (error) {
       if (error.name === "AbortError") showStopped(view);
+      else if (error.userMessage && shown) showRefusedVersion(view, shown, error.userMessage);
       else if (error.userMessage) showFailure(view, error.userMessage);
       else if (!view.failed) connectionLost(view);
     } finally {
@@ -396,11 +412,13 @@
     const saved = kept.length > 0 && form.conversation.value;
     const resendUrl = form.dataset.resendUrl.replace("{id}", form.conversation.value);
     if (saved && text === asked) {
+      const shown = kept.find((version) => !version.hidden) || kept.at(-1);
       for (const version of versions) {
         if (kept.includes(version)) version.hidden = true;
         else version.remove();
       }
-      return ask(text, resendUrl, kept.at(-1));
+      for (const version of kept) version.querySelector(".error-box.is-refusal")?.remove();
+      return ask(text, resendUrl, kept.at(-1), shown);
     }
     for (const version of versions) version.remove();
     question.remove();
