@@ -42,9 +42,11 @@ def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
 def _page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
     knowledge_bases = list(KnowledgeBase.objects.readable_by(request.user))
     messages = conversations.conversation_thread(conversation=conversation) if conversation else []
+    staff = answering.sees_error_detail(request.user)
     for message in messages:
+        message.detail = message.error_detail if staff else ""
         message.citations = answering.citation_cards(message.citations)
-        message.html = answering.answer_html(message, message.citations)
+        message.html = answering.answer_html(message, message.citations, detail=message.detail)
     chosen = set(conversation.knowledge_bases.values_list("id", flat=True)) if conversation else set()
     selected = [kb for kb in knowledge_bases if kb.id in chosen] or knowledge_bases[:1]
     config = llm.model_config(conversation.model if conversation else None)
