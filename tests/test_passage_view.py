@@ -85,6 +85,22 @@ def test_a_passage_cut_inside_a_code_block_shows_the_source_once(client, user, k
     assert page.count("```python") == 1
 
 
+@pytest.mark.parametrize("opening", ["```python", "```"])
+def test_a_passage_rebuilt_from_chunks_cut_inside_a_code_block_is_the_source(client, user, kb, opening):
+    """With the original gone the page is rebuilt from the chunks, which carry added fence lines
+    (a bare fence leaves open which line was added): each passage still shows the source, once."""
+    code = "\n".join(f"total_{i} = compute({i})  # step {i} of the long example" for i in range(150))
+    source = f"# Example\n\nSome words first.\n\n{opening}\n{code}\n```\n"  # the last chunk ends in a fence
+    document = upload(kb, "example.md", source.encode())
+    document.file.storage.delete(document.file.name)
+    chunks = list(document.chunks.order_by("position"))
+    assert any(source[c.char_start : c.char_end] != c.text for c in chunks)  # fence lines were added
+    for chunk in chunks:
+        shown = passages.passage_in_context(document=document, chunk=chunk)
+        assert shown.passage == source[chunk.char_start : chunk.char_end]
+        assert shown.before + shown.passage + shown.after == source.strip()
+
+
 def test_it_links_each_citation_card_to_its_passage(client, user, kb, guide):
     found = retrieval.search(query="DeepSeek-V3 有多少参数？", knowledge_bases=[kb], top_k=1).passages[0]
     (card,) = citation_cards([passage_citation(1, found)])
