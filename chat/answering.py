@@ -57,15 +57,20 @@ async def answer_question(
         try:
             async with aclosing(answer.events()) as events:
                 async for event in events:
-                    if (shown := _shown(event, staff=user.is_staff)) is not None:
+                    if (shown := _shown(event, staff=sees_error_detail(user))) is not None:
                         yield shown
         finally:
             outcome = answer.outcome()
             await in_pool(recording.save_answer, writes=True, message=message, outcome=outcome)
-    detail = outcome.error.detail if user.is_staff and outcome.error is not None else ""
+    detail = outcome.error.detail if sees_error_detail(user) and outcome.error is not None else ""
     # Rendering takes up to a second of CPU and waits for the highlighter's processes: off the event
     # loop, where every answer this process streams would wait for it.
     yield "done", await sync_to_async(done_payload, thread_sensitive=False)(message, detail=detail)
+
+
+def sees_error_detail(user) -> bool:
+    """Whether `user` is shown the technical detail of why the model failed: staff, who run the app."""
+    return user.is_staff
 
 
 def _meta(conversation: Conversation, message: Message) -> dict:

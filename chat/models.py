@@ -67,6 +67,9 @@ class Message(models.Model):
     grounding = models.CharField(max_length=20, choices=Grounding.choices, default=Grounding.DOCUMENTS)
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=50, blank=True)
+    # What `error` leaves out (a host, the upstream's reply): for staff only, never for the asking
+    # user unless they are staff, and never through the API's conversation pages.
+    error_detail = models.TextField(blank=True)
     model = models.CharField(_("model"), max_length=100, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices

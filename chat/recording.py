@@ -75,4 +75,5 @@ def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
     if outcome.error is not None:
         message.error_code = outcome.error.code
         message.error = outcome.error.message
+        message.error_detail = outcome.error.detail
     message.save()

@@ -26,6 +26,11 @@ PREVIEW_LIMIT_MESSAGE = ngettext_lazy(
     "Too many previews in a short time. Try again in %(seconds)d seconds.",
     "seconds",
 )
+VERSION_SWITCH_LIMIT_MESSAGE = ngettext_lazy(
+    "Too many switches between versions in a short time. Try again in %(seconds)d second.",
+    "Too many switches between versions in a short time. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 
 
 def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
@@ -37,9 +42,11 @@ def _sidebar(request: HttpRequest, current: Conversation | None) -> dict:
 def _page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
     knowledge_bases = list(KnowledgeBase.objects.readable_by(request.user))
     messages = conversations.conversation_thread(conversation=conversation) if conversation else []
+    staff = answering.sees_error_detail(request.user)
     for message in messages:
+        message.detail = message.error_detail if staff else ""
         message.citations = answering.citation_cards(message.citations)
-        message.html = answering.answer_html(message, message.citations)
+        message.html = answering.answer_html(message, message.citations, detail=message.detail)
     chosen = set(conversation.knowledge_bases.values_list("id", flat=True)) if conversation else set()
     selected = [kb for kb in knowledge_bases if kb.id in chosen] or knowledge_bases[:1]
     config = llm.model_config(conversation.model if conversation else None)
@@ -130,6 +137,8 @@ def feedback(request: HttpRequest, message_id: int) -> JsonResponse:
 def show(request: HttpRequest, message_id: int) -> JsonResponse:
     """Show this version of an answer; the conversation goes on from it."""
     answer = get_object_or_404(Message, id=message_id, conversation__user=request.user, reply_to__shown=True)
+    if refusal := _over_limit(request, rate_limits.VERSION_SWITCHES, VERSION_SWITCH_LIMIT_MESSAGE):
+        return refusal
     try:
         conversations.answer_show(answer=answer)
     except conversations.AnswerBeingWritten:

@@ -366,6 +366,10 @@ API_RATE_PER_USER = env_rate("API_RATE_PER_USER", "240/min")
 # streaming answer's Markdown, which the page asks for at most twice a second per answer.
 ANSWER_RATE_PER_USER = env_rate("ANSWER_RATE_PER_USER", "30/min")
 PREVIEW_RATE_PER_USER = env_rate("PREVIEW_RATE_PER_USER", "5/s")
+# Opening a document at a cited passage (the whole original is read each time), and switching which
+# version of an answer is shown: per user, each a budget of its own.
+PASSAGE_RATE_PER_USER = env_rate("PASSAGE_RATE_PER_USER", "60/min")
+VERSION_SWITCH_RATE_PER_USER = env_rate("VERSION_SWITCH_RATE_PER_USER", "60/min")
 # Where rate limits count (chat/rate_limits.py): with the cache, shared by every web process.
 RATE_LIMITS_STORAGE = CACHE_URL or "memory://"
 REST_FRAMEWORK = {

@@ -3,9 +3,11 @@
 Chunk offsets point into the file's own decoded text for text and Markdown files, and into the
 document text (sections joined with a blank line) for the rest (see knowledge.chunking). Text and
 Markdown are shown from the original, read through the storage, so headings and spacing are the
-file's; other formats from the stored chunks, whose texts are slices of the document text.
+file's; other formats from the stored chunks, whose texts are slices of the document text but for
+the fence lines added to a chunk cut inside a code block (knowledge.chunking), taken off again here.
 """
 
+import re
 from dataclasses import dataclass
 
 from knowledge import extract
@@ -18,6 +20,10 @@ from knowledge.models import Chunk, Document
 CONTEXT_CHARS = 20_000
 # Formats whose chunk offsets index the file's own text (their sections carry Section.start).
 _SLICED_TYPES = frozenset([extract.TEXT, extract.MARKDOWN])
+# The lines knowledge.chunking adds to a chunk cut inside a code block: the block's opening line
+# (unindented) before it, a closing fence after it.
+_ADDED_OPENING = re.compile(r"(`{3,}|~{3,})[^\n]*\n")
+_ADDED_CLOSING = re.compile(r"\n(`{3,}|~{3,})\Z")
 
 
 @dataclass(frozen=True)
@@ -41,14 +47,16 @@ def passage_in_context(*, document: Document, chunk: Chunk) -> PassageInContext:
             text[lo:start], text[start:end], text[end:hi], more_before=lo > 0, more_after=hi < len(text)
         )
     lo, hi = max(0, start - CONTEXT_CHARS), end + CONTEXT_CHARS
-    near = list(
+    found = list(
         document.chunks.filter(char_end__gt=lo, char_start__lt=hi)
-        .order_by("char_start")
-        .values_list("char_start", "char_end", "text")
+        .order_by("char_start", "position")
+        .values_list("id", "char_start", "char_end", "text")
     )
+    near = _sources([row[1:] for row in found])
+    passage = {row[0]: source for row, (_start, _end, source) in zip(found, near, strict=True)}.get(chunk.id)
     return _cut(
         _rebuilt(near, lo, start),
-        chunk.text,
+        chunk.text if passage is None else passage,
         _rebuilt(near, end, hi),
         more_before=lo > 0,
         more_after=document.chunks.filter(char_end__gt=hi).exists(),
@@ -62,6 +70,32 @@ def _original_text(document: Document) -> str | None:
             return normalise(decode(file.read()))
     except (OSError, extract.ExtractionError):
         return None
+
+
+def _sources(chunks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The chunks (sorted by start) with each text cut back to the document text between its offsets.
+    Where the text alone leaves open which fence line was added (a bare opening fence before, a
+    closing one after), the reading that agrees with the chunk before, which overlaps it, is taken."""
+    resolved: list[tuple[int, int, str]] = []
+    for start, end, text in chunks:
+        readings = _readings(text, end - start)
+        if len(readings) > 1 and resolved and resolved[-1][1] > start:
+            before_start, before_end, before = resolved[-1]
+            seen = before[start - before_start : min(before_end, end) - before_start]
+            readings = [reading for reading in readings if reading.startswith(seen)] or readings
+        resolved.append((start, end, readings[0]))
+    return resolved
+
+
+def _readings(text: str, length: int) -> list[str]:
+    """The ways `text` is `length` characters of the document with fence lines added; the text as it
+    is when it is none of them (chunks whose text is the slice itself)."""
+    extra = len(text) - length
+    opening, closing = _ADDED_OPENING.match(text), _ADDED_CLOSING.search(text)
+    prefixes = [0, *([opening.end()] if opening else [])]
+    suffixes = [0, *([len(closing.group())] if closing else [])]
+    readings = [text[p : len(text) - s] for p in prefixes for s in suffixes if extra > 0 and p + s == extra]
+    return readings or [text]
 
 
 def _rebuilt(chunks: list[tuple[int, int, str]], lo: int, hi: int) -> str:

@@ -9,6 +9,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from chat import rate_limits
 from chatsite.bad_requests import parse_id
 from knowledge import extract, originals, passages, retrieval
 from knowledge.models import Document, KnowledgeBase
@@ -47,6 +48,10 @@ def passage(request: HttpRequest, document_id: int) -> HttpResponse:
     chunk = get_object_or_404(document.chunks, id=parse_id(request.GET.get("passage", ""), "passage"))
     if document.mime == extract.PDF:
         return redirect(originals.pdf_page_url(document, chunk.page))
+    if wait := rate_limits.seconds_to_wait(rate_limits.PASSAGES, str(request.user.pk)):
+        response = render(request, "429.html", {"seconds": wait}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     context = passages.passage_in_context(document=document, chunk=chunk)
     return render(request, "knowledge/passage.html", {"document": document, "chunk": chunk, "text": context})
 

@@ -189,3 +189,19 @@ def test_the_api_lists_every_version_and_marks_the_one_shown(user, versions, exc
     question = versions[0].reply_to_id
     said = [(m["role"], m["reply_to"], m["shown"]) for m in response.json()["messages"]]
     assert said == [("user", None, True), ("assistant", question, False), ("assistant", question, True)]
+
+
+def test_switching_versions_is_limited_per_user(settings, user, other, versions, exchange):
+    settings.VERSION_SWITCH_RATE_PER_USER = "2/min"
+    client = signed_in(user)
+    switches = [client.post(reverse("chat:show", args=[version.id])) for version in (*versions, versions[0])]
+    assert [response.status_code for response in switches] == [200, 200, 429]
+    assert 0 < int(switches[-1]["Retry-After"]) <= 60
+    assert switches[-1].json()["error"].startswith("Too many switches between versions")
+    assert shown(exchange) == ["30 days."]  # the refused switch changed nothing
+    theirs = Conversation.objects.create(user=other)
+    question = Message.objects.create(conversation=theirs, role=Message.Role.USER, content="Leave?")
+    answer = Message.objects.create(
+        conversation=theirs, role=Message.Role.ASSISTANT, content="25 days.", reply_to=question
+    )
+    assert signed_in(other).post(reverse("chat:show", args=[answer.id])).status_code == 200

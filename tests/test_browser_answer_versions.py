@@ -75,3 +75,29 @@ def test_the_switcher_reads_well_in_chinese(page, live_app, user, kb, fake_llm):
         chinese.screenshot(path=str(ARTIFACTS / "answer-versions-zh.png"))
     finally:
         context.close()
+
+
+def test_a_refused_regenerate_keeps_the_versions_and_says_why(page, user, kb, fake_llm):
+    ingest(kb, CORPUS)
+    log_in(page, user)
+    answered_twice(page, fake_llm)
+    switch(page, ".version-prev")
+    second = Message.objects.filter(content="Second answer: 671B [1].")
+    second.update(status=Message.Status.STREAMING)  # the server refuses to regenerate meanwhile
+    with page.expect_response(lambda response: "/resend/" in response.url) as refused:
+        page.locator(".msg-assistant:visible .action-regenerate").click()
+    assert refused.value.status == 409
+    shown = page.locator(".msg-assistant:visible")
+    expect(shown.locator(".error-box")).to_contain_text("There is no finished answer to replace.")
+    expect(shown).to_have_count(1)
+    expect(page.locator(".msg-assistant")).to_have_count(2)
+    expect(shown.locator(".answer")).to_contain_text("First answer")
+    expect(shown.locator(".version-label")).to_have_text("1/2")
+    page.screenshot(path=str(ARTIFACTS / "answer-regenerate-refused.png"))
+
+    second.update(status=Message.Status.COMPLETE)
+    fake_llm.script(reasoning="Third try.", content="Third answer: 671B [1].")
+    shown.locator(".retry-button").click()
+    expect(page.locator(".msg-assistant:visible .answer")).to_contain_text("Third answer", timeout=30_000)
+    expect(page.locator(".msg-assistant:visible .version-label")).to_have_text("3/3")
+    expect(page.locator(".error-box")).to_have_count(0)

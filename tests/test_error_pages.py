@@ -70,3 +70,14 @@ def test_a_server_error_page_needs_no_database_nor_context_processors(settings):
     client = Client(raise_request_exception=False)
     assert_error_page(client.get("/broken/"), 500, "Something went wrong")
     assert_error_page(client.get("/broken/", HTTP_ACCEPT_LANGUAGE="zh-CN"), 500, "出错了")
+
+
+@pytest.mark.django_db
+def test_it_shows_a_form_refused_for_its_csrf_token_as_expired(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    conversation = Conversation.objects.create(user=user, title="Holidays")
+    url = reverse("chat:rename", args=[conversation.id])
+    assert_error_page(client.post(url, {"title": "Leave"}), 403, "This page has expired")
+    assert_error_page(client.post(url, {"title": "Leave"}, HTTP_ACCEPT_LANGUAGE="zh-CN"), 403, "页面已过期")
+    assert Conversation.objects.get().title == "Holidays"

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from chat import answering, providers
 from chat.models import Conversation, Message
-from tests.conftest import QUESTION, ask
+from tests.conftest import QUESTION, ask, signed_in
 from tests.processes import free_port
 from tests.scripted_model import UNREACHABLE, ScriptedModel
 
@@ -52,6 +52,39 @@ def test_a_reloaded_page_still_says_why_the_passages_are_shown(user, kb, guide, 
     answer = Message.objects.get(role=Message.Role.ASSISTANT)
     html = answering.answer_html(answer, answering.citation_cards(answer.citations))
     assert "The language model could not be reached" in html and "No language model is configured" not in html
+
+
+def test_a_reloaded_page_gives_administrators_the_detail(user, kb, guide, unreachable):
+    make_staff(user)
+    ask(user, kb)
+    conversation = Conversation.objects.get()
+    page = signed_in(user).get(conversation.get_absolute_url()).content.decode()
+    assert "Detail for administrators" in page and "gpu-7.internal" in page
+
+
+def test_a_reloaded_page_keeps_the_detail_from_ordinary_users(user, kb, guide, unreachable):
+    ask(user, kb)
+    assert Message.objects.get(role=Message.Role.ASSISTANT).error_detail == UNREACHABLE.detail
+    page = signed_in(user).get(Conversation.objects.get().get_absolute_url()).content.decode()
+    assert "The language model could not be reached" in page
+    assert "Detail for administrators" not in page and "gpu-7.internal" not in page
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_a_reloaded_failed_answer_gives_only_administrators_the_detail(
+    user, kb, guide, llm, monkeypatch, staff
+):
+    broken = providers.Error(
+        "upstream_error", "The model stopped answering.", detail="HTTP 500 from gpu-7.internal"
+    )
+    monkeypatch.setattr(providers, "stream_chat", ScriptedModel(providers.Content("Half an"), broken))
+    if staff:
+        make_staff(user)
+    ask(user, kb)
+    assert Message.objects.get(role=Message.Role.ASSISTANT).status == Message.Status.FAILED
+    page = signed_in(user).get(Conversation.objects.get().get_absolute_url()).content.decode()
+    assert "The model stopped answering." in page
+    assert ("(HTTP 500 from gpu-7.internal)" in page) == staff
 
 
 def test_a_model_server_that_refuses_connections_is_answered_with_the_passages(user, kb, guide, settings):

@@ -13,7 +13,7 @@ from chat.answering import citation_cards
 from chat.citations import passage_citation
 from knowledge import passages, retrieval, services, tasks
 from knowledge.models import Chunk, Document
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, signed_in
 
 CITED = "6710亿（671B）"
 
@@ -83,6 +83,22 @@ def test_a_passage_cut_inside_a_code_block_shows_the_source_once(client, user, k
     page = view(client.force_login(user) or client, chunk).content.decode()
     assert f'aria-label="Cited passage">{escape(shown.passage)}</mark>' in page
     assert page.count("```python") == 1
+
+
+@pytest.mark.parametrize("opening", ["```python", "```"])
+def test_a_passage_rebuilt_from_chunks_cut_inside_a_code_block_is_the_source(client, user, kb, opening):
+    """With the original gone the page is rebuilt from the chunks, which carry added fence lines
+    (a bare fence leaves open which line was added): each passage still shows the source, once."""
+    code = "\n".join(f"total_{i} = compute({i})  # step {i} of the long example" for i in range(150))
+    source = f"# Example\n\nSome words first.\n\n{opening}\n{code}\n```\n"  # the last chunk ends in a fence
+    document = upload(kb, "example.md", source.encode())
+    document.file.storage.delete(document.file.name)
+    chunks = list(document.chunks.order_by("position"))
+    assert any(source[c.char_start : c.char_end] != c.text for c in chunks)  # fence lines were added
+    for chunk in chunks:
+        shown = passages.passage_in_context(document=document, chunk=chunk)
+        assert shown.passage == source[chunk.char_start : chunk.char_end]
+        assert shown.before + shown.passage + shown.after == source.strip()
 
 
 def test_it_links_each_citation_card_to_its_passage(client, user, kb, guide):
@@ -181,3 +197,18 @@ def test_it_refuses_a_passage_that_is_not_an_id(client, user, cited, passage):
     client.force_login(user)
     response = view(client, cited, passage=passage)
     assert response.status_code == 400 and "passage" in response.json()["error"]["message"]
+
+
+def test_opening_passages_is_limited_per_user(settings, user, other, cited):
+    settings.PASSAGE_RATE_PER_USER = "2/min"
+    client = signed_in(user)
+    opened = [view(client, cited) for _ in range(3)]
+    assert [response.status_code for response in opened] == [200, 200, 429]
+    assert 0 < int(opened[-1]["Retry-After"]) <= 60
+    page = opened[-1].content.decode()
+    assert "<h1>Too many requests</h1>" in page and f'href="{reverse("chat:home")}"' in page
+    assert "/static/css/app.css" in page
+    url = reverse("knowledge:passage", args=[cited.document_id])
+    chinese = client.get(url, {"passage": cited.id}, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "<h1>请求过多</h1>" in chinese
+    assert view(signed_in(other), cited).status_code == 200

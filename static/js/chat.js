@@ -1,43 +1,13 @@
 // The chat page's sidebar (search, rename, delete, the drawer on phones), its knowledge-base menu,
-// and the actions on messages: copy, rate, edit. Clicks anywhere on the page are routed here.
-// Loaded after chat_common.js and before chat_answer.js, which asks and streams the answers.
+// and the actions on messages: rate, edit (copying is chat_copy.js, versions chat_versions.js).
+// Clicks anywhere on the page are routed here. Loaded after chat_common.js, chat_copy.js and
+// chat_versions.js, and before chat_answer.js, which asks and streams the answers.
 "use strict";
 
 (function () {
   const chat = window.chat;
-  const { form, strings, el, icon, post } = chat;
+  const { form, strings, el, icon, post, copyText, copyMessage, switchVersion } = chat;
   const app = document.getElementById("app");
-
-  // ---- Copying
-
-  async function copyText(value, button) {
-    try {
-      await navigator.clipboard.writeText(value);
-    } catch {
-      const area = el("textarea", "visually-hidden", value);
-      document.body.append(area);
-      area.select();
-      document.execCommand("copy");
-      area.remove();
-    }
-    const use = button.querySelector("use");
-    const label = button.querySelector("span");
-    use.setAttribute("href", "#i-check");
-    if (label) label.textContent = strings.copied;
-    button.classList.add("is-done");
-    setTimeout(() => {
-      use.setAttribute("href", "#i-copy");
-      if (label) label.textContent = strings.copy;
-      button.classList.remove("is-done");
-    }, 1500);
-  }
-
-  function copyMessage(button) {
-    const article = button.closest(".msg");
-    const bubble = article.querySelector(".bubble");
-    const text = bubble ? bubble.innerText.trim() : chat.answerForCopy(article);
-    if (text) copyText(text, button);
-  }
 
   // ---- Feedback: thumbs up or down, then an optional comment
 
@@ -70,64 +40,6 @@
     const thanks = el("p", "feedback-thanks", icon("check"), strings.thanks);
     comment.after(thanks);
     setTimeout(() => thanks.remove(), 2500);
-  }
-
-  // ---- Versions of an answer: the articles after its question, all but one hidden
-
-  function questionOf(article) {
-    let node = article.previousElementSibling;
-    while (node && !node.classList.contains("msg-user")) node = node.previousElementSibling;
-    return node;
-  }
-
-  function versionsOf(article) {
-    const versions = [];
-    let node = questionOf(article)?.nextElementSibling;
-    while (node?.classList.contains("msg-assistant")) {
-      versions.push(node);
-      node = node.nextElementSibling;
-    }
-    return versions;
-  }
-
-  // "‹ 2/3 ›" on each version, once there are several (the server numbers those it renders).
-  function numberVersions(versions) {
-    versions.forEach((article, index) => {
-      let switcher = article.querySelector(".versions");
-      if (!switcher && versions.length > 1) {
-        switcher = document.getElementById("answer-versions").content.firstElementChild.cloneNode(true);
-        let actions = article.querySelector(".msg-actions");
-        if (!actions) article.querySelector(".msg-body").append(actions = el("div", "msg-actions"));
-        actions.prepend(switcher);
-      }
-      if (!switcher) return;
-      switcher.querySelector(".version-label").textContent = `${index + 1}/${versions.length}`;
-      switcher.querySelector(".version-prev").disabled = index === 0;
-      switcher.querySelector(".version-next").disabled = index === versions.length - 1;
-    });
-  }
-
-  function showOnly(versions, chosen) {
-    for (const version of versions) version.hidden = version !== chosen;
-  }
-
-  // Shown at once; the server remembers the choice, so the next question's history and a reload
-  // follow what the user sees (if it cannot, the version shown before comes back).
-  async function switchVersion(button) {
-    if (!form || chat.isStreaming()) return; // without the composer there is nothing to go on from
-    const article = button.closest(".msg-assistant");
-    const versions = versionsOf(article);
-    const forward = button.classList.contains("version-next");
-    const chosen = versions[versions.indexOf(article) + (forward ? 1 : -1)];
-    if (!chosen) return;
-    showOnly(versions, chosen);
-    const same = chosen.querySelector(forward ? ".version-next" : ".version-prev");
-    (same.disabled ? chosen.querySelector(forward ? ".version-prev" : ".version-next") : same).focus();
-    try {
-      await post(form.dataset.showUrl.replace("{id}", chosen.dataset.messageId), {});
-    } catch {
-      showOnly(versions, article);
-    }
   }
 
   // ---- Editing the last question
@@ -264,7 +176,4 @@
   showConnection();
 
   chat.showConversation = showConversation;
-  chat.questionOf = questionOf;
-  chat.versionsOf = versionsOf;
-  chat.numberVersions = numberVersions;
 })();

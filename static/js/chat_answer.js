@@ -1,18 +1,15 @@
 // The chat page's answers: the composer sends a question, the answer's Server-Sent Events are
 // read from the POST response and rendered with the markup of _message.html (reasoning, answer,
-// sources); stop, retry, regenerate and resend. Loaded last, after chat_common.js and chat.js.
+// sources); stop, retry, regenerate and resend. Loaded last, after chat_common.js, chat_scroll.js,
+// chat_copy.js, chat_versions.js and chat.js.
 "use strict";
 
 (function () {
   const chat = window.chat;
-  const { form, strings, el, icon, post, csrfToken, showConversation } = chat;
-  const thread = document.getElementById("thread");
+  const { form, strings, el, icon, post, csrfToken, showConversation, scrollToEnd, showAnswerStart } = chat;
   const messages = document.getElementById("messages");
-  const jumpButton = document.getElementById("jump");
   let stream = null; // {controller, view} while an answer streams
-  let followBottom = true;
   const PREVIEW_EVERY_MS = 500;
-  const ANSWER_HEADROOM_PX = 16; // space kept above an answer shown from its start
 
   function text(key, n) {
     return strings[key].replace("{n}", n);
@@ -20,27 +17,6 @@
 
   function fromTemplate(id) {
     return document.getElementById(id).content.cloneNode(true);
-  }
-
-  // ---- Scrolling: follow the answer unless the reader has scrolled up.
-
-  function scrollToEnd(force) {
-    if (force) followBottom = true;
-    if (followBottom) thread.scrollTop = thread.scrollHeight;
-  }
-
-  // A finished answer taller than the view is shown from its start: read from its end it makes
-  // no sense (a retrieval-only answer arrives whole, and the page followed it to its end).
-  function showAnswerStart(article) {
-    if (!article || article.offsetHeight + ANSWER_HEADROOM_PX <= thread.clientHeight) return;
-    followBottom = false;
-    const above = article.getBoundingClientRect().top - thread.getBoundingClientRect().top;
-    thread.scrollTop += above - ANSWER_HEADROOM_PX;
-  }
-
-  function onThreadScroll() {
-    followBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
-    jumpButton.hidden = followBottom;
   }
 
   // ---- Composer
@@ -187,16 +163,30 @@
   }
 
   // After a lost connection the server still finishes and saves the answer: reloading shows it.
-  function showFailure(view, message, reload = false) {
-    settle(view);
-    view.failed = true;
+  function failureBox(message, reload = false) {
     const retry = reload
       ? el("button", "button button-small reload-button", icon("retry"), strings.reload)
       : el("button", "button button-small retry-button", icon("retry"), strings.retry);
     retry.type = "button";
     const box = el("div", "error-box", icon("alert"), el("p", "", message), retry);
     box.setAttribute("role", "alert");
-    view.body.append(box);
+    return box;
+  }
+
+  function showFailure(view, message, reload = false) {
+    settle(view);
+    view.failed = true;
+    view.body.append(failureBox(message, reload));
+  }
+
+  // A regenerate the server refused (over the answer limit, say) added no version: the one shown
+  // before comes back, switcher and all, with the server's reason under it.
+  function showRefusedVersion(view, shown, message) {
+    view.article.remove();
+    shown.hidden = false;
+    const box = failureBox(message);
+    box.classList.add("is-refusal");
+    shown.querySelector(".msg-body").append(box);
   }
 
   function showGrounding(view, grounding) {
@@ -272,7 +262,7 @@
       if (data.status !== "failed") view.body.append(fromTemplate("answer-actions")); // it has Retry
       chat.numberVersions(chat.versionsOf(view.article));
       decorate(view.article);
-      if (followBottom) showAnswerStart(view.article);
+      if (chat.isFollowing()) showAnswerStart(view.article);
     },
   };
 
@@ -294,8 +284,9 @@
     current.controller.abort();
   }
 
-  // `previous`: the answer to add a version to (regenerate), asked without a question.
-  async function ask(question, url = form.action, previous = null) {
+  // `previous`: the answer to add a version to (regenerate), asked without a question; `shown`:
+  // the version shown until then, shown again if the server refuses to answer.
+  async function ask(question, url = form.action, previous = null, shown = null) {
     const view = appendAnswer(question, previous);
     const body = new FormData(form);
     if (previous) body.delete("question");
@@ -321,6 +312,7 @@
       if (!done && !view.failed) connectionLost(view);
     } catch (error) {
       if (error.name === "AbortError") showStopped(view);
+      else if (error.userMessage && shown) showRefusedVersion(view, shown, error.userMessage);
       else if (error.userMessage) showFailure(view, error.userMessage);
       else if (!view.failed) connectionLost(view);
     } finally {
@@ -396,11 +388,13 @@
     const saved = kept.length > 0 && form.conversation.value;
     const resendUrl = form.dataset.resendUrl.replace("{id}", form.conversation.value);
     if (saved && text === asked) {
+      const shown = kept.find((version) => !version.hidden) || kept.at(-1);
       for (const version of versions) {
         if (kept.includes(version)) version.hidden = true;
         else version.remove();
       }
-      return ask(text, resendUrl, kept.at(-1));
+      for (const version of kept) version.querySelector(".error-box.is-refusal")?.remove();
+      return ask(text, resendUrl, kept.at(-1), shown);
     }
     for (const version of versions) version.remove();
     question.remove();
@@ -457,23 +451,6 @@
     }
   }
 
-  // A copied answer keeps its markers as "[n]" and ends with the sources it cites, numbered alike.
-  function answerForCopy(article) {
-    const answer = article.querySelector(".answer");
-    if (!answer) return "";
-    const links = [...answer.querySelectorAll("a.cite")];
-    const shown = links.map((link) => link.textContent);
-    links.forEach((link, i) => { link.textContent = "[" + shown[i] + "]"; });
-    const text = answer.innerText.trim();
-    links.forEach((link, i) => { link.textContent = shown[i]; });
-    const sources = [...article.querySelectorAll(".sources .source")].map((source) => {
-      const where = source.querySelector(".source-loc")?.textContent;
-      const title = source.querySelector(".source-doc").textContent + (where ? " — " + where : "");
-      return "[" + source.querySelector(".source-n").textContent + "] " + title;
-    });
-    return sources.length ? text + "\n\n" + strings.sources + "\n" + sources.join("\n") : text;
-  }
-
   function showCitation(link) {
     const card = document.getElementById(link.hash.slice(1));
     if (!card) return;
@@ -486,12 +463,9 @@
   }
 
   chat.askAgain = askAgain;
-  chat.answerForCopy = answerForCopy;
   chat.showCitation = showCitation;
   chat.isStreaming = () => Boolean(stream);
 
-  thread.addEventListener("scroll", onThreadScroll, { passive: true });
-  jumpButton.addEventListener("click", () => scrollToEnd(true));
   decorate(messages);
   scrollToEnd(true);
   showAnswerStart([...messages.querySelectorAll(".msg-assistant")].pop());

@@ -1,6 +1,7 @@
 // Shared by the chat page's scripts, and loaded before them: the page's translated strings and
 // composer, and small helpers to build elements and post to the server. The scripts meet on
-// window.chat: chat.js adds the sidebar and the actions on messages, chat_answer.js the answers.
+// window.chat: chat.js adds the sidebar and the actions on messages, chat_scroll.js the scrolling,
+// chat_copy.js copying, chat_versions.js the versions of an answer, chat_answer.js the answers.
 "use strict";
 
 (function () {
