@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from knowledge import access, admin_views, services
 from knowledge.models import Document, KnowledgeBase
+from policy.admin import FlagInline
 
 ADMIN_CSS = "knowledge/admin/document_progress.css"
 IS_PUBLIC_HELP_FOR_MANAGERS = _(
@@ -172,6 +173,7 @@ class DocumentAdmin(admin.ModelAdmin):
     ]
     fields = ["title", *readonly_fields]
     actions = ["reindex"]
+    inlines = [FlagInline]
 
     class Media:
         css = {"all": [ADMIN_CSS]}
