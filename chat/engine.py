@@ -257,12 +257,13 @@ class Answer:
                 yield event
             return
         question = self.question = replace(self.question, text=checked.text, history=checked.history)
-        passages = await in_pool(
+        found = await in_pool(
             retrieve_passages,
             question=question.text,
             knowledge_bases=question.knowledge_bases,
             context=retrieval_context(question.history),
         )
+        passages = screening.masked_passages(found, checked.matcher)
         self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
         if question.access_lost:
             # Not general knowledge either: the user asked these documents, and may no longer see them.

@@ -45,6 +45,23 @@ class WordListAdmin(admin.ModelAdmin):
         services.word_list_delete(word_list=obj)
 
 
+class FlaggedFilter(admin.SimpleListFilter):
+    """Documents by what the content policy found in them at ingestion."""
+
+    title = _("content policy")
+    parameter_name = "policy"
+
+    def lookups(self, request, model_admin):
+        return [("flagged", _("Flagged")), ("blocked", _("Not indexed: blocked"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "flagged":
+            return queryset.filter(policy_flags__isnull=False).distinct()
+        if self.value() == "blocked":
+            return queryset.filter(policy_flags__action=WordList.Action.BLOCK).distinct()
+        return queryset
+
+
 class FlagInline(admin.TabularInline):
     """The terms of word lists found in a document at ingestion, on the document's admin page."""
 
@@ -55,6 +72,9 @@ class FlagInline(admin.TabularInline):
     readonly_fields = fields
     verbose_name = _("content policy flag")
     verbose_name_plural = _("content policy flags")
+
+    class Media:
+        css = {"all": ["policy/admin/flags.css"]}
 
     def has_view_permission(self, request, obj=None) -> bool:
         return True  # shown only inside the document's page, which checks the document's permissions

@@ -4,8 +4,8 @@ The answer engine (chat.engine) calls `check_question` before retrieval, and rea
 stream through `AnswerScreen` (policy.streams); both report their hits here to the audit log.
 """
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
@@ -13,6 +13,9 @@ from audit.log import record
 from audit.models import Event
 from policy.matching import Hit, Matcher, current_matcher, mask
 from policy.models import WordList
+
+if TYPE_CHECKING:
+    from knowledge.retrieval import Passage
 
 # Distinct terms audited per question, answer or document: a text full of terms writes a bounded
 # number of rows (the detail says how many more there were).
@@ -56,13 +59,20 @@ def check_question(*, text: str, history: list[dict[str, str]], user: Any) -> Ch
     audit_hits(hits, user=user, where=Where.QUESTION)
     blocked = any(hit.action == WordList.Action.BLOCK for hit in hits)
     masked = mask(text, [hit for hit in hits if hit.action == WordList.Action.MASK])
-    earlier = [turn | {"content": _masked_turn(matcher, turn["content"])} for turn in history]
+    earlier = [turn | {"content": _masked(matcher, turn["content"])} for turn in history]
     return CheckedQuestion(masked, earlier, blocked, matcher)
 
 
-def _masked_turn(matcher: Matcher, text: str) -> str:
+def _masked(matcher: Matcher, text: str) -> str:
     hidden = (WordList.Action.BLOCK, WordList.Action.MASK)
     return mask(text, [hit for hit in matcher.find(text) if hit.action in hidden])
+
+
+def masked_passages(passages: list["Passage"], matcher: Matcher) -> list["Passage"]:
+    """Retrieved passages with the terms of block and mask lists masked, so they reach neither the
+    model nor the sources shown. Not audited: documents were flagged when they were ingested, and a
+    block list's term keeps a document out of the index (unless the list changed since)."""
+    return [replace(p, text=_masked(matcher, p.text)) for p in passages]
 
 
 def audit_hits(hits: list[Hit], *, user: Any, where: str, target: str = "") -> None:

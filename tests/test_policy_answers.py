@@ -21,7 +21,9 @@ CONFIG = ModelConfig(name="R1", model="deepseek-reasoner", base_url="http://mode
 
 
 def answer(kb, user, model: ScriptedModel, text: str = QUESTION, **question) -> list:
-    asked = engine.Question(text=text, knowledge_bases=[kb], config=CONFIG, user=user, **question)
+    asked = engine.Question(
+        **({"text": text, "knowledge_bases": [kb], "config": CONFIG, "user": user} | question)
+    )
 
     async def collect() -> list:
         return [event async for event in engine.Answer(asked, stream_chat=model).events()]
@@ -127,3 +129,13 @@ def test_the_chat_page_replaces_a_withdrawn_answer_and_saves_the_notice(user, kb
     saved = Message.objects.get(role="assistant")
     assert saved.content == dict(events)["withdrawn"]["text"] and saved.reasoning == ""
     assert "withdrawn" in dict(events)["done"]["html"]
+
+
+def test_passages_are_masked_before_the_model_and_in_the_sources(kb, user, guide):
+    word_list("内部", MASK, "6710亿")
+    model = ScriptedModel(Content("好的 [1]。"), Done("stop"))
+    outcome = answer(kb, user, model)[-1]
+    assert "6710亿" not in str(model.prompts) and "*****（671B）" in str(model.prompts)
+    assert "6710亿" not in str(outcome.citations)
+    passages_only = answer(kb, user, model, config=None)[-1]
+    assert "6710亿" not in str(passages_only.citations) + passages_only.content

@@ -74,3 +74,13 @@ def test_the_document_page_shows_the_flag_with_the_term_marked(kb, tmp_path, man
     client.force_login(manager)  # a knowledge manager, with no permission on word lists
     page = client.get(reverse("admin:knowledge_document_change", args=[document.id])).content.decode()
     assert "Content policy flags" in page and "<mark>内部价格</mark>" in page and "watch" in page
+
+
+def test_the_document_list_filters_flagged_and_blocked_documents(kb, tmp_path, admin_client):
+    word_list("禁止", WordList.Action.BLOCK, "内部价格")
+    ingest_texts(kb, tmp_path, HANDBOOK | {"clean.txt": "Nothing to see here."})
+    changelist = reverse("admin:knowledge_document_changelist")
+    for value in ("flagged", "blocked"):
+        page = admin_client.get(changelist, {"policy": value}).content.decode()
+        assert "handbook.txt" in page and "clean.txt" not in page
+    assert "clean.txt" in admin_client.get(changelist).content.decode()
