@@ -7,13 +7,13 @@ unreachable before anything streamed: the passages, as without a model, when the
 
 `Answer.events()` yields typed events: `Searching` (retrieval started), `Passages` (what the answer
 may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, `Withdrawn` (the content
-policy stopped the answer), and last `Outcome` with the resolved citations.
+policy stopped the answer), and last `Outcome` with the resolved citations. The chat page, the
+`ask` command, the REST ask and `/v1` only relay these; saving a conversation is chat.recording's.
 
 The content policy (policy/) is applied here, once for every caller: the question is checked before
 retrieval (a block list's term refuses it with the error CONTENT_POLICY; a mask list's goes to
-retrieval and the model as asterisks), and the model's reply is read through the word lists as it
-streams. The chat page, the `ask` command, the REST ask and `/v1` only relay these;
-saving a conversation is chat.recording's.
+retrieval and the model as asterisks), retrieved passages are masked, and the model's reply is read
+through the word lists as it streams.
 """
 
 import logging
