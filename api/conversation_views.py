@@ -73,8 +73,8 @@ class ConversationAsk(AsyncAPIView):
             (200, "text/event-stream"): OpenApiResponse(
                 OpenApiTypes.STR,
                 description="With stream=true: events meta, searching, passages, reasoning*, content*, "
-                "error?, done, each `event: <name>` with a JSON `data:` line, as the chat page receives "
-                "them.",
+                "withdrawn?, error?, done, each `event: <name>` with a JSON `data:` line, as the chat page "
+                "receives them.",
             ),
             502: OpenApiResponse(description="The language model failed; the error names why."),
         },
@@ -107,15 +107,21 @@ async def _answer_as_json(
         message = _("The answer could not be saved.")
         raise ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if message.status == Message.Status.FAILED:
-        revoked_since = message.error_code == engine.KEY_REVOKED
         raise ApiError(
             message.error,
             code=message.error_code or "upstream_error",
-            status_code=status.HTTP_401_UNAUTHORIZED if revoked_since else status.HTTP_502_BAD_GATEWAY,
+            status_code=_FAILED_STATUS.get(message.error_code, status.HTTP_502_BAD_GATEWAY),
             message_id=message.id,
             **_detail(done),
         )
     return Response(MessageSerializer(message).data | _detail(done))
+
+
+# How an answer that failed for a reason of ours is reported; the model's own failures are 502.
+_FAILED_STATUS = {
+    engine.KEY_REVOKED: status.HTTP_401_UNAUTHORIZED,
+    engine.CONTENT_POLICY: status.HTTP_400_BAD_REQUEST,  # the question was refused
+}
 
 
 def _detail(done: dict) -> dict:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -26,6 +26,7 @@ from api.errors import ApiError, api_exception
 from api.key_watch import revocation_check
 from chat import engine, llm, providers
 from knowledge.models import KnowledgeBase
+from policy import screening
 
 logger = logging.getLogger(__name__)
 MODEL_PREFIX = "kb:"
@@ -145,17 +146,29 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
         body.is_valid(raise_exception=True)
         params = body.validated_data
         kb, config = _resolve_model(request.user, params["model"])
-        asked = _question(request.user, kb, config, params["messages"])
-        answer = engine.Answer(asked, revoked=revocation_check(request))
-        staff = request.user.is_staff
-        if params["stream"]:
-            include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
-            chunks = _stream(answer, params["model"], include_usage, staff, translation.get_language())
-            response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"
-            return response
-        return _complete(answer, params["model"], staff)
+        question = _question(request.user, kb, config, params["messages"])
+        answer = engine.Answer(question, revoked=revocation_check(request))
+        return _respond(answer, params, request.user.is_staff, translation.get_language())
+
+
+async def _respond(answer: engine.Answer, params: dict, staff: bool, language: str) -> HttpResponseBase:
+    # Checked before a stream starts, so a refused question is a 400 whether streamed or not.
+    if (await answer.checked_question()).blocked:
+        translation.activate(language)
+        raise _refused()
+    if params["stream"]:
+        include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
+        chunks = _stream(answer, params["model"], include_usage, staff, language)
+        response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+    return await _complete(answer, params["model"], staff)
+
+
+def _refused() -> ApiError:
+    notice = screening.question_blocked_notice()
+    return ApiError(notice, code=engine.CONTENT_POLICY, status_code=status.HTTP_400_BAD_REQUEST)
 
 
 def _for_caller(error: providers.Error, staff: bool) -> providers.Error:
@@ -176,6 +189,8 @@ async def _complete(answer: engine.Answer, model: str, staff: bool) -> Response:
     outcome = answer.outcome()
     if outcome.error is not None and outcome.error.code == engine.KEY_REVOKED:
         raise exceptions.AuthenticationFailed(outcome.error.message)
+    if outcome.error is not None and outcome.error.code == engine.CONTENT_POLICY:
+        raise _refused()
     if outcome.error is not None:
         error = _for_caller(outcome.error, staff)
         raise ApiError(error.message, code=error.code, status_code=_status_of(error))
@@ -221,11 +236,11 @@ async def _stream(
                         reasoning = {"content": None, "reasoning_content": "".join(held)}
                         yield openai_format.sse_data(openai_format.chunk(head, reasoning))
                     delta = {"content": text, "reasoning_content": None}
+                case engine.Withdrawn():
+                    break  # the content policy stopped it: it ends with finish_reason "content_filter"
                 case providers.Error():
                     # As DeepSeek does: an error object in the stream, and no [DONE].
-                    yield openai_format.sse_data(
-                        openai_format.upstream_error_object(_for_caller(event, staff))
-                    )
+                    yield openai_format.sse_data(openai_format.upstream_error_object(_for_caller(event, staff)))
                     return
                 case _:
                     continue

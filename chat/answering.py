@@ -29,9 +29,9 @@ async def answer_question(
     revoked: engine.Check | None = None,
     reanswer: Message | None = None,
 ) -> AsyncIterator[Event]:
-    """Yield (event, data) pairs: meta, searching, passages, reasoning*, content*, error?, done. With
-    `reanswer` (the question, already saved, that `question` is the text of) a new version of its
-    answer is written."""
+    """Yield (event, data) pairs: meta, searching, passages, reasoning*, content*, withdrawn?, error?,
+    done. With `reanswer` (the question, already saved, that `question` is the text of) a new version
+    of its answer is written."""
     config = llm.model_config(conversation.model or None)
     turn = await in_pool(
         recording.start_turn,
@@ -97,6 +97,9 @@ def _shown(event: engine.Event, *, staff: bool) -> Event | None:
             return "content", {"text": text, "replaces_reasoning": True}
         case engine.providers.Content(text=text):
             return "content", {"text": text}
+        case engine.Withdrawn(notice=notice):
+            # The page replaces what it showed of the answer (and its reasoning) with the notice.
+            return "withdrawn", {"text": notice}
         case engine.providers.Error(code=code, retryable=retryable):
             message = engine.error_message(event, administrator=staff)
             return "error", {"message": message, "code": code, "retryable": retryable}

@@ -6,17 +6,23 @@ allows it. Otherwise: the prompt, the model's stream, and the citations it made.
 unreachable before anything streamed: the passages, as without a model, when the caller wants that.
 
 `Answer.events()` yields typed events: `Searching` (retrieval started), `Passages` (what the answer
-may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, and last `Outcome` with the
-resolved citations. The chat page, the `ask` command, the REST ask and `/v1` only relay these;
-saving a conversation is chat.recording's. However an answer ends, the question is written to the
-audit log once, here, so that no way of asking goes unrecorded (chat.question_log says what).
+may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, `Withdrawn` (the content
+policy stopped the answer), and last `Outcome` with the resolved citations. The chat page, the
+`ask` command, the REST ask and `/v1` only relay these; saving a conversation is chat.recording's.
+However an answer ends, the question is written to the audit log once, here, so that no way of
+asking goes unrecorded (chat.question_log says what).
+
+The content policy (policy/) is applied here, once for every caller: the question is checked before
+retrieval (a block list's term refuses it with the error CONTENT_POLICY; a mask list's goes to
+retrieval and the model as asterisks), retrieved passages are masked, and the model's reply is read
+through the word lists as it streams.
 """
 
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -26,6 +32,8 @@ from chat.models import Message
 from chatsite.db_threads import in_pool
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
+from policy import screening
+from policy.streams import AnswerScreen
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +44,8 @@ StreamChat = Callable[[providers.ModelConfig, list[dict[str, str]]], AsyncIterat
 KEY_REVOKED = "invalid_api_key"  # the code of the error that ends such an answer (OpenAI's)
 # Errors after which the model said nothing: the passages still answer, as without a model.
 MODEL_UNAVAILABLE = frozenset({"unreachable", "timeout"})
+CONTENT_POLICY = "content_policy"  # the code of the error that refuses a question (policy/)
+CONTENT_FILTERED = "content_filter"  # the finish reason of a withdrawn answer (OpenAI's)
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class Question:
     client_instructions: Sequence[str] = ()  # an API client's own system messages
     # When the model cannot be reached, answer with the passages instead of failing.
     fall_back_to_passages: bool = True
-    asker: Any = None  # the user asking, for the audit log
+    asker: Any = None  # the user asking: for the audit log and the content policy's hits
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,13 @@ class Searching:
 @dataclass(frozen=True)
 class Passages:
     passages: list[Passage]  # those the answer may cite
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """The content policy stopped the answer: what was shown of it is replaced by `notice`."""
+
+    notice: str
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,7 @@ Event = (
     | providers.Content
     | providers.Usage
     | providers.Error
+    | Withdrawn
     | Outcome
 )
 
@@ -206,6 +224,21 @@ class Answer:
         self._finish_reason = "stop"
         self._usage: providers.Usage | None = None
         self._error: providers.Error | None = None
+        self._checked: screening.CheckedQuestion | None = None
+
+    async def checked_question(self) -> screening.CheckedQuestion:
+        """The question after the content policy (checked once, audited once): callers that must
+        refuse before answering (`/v1`'s 400) ask early; the events ask anyway."""
+        if self._checked is None:
+            question = self.question
+            self._checked = await in_pool(
+                screening.check_question,
+                writes=True,
+                text=question.text,
+                history=question.history,
+                user=question.asker,
+            )
+        return self._checked
 
     async def events(self) -> AsyncIterator[Event]:
         try:
@@ -228,13 +261,20 @@ class Answer:
         yield self.outcome()
 
     async def _decide(self) -> AsyncIterator[Event]:
-        question = self.question
-        passages = await in_pool(
+        checked = await self.checked_question()
+        if checked.blocked:
+            notice = screening.question_blocked_notice()
+            for event in (Passages([]), self._failed(providers.Error(code=CONTENT_POLICY, message=notice))):
+                yield event
+            return
+        question = self.question = replace(self.question, text=checked.text, history=checked.history)
+        found = await in_pool(
             retrieve_passages,
             question=question.text,
             knowledge_bases=question.knowledge_bases,
             context=retrieval_context(question.history),
         )
+        passages = screening.masked_passages(found, checked.matcher)
         self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
         if question.access_lost:
             # Not general knowledge either: the user asked these documents, and may no longer see them.
@@ -276,12 +316,28 @@ class Answer:
         if await self._stop_asked():  # while the passages were being found
             return
         stream = until_revoked(self._stream_chat(config, prompt.messages), self._revoked)
+        screen = AnswerScreen((await self.checked_question()).matcher)
         async with aclosing(stream):
             async for event in stream:
-                if await self._stop_asked():
+                stopping = await self._stop_asked()
+                # A stop keeps what arrived, with what the screen held back to see whole terms.
+                screened = screen.finish() if stopping else screen.read(event)
+                if hits := screen.new_hits():
+                    await in_pool(
+                        screening.audit_hits,
+                        writes=True,
+                        hits=hits,
+                        user=question.asker,
+                        where=screening.Where.ANSWER,
+                    )
+                if screen.blocked:
+                    yield self._withdrawn()
                     return  # closing the stream closes the upstream request: no more tokens are billed
-                for shown in self._note(event, passages):
-                    yield shown
+                for piece in screened:
+                    for shown in self._note(piece, passages):
+                        yield shown
+                if stopping:
+                    return
 
     async def _stop_asked(self) -> bool:
         if self._stopped is not None and await self._stopped():
@@ -326,6 +382,14 @@ class Answer:
     def _falls_back(self, code: str) -> bool:
         said_nothing = not self._reasoning and not self._content
         return self.question.fall_back_to_passages and code in MODEL_UNAVAILABLE and said_nothing
+
+    def _withdrawn(self) -> Withdrawn:
+        notice = screening.answer_withdrawn_notice()
+        self._reasoning.clear()
+        self._first_reasoning = None
+        self._content[:] = [notice]
+        self._finish_reason = CONTENT_FILTERED
+        return Withdrawn(notice)
 
     def _said(self, text: str) -> providers.Content:
         self._content.append(text)

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "api",
     "audit",
     "accounts",
+    "policy",
     "chatsite.sign_in.SignInRecordsConfig",  # django-axes: the sign-in throttle and its records
 ]
 
@@ -356,6 +357,10 @@ LLM_MODELS = env_json("LLM_MODELS")
 for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
     if isinstance(_entry, dict) and "api_key_env" in _entry:
         _entry["api_key"] = env_str(str(_entry.pop("api_key_env")))
+
+# Content policy (policy/): terms per word list, and the size of a .txt imported into one.
+POLICY_MAX_TERMS = env_int("POLICY_MAX_TERMS", 20_000, minimum=1)
+POLICY_IMPORT_MAX_KB = env_int("POLICY_IMPORT_MAX_KB", 1024, minimum=1)
 
 # The REST API (/api/v1/) and the OpenAI-compatible endpoint (/v1): a session or an API key, and
 # request rates per key and per user (whichever key or session the user calls with).

@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from knowledge import access, admin_views, audit_trail, services
 from knowledge.models import Document, KnowledgeBase
+from policy.admin import FlaggedFilter, FlagInline
 
 ADMIN_CSS = "knowledge/admin/document_progress.css"
 IS_PUBLIC_HELP_FOR_MANAGERS = _(
@@ -164,7 +165,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ["title", "knowledge_base", "state", "chunks", "size_display", "created_at"]
-    list_filter = ["status", ("knowledge_base", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["status", ("knowledge_base", admin.RelatedOnlyFieldListFilter), FlaggedFilter]
     list_select_related = ["knowledge_base"]
     search_fields = ["title"]
     readonly_fields = [
@@ -182,6 +183,7 @@ class DocumentAdmin(admin.ModelAdmin):
     ]
     fields = ["title", *readonly_fields]
     actions = ["reindex"]
+    inlines = [FlagInline]
 
     class Media:
         css = {"all": [ADMIN_CSS]}

@@ -26,8 +26,10 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from knowledge import chunking, embedding, extract, search_index, services
+from knowledge.locations import location_label
 from knowledge.models import Chunk, Document
 from knowledge.time_limit import TimeLimitReached, time_limit
+from policy import documents as policy_documents
 
 logger = logging.getLogger(__name__)
 # While a group is read, its documents are marked alive this often: the sweep re-queues documents
@@ -122,7 +124,17 @@ def _prepare(document: Document) -> _Work:
         )
     if not drafts:
         raise extract.ExtractionError("The file contains no text.")
+    _screen(document, drafts)
     return _Work(document, drafts, [content_hash(d.text) for d in drafts])
+
+
+def _screen(document: Document, drafts: list[chunking.ChunkDraft]) -> None:
+    """Flag the document with the content policy's terms; a block list's term keeps it out of the index."""
+    passages = [
+        policy_documents.Passage(d.text, location_label(page=d.page, heading=d.heading)) for d in drafts
+    ]
+    if reason := policy_documents.screen_document(document=document, passages=passages):
+        raise extract.ExtractionError(reason)
 
 
 def _stopped_by_task_limit(error: BaseException | None) -> bool:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission, User
+from django.core.cache import cache
 from django.core.files import File
 from django.db import connections
 from django.test import Client
@@ -15,6 +16,7 @@ from chat import answering, rate_limits
 from chat.models import Conversation, Message
 from knowledge import embedding, index, ingestion, services, tasks
 from knowledge.models import Document, KnowledgeBase
+from policy import matching as policy_matching
 from tests.browser import live_app, page  # noqa: F401  (fixtures)
 from tests.directory import directory  # noqa: F401  (a fixture)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
@@ -73,6 +75,13 @@ def _default_language() -> Iterator[None]:
     translation.activate(django_settings.LANGUAGE_CODE)
     yield
     translation.activate(django_settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_word_lists() -> None:
+    """Each test starts from the word lists of its own database: a test's lists go with its database,
+    where production deletes them through policy.services, which announces the change."""
+    cache.delete(policy_matching.STAMP_KEY)
 
 
 @pytest.fixture(autouse=True)

@@ -238,6 +238,18 @@
       view.text += data.text;
       schedulePreview(view);
     },
+    // The content policy stopped the answer: nothing of it, or of its reasoning, stays on the page.
+    withdrawn(view, data) {
+      view.done = true; // a preview of the withdrawn text still on its way is not shown
+      clearInterval(view.reasoning?.timer);
+      view.reasoning?.details.remove();
+      view.reasoning = null;
+      answerText(view);
+      view.tail = document.createTextNode(data.text);
+      view.answer.classList.add("is-plain");
+      view.answer.replaceChildren(view.tail);
+      view.text = data.text;
+    },
     error(view, data) {
       showFailure(view, data.message || strings.requestFailed);
     },
