@@ -240,7 +240,8 @@ async def _stream(
                     break  # the content policy stopped it: it ends with finish_reason "content_filter"
                 case providers.Error():
                     # As DeepSeek does: an error object in the stream, and no [DONE].
-                    yield openai_format.sse_data(openai_format.upstream_error_object(_for_caller(event, staff)))
+                    error = openai_format.upstream_error_object(_for_caller(event, staff))
+                    yield openai_format.sse_data(error)
                     return
                 case _:
                     continue
