@@ -22,7 +22,7 @@ CONFIG = ModelConfig(name="R1", model="deepseek-reasoner", base_url="http://mode
 
 def answer(kb, user, model: ScriptedModel, text: str = QUESTION, **question) -> list:
     asked = engine.Question(
-        **({"text": text, "knowledge_bases": [kb], "config": CONFIG, "user": user} | question)
+        **({"text": text, "knowledge_bases": [kb], "config": CONFIG, "asker": user} | question)
     )
 
     async def collect() -> list:
