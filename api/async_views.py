@@ -36,7 +36,8 @@ class AsyncAPIView(APIView):
                 response = await response
         except Exception as exc:
             response = self.handle_exception(exc)
-        self.response = self.finalize_response(drf_request, response, *args, **kwargs)
+        # The stubs ask for a Response; DRF finalizes any HttpResponseBase (a stream, here).
+        self.response = self.finalize_response(drf_request, response, *args, **kwargs)  # type: ignore[arg-type]
         return self.response
 
     def _handle(self, request: Request, *args, **kwargs) -> Handled:

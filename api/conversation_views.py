@@ -1,12 +1,12 @@
 """REST endpoints for your own conversations, and asking in them (/api/v1/conversations/)."""
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
-from rest_framework.request import Request
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from api.async_views import AsyncAPIView, Handled
@@ -22,9 +22,10 @@ from api.serializers import (
 from chat import conversations, engine, streaming
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
+from chatsite.signed_in import SignedInApiRequest
 
 
-def own_conversations(request: Request):
+def own_conversations(request: SignedInApiRequest) -> QuerySet[Conversation]:
     return Conversation.objects.filter(user=request.user)
 
 
@@ -32,12 +33,13 @@ def own_conversations(request: Request):
 class ConversationList(generics.ListCreateAPIView):
     """Your conversations, most recent first; create one on the knowledge bases to ask in."""
 
+    request: SignedInApiRequest  # IsAuthenticated, the API's default permission
     serializer_class = ConversationSerializer
 
     def get_queryset(self):
         return own_conversations(self.request).prefetch_related("knowledge_bases")
 
-    def perform_create(self, serializer: ConversationSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.save(user=self.request.user)
 
 
@@ -45,6 +47,7 @@ class ConversationList(generics.ListCreateAPIView):
 class ConversationDetail(generics.RetrieveUpdateDestroyAPIView):
     """One of your conversations with its messages; rename it (or change its model), or delete it."""
 
+    request: SignedInApiRequest
     lookup_url_kwarg = "conversation_id"
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
@@ -79,7 +82,7 @@ class ConversationAsk(AsyncAPIView):
             502: OpenApiResponse(description="The language model failed; the error names why."),
         },
     )
-    def post(self, request: Request, conversation_id: int) -> Handled:
+    def post(self, request: SignedInApiRequest, conversation_id: int) -> Handled:
         ask = AskSerializer(data=request.data)
         ask.is_valid(raise_exception=True)
         conversation = get_object_or_404(own_conversations(request), id=conversation_id)
@@ -104,8 +107,11 @@ async def _answer_as_json(
             done = item[1]
     message = await in_pool(_saved_answer, message_id=done.get("message_id"), conversation=conversation)
     if message is None:
-        message = _("The answer could not be saved.")
-        raise ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        raise ApiError(
+            _("The answer could not be saved."),
+            code="internal",
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     if message.status == Message.Status.FAILED:
         raise ApiError(
             message.error,
@@ -130,4 +136,6 @@ def _detail(done: dict) -> dict:
 
 
 def _saved_answer(*, message_id: int | None, conversation: Conversation) -> Message | None:
+    if message_id is None:
+        return None
     return Message.objects.filter(id=message_id, conversation=conversation).first()

@@ -51,9 +51,16 @@ def api_exception(exc: Exception) -> exceptions.APIException:
     return ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+def drf_response(exc: exceptions.APIException, context: dict) -> Response:
+    """DRF's response to an API exception; it also sets Retry-After and WWW-Authenticate."""
+    response = exception_handler(exc, context)
+    assert response is not None, "DRF answers every APIException"
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     exc = api_exception(exc)
-    response = exception_handler(exc, context)  # also sets Retry-After and WWW-Authenticate
+    response = drf_response(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = error_body("invalid", _("The request is not valid."), fields=fields)

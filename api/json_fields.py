@@ -5,12 +5,14 @@ its BooleanField "yes", 1 and "on". A JSON API that says "an integer" refuses th
 which tells a client its request is not what it meant.
 """
 
+from typing import TypeGuard
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
-def _is_number(data: object) -> bool:
+def _is_number(data: object) -> TypeGuard[int | float]:
     return isinstance(data, int | float) and not isinstance(data, bool)  # True is an int in Python
 
 

@@ -18,11 +18,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, exception_handler
+from rest_framework.views import APIView
 
 from api import openai_format
 from api.async_views import AsyncAPIView, Handled
-from api.errors import ApiError, api_exception
+from api.errors import ApiError, api_exception, drf_response
 from api.key_watch import revocation_check
 from chat import engine, llm, providers
 from knowledge.models import KnowledgeBase
@@ -34,7 +34,7 @@ MODEL_PREFIX = "kb:"
 
 def openai_exception_handler(exc: Exception, context: dict) -> Response:
     exc = api_exception(exc)
-    response = exception_handler(exc, context)  # also sets Retry-After and WWW-Authenticate
+    response = drf_response(exc, context)
     response.data = openai_format.api_error_object(exc)
     return response
 

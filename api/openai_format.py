@@ -97,7 +97,7 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         max_length=200, help_text=_("kb:<slug>, or kb:<slug>@<model> to pick the language model.")
     )
     # The count is checked before any message is read.
-    messages = ChatMessageSerializer(
+    messages = ChatMessageSerializer(  # type: ignore[call-arg]  # the stubs miss many=True's max_length
         many=True,
         allow_empty=False,
         max_length=MAX_MESSAGES,
@@ -129,13 +129,18 @@ class ChatCompletionRequestSerializer(serializers.Serializer):
         if question is None or question["role"] != "user" or not question["content"].strip():
             raise serializers.ValidationError(_("The last message must be the user's question."))
         if len(question["content"]) > MAX_QUESTION_CHARS:
-            message = _("The question may have at most %(max)d characters; this one has %(count)d.")
-            message %= {"max": MAX_QUESTION_CHARS, "count": len(question["content"])}
-            raise serializers.ValidationError({said[-1]: {"content": [message]}})
+            message = _("The question may have at most %(max)d characters; this one has %(count)d.") % {
+                "max": MAX_QUESTION_CHARS,
+                "count": len(question["content"]),
+            }
+            raise serializers.ValidationError({str(said[-1]): {"content": [message]}})
         total = sum(len(m["content"]) for m in messages)
         if total > MAX_TOTAL_CHARS:
-            message = _("The messages may have at most %(max)d characters in all; these have %(count)d.")
-            raise serializers.ValidationError(message % {"max": MAX_TOTAL_CHARS, "count": total})
+            message = _("The messages may have at most %(max)d characters in all; these have %(count)d.") % {
+                "max": MAX_TOTAL_CHARS,
+                "count": total,
+            }
+            raise serializers.ValidationError(message)
         return messages
 
 
@@ -149,7 +154,8 @@ class ModelSerializer(serializers.Serializer):
 
 class ModelListSerializer(serializers.Serializer):
     object = serializers.CharField()
-    data = ModelSerializer(many=True)
+    # The serializer's metaclass moves declared fields off the class: Serializer.data stays as it is.
+    data = ModelSerializer(many=True)  # type: ignore[assignment]
 
 
 def envelope(model: str, kind: str) -> dict:

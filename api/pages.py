@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from api.models import ApiKey
 from api.openai_compat import MODEL_PREFIX
 from api.services import api_key_create, api_key_revoke
+from chatsite.signed_in import SignedInRequest
 from knowledge.models import KnowledgeBase
 
 NEW_KEY_SESSION = "api_new_key"
@@ -26,7 +27,7 @@ class ApiKeyForm(forms.Form):
 
 
 @login_required
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: SignedInRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         key, secret = api_key_create(user=request.user, name=form.cleaned_data["name"])
@@ -48,7 +49,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def api_key_revoke_view(request: HttpRequest, key_id: int) -> HttpResponse:
+def api_key_revoke_view(request: SignedInRequest, key_id: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, id=key_id, user=request.user)
     api_key_revoke(api_key=key, user=request.user)
     messages.success(request, _("The key “%(name)s” was revoked.") % {"name": key.name})

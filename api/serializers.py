@@ -1,5 +1,7 @@
 """Input and output shapes of the REST API (/api/v1/)."""
 
+from typing import cast
+
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -11,6 +13,11 @@ from knowledge import access
 from knowledge.models import Document, KnowledgeBase
 from knowledge.retrieval import MODES
 from knowledge.views import MAX_QUERY_CHARS, MAX_TOP_K
+
+
+def _many_related(serializer: serializers.ModelSerializer, name: str) -> serializers.ManyRelatedField:
+    """The field a ModelSerializer makes for a many-to-many field, whose choices a request narrows."""
+    return cast(serializers.ManyRelatedField, serializer.fields[name])
 
 
 class KnowledgeBaseSerializer(serializers.ModelSerializer):
@@ -48,7 +55,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["groups"].child_relation.queryset = access.assignable_groups(
+            _many_related(self, "groups").child_relation.queryset = access.assignable_groups(
                 user=request.user, knowledge_base=self._stored()
             )
 
@@ -72,7 +79,9 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
 
 
 class DocumentSerializer(serializers.ModelSerializer):
-    knowledge_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    knowledge_base: serializers.SlugRelatedField[KnowledgeBase] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     progress_percent = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -216,9 +225,8 @@ class ConversationSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None:
             # Slugs of knowledge bases the user may not read are "not found", like unknown ones.
-            self.fields["knowledge_bases"].child_relation.queryset = KnowledgeBase.objects.readable_by(
-                request.user
-            )
+            readable = KnowledgeBase.objects.readable_by(request.user)
+            _many_related(self, "knowledge_bases").child_relation.queryset = readable
 
     def validate_model(self, value: str) -> str:
         return _model_name(value)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 
 from audit.models import Event
@@ -14,7 +14,7 @@ TARGET_CHARS = 200
 def record(
     kind: Event.Kind,
     *,
-    user: AbstractBaseUser | AnonymousUser | None = None,
+    user: User | AnonymousUser | None = None,
     username: str = "",
     request: HttpRequest | None = None,
     target: str = "",

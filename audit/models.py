@@ -3,7 +3,7 @@
 Rows are append-only for every caller: saving an existing row, `update()` and `delete()` raise. The one
 way rows leave is the retention purge (`audit.retention`), which records that it ran."""
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -57,7 +57,7 @@ class Event(models.Model):
     summary = models.CharField(_("summary"), max_length=500, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
 
-    objects: ClassVar[models.Manager["Event"]] = EventQuerySet.as_manager()  # type: ignore[assignment]
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

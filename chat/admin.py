@@ -38,7 +38,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_select_related = ["reply_to", "conversation__user"]
     search_fields = ["feedback", "content", "reply_to__content"]
     ordering = ["-created_at", "-id"]
-    fields = [
+    readonly_fields = (
         "created_at",
         "asked_by",
         "knowledge_base_names",
@@ -48,8 +48,8 @@ class FeedbackAdmin(admin.ModelAdmin):
         "answer",
         "passages",
         "model",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
 
     def get_queryset(self, request):
         answers = feedback.feedback_visible_to(user=request.user).select_related(*self.list_select_related)

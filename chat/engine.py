@@ -20,7 +20,7 @@ through the word lists as it streams.
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 # Asked as an answer streams: whether to stop it (keeping what arrived), or whether the API key
 # the question came with has been revoked since (ending it with an error).
 Check = Callable[[], Awaitable[bool]]
-StreamChat = Callable[[providers.ModelConfig, list[dict[str, str]]], AsyncIterator[providers.Event]]
+StreamChat = Callable[[providers.ModelConfig, list[dict[str, str]]], AsyncGenerator[providers.Event, None]]
 KEY_REVOKED = "invalid_api_key"  # the code of the error that ends such an answer (OpenAI's)
 # Errors after which the model said nothing: the passages still answer, as without a model.
 MODEL_UNAVAILABLE = frozenset({"unreachable", "timeout"})
@@ -178,8 +178,8 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
 
 
 async def until_revoked(
-    stream: AsyncIterator[providers.Event], revoked: Check | None
-) -> AsyncIterator[providers.Event]:
+    stream: AsyncGenerator[providers.Event, None], revoked: Check | None
+) -> AsyncGenerator[providers.Event, None]:
     """The model's events until the API key the question came with is revoked (or its user
     deactivated): then the upstream request is closed, so no more tokens are generated or billed,
     and the stream ends with an Error, as when the upstream fails."""
@@ -292,7 +292,7 @@ class Answer:
             yield event
 
     def _reply_without_model(
-        self, passages: list[Passage], text: str, grounding: str = Message.Grounding.DOCUMENTS
+        self, passages: list[Passage], text: str, grounding: Message.Grounding = Message.Grounding.DOCUMENTS
     ) -> list[Event]:
         self._passages, self._grounding = passages, grounding
         return [Passages(passages), self._said(text)]

@@ -19,7 +19,7 @@ class Conversation(models.Model):
         ordering = ["-updated_at"]
 
     def __str__(self) -> str:
-        return self.title or _("New chat")
+        return self.title or str(_("New chat"))
 
     def get_absolute_url(self) -> str:
         return reverse("chat:conversation", args=[self.id])
@@ -78,6 +78,12 @@ class Message(models.Model):
     rating = models.CharField(_("rating"), max_length=10, choices=Rating.choices, blank=True)
     feedback = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(_("date"), auto_now_add=True)
+
+    # Not stored: set on the messages a conversation's page shows (chat.conversations.conversation_thread
+    # and chat.views), which of its question's answers this one is, of how many, and the answer as HTML.
+    version: int
+    version_count: int
+    html: str
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,11 +29,11 @@ logger = logging.getLogger(__name__)
 
 
 class OpenAICompatible(Provider):
-    def stream(self, config: ModelConfig, messages: list[dict[str, str]]) -> AsyncIterator[Event]:
+    def stream(self, config: ModelConfig, messages: list[dict[str, str]]) -> AsyncGenerator[Event, None]:
         return stream_chat(config, messages)
 
 
-async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> AsyncIterator[Event]:
+async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> AsyncGenerator[Event, None]:
     """Yield Reasoning/Content as they arrive, then Usage (when reported) and Done, or a final Error.
 
     When the model is expected to reason but sends neither reasoning field, content up to
@@ -135,7 +135,7 @@ def _retry_wait(exc: openai.APIStatusError, attempt: int) -> float | None:
 
 async def _server_sent_events(response: httpx2.Response) -> AsyncIterator[tuple[str, str]]:
     """(event name, data) of each server-sent event; comments (keep-alives) are skipped."""
-    name, data = "", []
+    name, data = "", list[str]()
     async for line in response.aiter_lines():
         if not line:
             if data:

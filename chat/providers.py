@@ -23,7 +23,7 @@ the `api` name, and run the contract tests of tests/test_providers.py against it
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from functools import cache
 
@@ -86,7 +86,7 @@ class Provider(ABC):
     """Speaks one kind of upstream API; see the module docstring for the contract."""
 
     @abstractmethod
-    def stream(self, config: ModelConfig, messages: list[dict[str, str]]) -> AsyncIterator[Event]: ...
+    def stream(self, config: ModelConfig, messages: list[dict[str, str]]) -> AsyncGenerator[Event, None]: ...
 
 
 @cache
@@ -96,6 +96,6 @@ def provider_for(api: str) -> Provider:
     return provider
 
 
-def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> AsyncIterator[Event]:
+def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> AsyncGenerator[Event, None]:
     """The model's reply as events, from the provider its `api` names (see the module docstring)."""
     return provider_for(config.api).stream(config, messages)

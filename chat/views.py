@@ -1,7 +1,15 @@
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,7 +21,11 @@ from chat import answering, conversations, llm, rate_limits, rendering, streamin
 from chat.models import Conversation, Message
 from chatsite.bad_requests import parse_id
 from chatsite.db_threads import in_request_thread
+from chatsite.signed_in import SignedInRequest
 from knowledge.models import KnowledgeBase
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 MAX_PREVIEW_CHARS = 200_000
 ANSWER_LIMIT_MESSAGE = ngettext_lazy(
@@ -83,7 +95,7 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 @login_required
 @require_GET
-def conversation_list(request: HttpRequest) -> HttpResponse:
+def conversation_list(request: SignedInRequest) -> HttpResponse:
     """The sidebar's list alone, for searching as the user types."""
     current_id = request.GET.get("current", "")
     current = None
@@ -146,7 +158,9 @@ def show(request: HttpRequest, message_id: int) -> JsonResponse:
     return JsonResponse({"shown": answer.id})
 
 
-def _over_limit(request: HttpRequest, limit: rate_limits.Limit, message: str) -> JsonResponse | None:
+def _over_limit(
+    request: HttpRequest, limit: rate_limits.Limit, message: "StrOrPromise"
+) -> JsonResponse | None:
     """A 429 with Retry-After when the user is over `limit`; each call counts one use."""
     wait = rate_limits.seconds_to_wait(limit, str(request.user.pk))
     if wait is None:
@@ -261,7 +275,7 @@ def _resending(request: HttpRequest, conversation_id: int) -> _Asking | JsonResp
     return _Asking(conversation, question.content, reanswer=question)
 
 
-def _answered(request: HttpRequest, asking: _Asking | JsonResponse) -> HttpResponse:
+def _answered(request: HttpRequest, asking: _Asking | JsonResponse) -> JsonResponse | StreamingHttpResponse:
     if isinstance(asking, JsonResponse):
         return asking
     return streaming.answer_stream(
@@ -270,12 +284,12 @@ def _answered(request: HttpRequest, asking: _Asking | JsonResponse) -> HttpRespo
 
 
 @require_POST
-async def ask(request: HttpRequest) -> HttpResponse:
+async def ask(request: HttpRequest) -> JsonResponse | StreamingHttpResponse:
     return _answered(request, await in_request_thread(_asking, request))
 
 
 @require_POST
-async def resend(request: HttpRequest, conversation_id: int) -> HttpResponse:
+async def resend(request: HttpRequest, conversation_id: int) -> JsonResponse | StreamingHttpResponse:
     """Answer the last question again (regenerate): a new version of its answer, the earlier ones
     kept. Or ask an edited version of it (edit and resend): the edited question and its answers
     leave the conversation (kept, with their feedback, for the admin's feedback list)."""

@@ -128,7 +128,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dj_database_url.DBConfig:
     url = env_url(
         "DATABASE_URL",
         f"sqlite:///{DATA_DIR / 'db.sqlite3'}",

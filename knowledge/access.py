@@ -10,13 +10,13 @@ is public), so that it cannot vanish from their own view when they save it.
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractUser, AnonymousUser, Group
+from django.contrib.auth.models import AnonymousUser, Group, User
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from knowledge.models import KnowledgeBase, KnowledgeBaseQuerySet
 
-AnyUser = AbstractUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 KEEP_ONE_OF_YOUR_GROUPS = _(
     "Choose at least one of your groups: without one you could not see this knowledge base after saving."

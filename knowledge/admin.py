@@ -1,6 +1,8 @@
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.db.models import Count
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
@@ -12,17 +14,24 @@ from knowledge import access, admin_views, audit_trail, services
 from knowledge.models import Document, KnowledgeBase
 from policy.admin import FlaggedFilter, FlagInline
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 ADMIN_CSS = "knowledge/admin/document_progress.css"
 IS_PUBLIC_HELP_FOR_MANAGERS = _(
     "Otherwise only the groups below may read it. Only a superuser can change this."
 )
 
 
+class _DocumentCount(TypedDict):
+    _documents: int  # the admin's queryset annotates it
+
+
 class KnowledgeBaseForm(forms.ModelForm):
     """A knowledge base as `user` may save it (knowledge.access): its groups they are not in stay,
     and they cannot leave it unreadable to themselves. The admin gives each request's form its user."""
 
-    user: AbstractUser
+    user: User
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -37,7 +46,8 @@ class KnowledgeBaseForm(forms.ModelForm):
         return access.groups_to_save(user=self.user, knowledge_base=self.instance, chosen=chosen)
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if "groups" in cleaned:
             problems = access.grant_problems(
                 user=self.user,
@@ -130,7 +140,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
             services.knowledge_base_delete(knowledge_base=knowledge_base, user=request.user)
 
     @admin.display(description=_("documents"), ordering="_documents")
-    def document_count(self, kb: KnowledgeBase) -> str:
+    def document_count(self, kb: "WithAnnotations[KnowledgeBase, _DocumentCount]") -> str:
         return format_html('<a href="{}">{}</a>', admin_views.changelist_url(kb.id), kb._documents)
 
     @admin.display(description=_("index health"))

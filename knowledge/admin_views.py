@@ -47,17 +47,18 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    knowledge_base = forms.ModelChoiceField(
-        KnowledgeBase.objects.none(), label=gettext_lazy("Knowledge base")
-    )
-    files = MultipleFileField(label=gettext_lazy("Files"))
+    """Fields made per form: the knowledge bases are the user's, and a field declared as `files` would
+    look to mypy like it replaces the form's `files` (the uploaded data)."""
 
     def __init__(self, *args, knowledge_bases: QuerySet[KnowledgeBase], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["knowledge_base"].queryset = knowledge_bases
+        self.fields["knowledge_base"] = forms.ModelChoiceField(
+            knowledge_bases, label=gettext_lazy("Knowledge base")
+        )
+        files = MultipleFileField(label=gettext_lazy("Files"))
         extensions = [*extract.SUPPORTED_EXTENSIONS, ".zip"]
-        self.fields["files"].widget.attrs["accept"] = ",".join(extensions)
-        self.fields["files"].help_text = _(
+        files.widget.attrs["accept"] = ",".join(extensions)
+        files.help_text = _(
             "Supported: %(types)s, and .zip archives of them. Each file becomes its own document; "
             "up to %(mb)d MB per file and %(count)d files per upload (put more in a .zip)."
         ) % {
@@ -65,6 +66,7 @@ class UploadForm(forms.Form):
             "mb": settings.MAX_UPLOAD_MB,
             "count": settings.DATA_UPLOAD_MAX_NUMBER_FILES or 0,
         }
+        self.fields["files"] = files
 
 
 def changelist_url(knowledge_base_id: object = None) -> str:
@@ -144,8 +146,13 @@ def upload(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
         **model_admin.admin_site.each_context(request),
         "title": _("Upload documents"),
         "opts": Document._meta,
-        "adminform": helpers.AdminForm(form, [(None, {"fields": ["knowledge_base", "files"]})], {}),
-        "errors": helpers.AdminErrorList(form, []),
+        # The stubs ask for a ModelForm; the admin's helpers read only what every form has.
+        "adminform": helpers.AdminForm(
+            form,  # type: ignore[arg-type]
+            [(None, {"fields": ["knowledge_base", "files"]})],
+            {},
+        ),
+        "errors": helpers.AdminErrorList(form, []),  # type: ignore[arg-type]
     }
     return TemplateResponse(request, "admin/knowledge/document/upload.html", context)
 

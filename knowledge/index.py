@@ -140,6 +140,7 @@ def _write_segment(kb_id: int, version: int, segment: Segment) -> tuple[str, int
     with tmp.open("wb") as handle:
         np.savez(
             handle,
+            allow_pickle=False,  # every array is numeric (see Postings.to_arrays)
             ids=segment.ids.astype(np.int64),
             vectors=segment.vectors.astype(np.float32),
             **segment.postings.to_arrays(),
@@ -284,6 +285,8 @@ def update(
         if len(remove_ids):
             tombstones = np.concatenate([tombstones, np.asarray(remove_ids, dtype=np.int64)])
         if len(add_ids):
+            if add_vectors is None:
+                raise ValueError(f"{len(add_ids)} ids to add but no vectors")
             new = _new_segment(add_ids, add_vectors, add_texts)
             segments.append(_write_segment(kb_id, version, new))
         total = sum(count for _name, count in segments)
@@ -324,9 +327,11 @@ def _load_fresh(kb_id: int, manifest: Manifest) -> LoadedIndex:
     vectors: faiss.Index | None = None
     if manifest.approximate:
         vectors = faiss.read_index(str(_folder(kb_id) / manifest.approximate))
-        vectors.nprobe = probes(vectors.nlist)
+        # The IVF view of the same index; `vectors` keeps owning it.
+        ivf = faiss.extract_index_ivf(vectors)
+        ivf.nprobe = probes(ivf.nlist)
         # A hash table from id to list position: removals and exact re-scoring (`dense_scores`).
-        vectors.set_direct_map_type(faiss.DirectMap.Hashtable)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # not in faiss's stub
     empty = LoadedIndex(manifest.version, vectors, (), (), manifest.approximate, np.zeros(0, dtype=np.int64))
     return _catch_up(kb_id, empty, manifest)
 
@@ -345,7 +350,8 @@ def _catch_up(kb_id: int, cached: LoadedIndex, manifest: Manifest) -> LoadedInde
     lexical_segments = cached.lexical + tuple(added)
     if len(tombstones) > len(cached.tombstones):
         if vectors is not None:
-            vectors.remove_ids(tombstones[len(cached.tombstones) :])
+            # faiss's wrapper takes an id array for any index; its stub lists that for IndexIDMap only.
+            vectors.remove_ids(tombstones[len(cached.tombstones) :])  # type: ignore[arg-type]
         lexical_segments = tuple(replaced(s, dead=_dead(s.ids, tombstones)) for s in lexical_segments)
     return LoadedIndex(
         manifest.version, vectors, lexical_segments, manifest.segments, manifest.approximate, tombstones
@@ -361,12 +367,14 @@ def _load(kb_id: int) -> LoadedIndex:
             return cached
         try:
             manifest = _manifest(kb_id, version)
-            appended = (
+            if (
                 cached
                 and cached.approximate == manifest.approximate
                 and manifest.segments[: len(cached.segments)] == cached.segments
-            )
-            loaded = _catch_up(kb_id, cached, manifest) if appended else _load_fresh(kb_id, manifest)
+            ):
+                loaded = _catch_up(kb_id, cached, manifest)
+            else:
+                loaded = _load_fresh(kb_id, manifest)
         except FileNotFoundError:
             # A writer compacted and cleaned up while we read: start again from the newer version.
             cached = None
@@ -387,11 +395,11 @@ def drop(kb_id: int) -> None:
 def search_dense(kb_id: int, query: np.ndarray, *, k: int) -> list[tuple[int, float]]:
     """The k chunks whose vectors have the largest inner product (cosine) with the query, best first."""
     with _kb_lock(kb_id):
-        loaded = _load(kb_id)
-        if loaded.size == 0 or k <= 0:
+        vectors = _load(kb_id).vectors
+        if vectors is None or vectors.ntotal == 0 or k <= 0:
             return []
-        scores, ids = loaded.vectors.search(
-            np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), min(k, loaded.size)
+        scores, ids = vectors.search(
+            np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), min(k, vectors.ntotal)
         )
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 

@@ -107,6 +107,10 @@ def stored_file_name(filename: str) -> str:
     return stem + suffix
 
 
+# A document's title: the uploaded file's name, cut to fit (knowledge.services).
+TITLE_CHARS = 300
+
+
 def document_upload_path(document: "Document", filename: str) -> str:
     return f"documents/{document.knowledge_base_id}/{document.sha256[:16]}/{stored_file_name(filename)}"
 
@@ -119,7 +123,7 @@ class Document(models.Model):
         FAILED = "failed", _("Failed")
 
     knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="documents")
-    title = models.CharField(_("title"), max_length=300)
+    title = models.CharField(_("title"), max_length=TITLE_CHARS)
     file = models.FileField(_("file"), upload_to=document_upload_path, max_length=500)
     sha256 = models.CharField(max_length=64, editable=False)
     size = models.PositiveBigIntegerField(default=0, editable=False)

@@ -27,7 +27,7 @@ question always weighs most.
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -43,6 +43,12 @@ CONTEXT_WEIGHTS = (0.5, 0.25)
 USABLE_SKILL = 0.5
 MAJOR_SCRIPT_SHARE = 0.25
 T = TypeVar("T")
+
+
+class _Timer(Protocol):
+    """Runs one step of a search and adds its duration to the search's timings."""
+
+    def __call__(self, step: str, work: Callable[[], T]) -> T: ...
 
 
 @dataclass(frozen=True)
@@ -112,15 +118,20 @@ def _search_one(
     *,
     mode: str,
     vector: np.ndarray | None,
-    terms: lexical.Query | None,
+    terms: lexical.Query,
     depth: int,
     dense_weight: float,
-    timed: Callable[[str, Callable[[], T]], T],
+    timed: _Timer,
 ) -> list[_Candidate]:
-    """Candidates from one knowledge base with their scores and relevance."""
+    """Candidates from one knowledge base with their scores and relevance. `vector` is the question's
+    embedding when this knowledge base's mode has a dense side, None when it is lexical only."""
     index = search_index.backend()
-    dense = timed("dense", lambda: index.search_dense(kb.id, vector, k=depth)) if mode != "lexical" else []
-    sparse = timed("lexical", lambda: index.search_lexical(kb.id, terms, k=depth)) if mode != "dense" else []
+    dense: list[tuple[int, float]] = []
+    if vector is not None:
+        dense = timed("dense", lambda: index.search_dense(kb.id, vector, k=depth))
+    sparse: list[tuple[int, float]] = []
+    if mode != "dense":
+        sparse = timed("lexical", lambda: index.search_lexical(kb.id, terms, k=depth))
     found: dict[int, _Candidate] = {}
     for rank, (chunk_id, score) in enumerate(dense, start=1):
         found[chunk_id] = _Candidate(chunk_id, kb, dense_score=score, dense_rank=rank)
@@ -141,12 +152,12 @@ def _score(
     *,
     mode: str,
     vector: np.ndarray | None,
-    terms: lexical.Query | None,
+    terms: lexical.Query,
     dense_weight: float,
 ) -> None:
     """Complete each candidate's scores (exactly, where one search did not return it) and relevance."""
     index = search_index.backend()
-    if mode != "lexical":
+    if vector is not None:
         missing = [i for i, c in found.items() if c.dense_score is None]
         if missing:
             for chunk_id, score in zip(missing, index.dense_scores(kb_id, vector, missing), strict=True):
@@ -214,7 +225,13 @@ def search(
         candidate
         for kb in knowledge_bases
         for candidate in _search_one(
-            kb, mode=modes[kb.id], vector=vector, terms=terms, depth=depth, dense_weight=weight, timed=timed
+            kb,
+            mode=modes[kb.id],
+            vector=vector if modes[kb.id] != "lexical" else None,
+            terms=terms,
+            depth=depth,
+            dense_weight=weight,
+            timed=timed,
         )
     ]
     kept = [c for c in candidates if c.relevance >= c.knowledge_base.relevance_floor]
@@ -224,7 +241,7 @@ def search(
         "fetch", lambda: Chunk.objects.select_related("document").in_bulk([c.chunk_id for c in best])
     )
     timings["total"] = round(sum(timings.values()), 2)
-    passages = []
+    passages: list[Passage] = []
     for candidate in best:
         chunk = chunks.get(candidate.chunk_id)
         if chunk is None:

@@ -21,11 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from knowledge import archives, audit_trail, embedding, extract, search_index
-from knowledge.models import Chunk, Document, KnowledgeBase
+from knowledge.models import TITLE_CHARS, Chunk, Document, KnowledgeBase
 
 logger = logging.getLogger(__name__)
 MB = 1024 * 1024
-TITLE_CHARS = Document._meta.get_field("title").max_length
 
 BROKER_DOWN = "Waiting for the task queue, which could not be reached; it will be sent automatically."
 WORKER_LOST = "The worker stopped while indexing this document; it was queued again."
@@ -383,6 +382,8 @@ def _delete_files_on_commit(files: list[FieldFile]) -> None:
 
     def delete() -> None:
         for file in files:
+            if not file.name:
+                continue  # a FieldFile without a name has no stored file
             try:
                 file.storage.delete(file.name)
             except Exception:  # any storage's error (OSError, an object store's client error)

@@ -1,7 +1,7 @@
 """A scripted language model, standing in for chat.providers.stream_chat above the HTTP client."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from chat import providers
 
@@ -23,7 +23,7 @@ class ScriptedModel:
 
     async def __call__(
         self, config: providers.ModelConfig, messages: list[dict[str, str]]
-    ) -> AsyncIterator[providers.Event]:
+    ) -> AsyncGenerator[providers.Event, None]:
         self.prompts.append(messages)
         try:
             for event in self.events:

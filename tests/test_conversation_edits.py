@@ -71,6 +71,10 @@ def test_it_searches_titles_and_messages_of_the_users_own_conversations(client, 
     assert "Laptops" in by_title and ">Leave<" not in by_title
 
 
+def test_it_names_an_untitled_conversation(user):
+    assert str(Conversation.objects.create(user=user, title="")) == "New chat"
+
+
 def test_it_groups_conversations_by_date(user):
     now = timezone.now()
     for title, age in [("old", 400), ("month", 20), ("week", 3), ("yesterday", 1), ("today", 0)]:

@@ -5,7 +5,7 @@ They drive the real `openai` client over HTTP against tests/fake_llm.py.
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import openai
 import pytest
@@ -313,7 +313,9 @@ def test_it_serves_the_v1_paths_and_model_list(fake_llm: FakeLLM) -> None:
 class Echo(providers.Provider):
     """A provider of another API, to show that the `api` field picks it."""
 
-    async def stream(self, config: ModelConfig, messages: list[dict[str, str]]) -> AsyncIterator[Event]:
+    async def stream(
+        self, config: ModelConfig, messages: list[dict[str, str]]
+    ) -> AsyncGenerator[Event, None]:
         yield Content(f"{config.model} heard: {messages[-1]['content']}")
         yield Done("stop")
 

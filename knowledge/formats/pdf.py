@@ -6,6 +6,7 @@ from typing import IO
 from django.utils.translation import gettext as _
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
+from pypdf.generic import DictionaryObject
 
 from knowledge.formats.common import NO_LIMITS, ExtractionError, ReadingLimits, Section
 from knowledge.formats.pdf_lines import page_text
@@ -32,7 +33,8 @@ def _check_pages(reader: PdfReader, limits: ReadingLimits) -> None:
     """The page count the file declares first (cheap), then the pages its page tree really holds (which
     pypdf caps at 100,000 entries): a 3 MB file can hold 20,000 pages that share one content stream."""
     tree = reader.root_object["/Pages"]
-    declared = tree["/Count"] if "/Count" in tree else 0  # noqa: SIM401 (get() leaves a reference unresolved)
+    # Not get(): it would leave a reference unresolved.
+    declared = tree["/Count"] if isinstance(tree, DictionaryObject) and "/Count" in tree else 0
     if isinstance(declared, int) and declared > limits.pages:
         raise ExtractionError(_too_many_pages(declared, limits))
     if len(reader.pages) > limits.pages:

@@ -1,5 +1,6 @@
 import asyncio
 import json
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         return found
 
     async def _run(self, user, conversation: Conversation, question: str, *, as_json: bool) -> dict:
-        result = {"reasoning": "", "answer": "", "citations": [], "mode": "", "error": ""}
+        result: dict[str, Any] = {"reasoning": "", "answer": "", "citations": [], "mode": "", "error": ""}
         section = ""
         async for event, data in answering.answer_question(
             user=user, conversation=conversation, question=question
