@@ -22,6 +22,7 @@ from api.serializers import (
 from chat import engine, streaming
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
+from usage import quotas
 
 
 def own_conversations(request: Request):
@@ -73,6 +74,7 @@ class ConversationAsk(AsyncAPIView):
                 "error?, done, each `event: <name>` with a JSON `data:` line, as the chat page receives "
                 "them.",
             ),
+            429: OpenApiResponse(description="Over your quota (questions a day or spend a month)."),
             502: OpenApiResponse(description="The language model failed; the error names why."),
         },
     )
@@ -104,15 +106,22 @@ async def _answer_as_json(
         message = _("The answer could not be saved.")
         raise ApiError(message, code="internal", status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if message.status == Message.Status.FAILED:
-        revoked_since = message.error_code == engine.KEY_REVOKED
         raise ApiError(
             message.error,
             code=message.error_code or "upstream_error",
-            status_code=status.HTTP_401_UNAUTHORIZED if revoked_since else status.HTTP_502_BAD_GATEWAY,
+            status_code=_failure_status(message.error_code),
             message_id=message.id,
             **_detail(done),
         )
     return Response(MessageSerializer(message).data | _detail(done))
+
+
+def _failure_status(error_code: str) -> int:
+    if error_code == engine.KEY_REVOKED:
+        return status.HTTP_401_UNAUTHORIZED  # revoked since the question was asked
+    if error_code == quotas.QUOTA_EXCEEDED:
+        return status.HTTP_429_TOO_MANY_REQUESTS
+    return status.HTTP_502_BAD_GATEWAY
 
 
 def _detail(done: dict) -> dict:

@@ -25,6 +25,7 @@ from api.errors import ApiError, api_exception
 from api.key_watch import revocation_check
 from chat import engine, llm, providers
 from knowledge.models import KnowledgeBase
+from usage import quotas
 
 logger = logging.getLogger(__name__)
 MODEL_PREFIX = "kb:"
@@ -94,7 +95,7 @@ def _resolve_model(user, name: str) -> tuple[KnowledgeBase, providers.ModelConfi
 
 
 def _question(
-    kb: KnowledgeBase, config: providers.ModelConfig | None, messages: list[dict]
+    user, kb: KnowledgeBase, config: providers.ModelConfig | None, messages: list[dict]
 ) -> engine.Question:
     """The client sends the whole conversation: its last user message is the question, the turns
     before it the history (what was said only: reasoning is never sent back), and its system
@@ -113,6 +114,7 @@ def _question(
         client_instructions=[text for text in instructions if text.strip()],
         # A program asked for the model's answer: an error it can handle, not passages in its place.
         fall_back_to_passages=False,
+        asker=user,
     )
 
 
@@ -143,16 +145,35 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
         body.is_valid(raise_exception=True)
         params = body.validated_data
         kb, config = _resolve_model(request.user, params["model"])
-        answer = engine.Answer(_question(kb, config, params["messages"]), revoked=revocation_check(request))
+        question = _question(request.user, kb, config, params["messages"])
+        answer = engine.Answer(question, revoked=revocation_check(request))
         staff = request.user.is_staff
         if params["stream"]:
             include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
-            chunks = _stream(answer, params["model"], include_usage, staff, translation.get_language())
-            response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"
-            return response
+            return _stream_response(answer, params["model"], include_usage, staff)
         return _complete(answer, params["model"], staff)
+
+
+async def _stream_response(
+    answer: engine.Answer, model: str, include_usage: bool, staff: bool
+) -> StreamingHttpResponse:
+    """The streamed answer; refused for a quota, a 429 before anything streams, as OpenAI's."""
+    events = answer.events()
+    first = await anext(events)
+    if isinstance(first, providers.Error) and first.code == quotas.QUOTA_EXCEEDED:
+        await events.aclose()
+        raise ApiError(first.message, code=first.code, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
+    chunks = _stream(_resumed(first, events), answer, model, include_usage, staff, translation.get_language())
+    response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _resumed(first: engine.Event, rest: AsyncIterator[engine.Event]) -> AsyncIterator[engine.Event]:
+    yield first
+    async for event in rest:
+        yield event
 
 
 def _for_caller(error: providers.Error, staff: bool) -> providers.Error:
@@ -161,6 +182,8 @@ def _for_caller(error: providers.Error, staff: bool) -> providers.Error:
 
 
 def _status_of(error: providers.Error) -> int:
+    if error.code == quotas.QUOTA_EXCEEDED:
+        return status.HTTP_429_TOO_MANY_REQUESTS
     if error.code == "internal":
         return status.HTTP_500_INTERNAL_SERVER_ERROR
     return status.HTTP_503_SERVICE_UNAVAILABLE if error.retryable else status.HTTP_502_BAD_GATEWAY
@@ -191,7 +214,12 @@ async def _complete(answer: engine.Answer, model: str, staff: bool) -> Response:
 
 
 async def _stream(
-    answer: engine.Answer, model: str, include_usage: bool, staff: bool, language: str
+    events: AsyncIterator[engine.Event],
+    answer: engine.Answer,
+    model: str,
+    include_usage: bool,
+    staff: bool,
+    language: str,
 ) -> AsyncIterator[bytes]:
     """The answer as chat.completion.chunk objects. A distill's untagged text is held back until a
     closing tag shows it was reasoning, or the reply ends without one and it is the answer: each
@@ -202,7 +230,7 @@ async def _stream(
         openai_format.chunk(head, {"role": "assistant", "content": None, "reasoning_content": ""})
     )
     held: list[str] = []
-    async for event in answer.events():
+    async for event in events:
         match event:
             case providers.Reasoning(text=text, tentative=True):
                 held.append(text)

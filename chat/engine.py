@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
 from chat import citations, prompting, providers
@@ -24,6 +25,7 @@ from chat.models import Message
 from chatsite.db_threads import in_pool
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
+from usage import quotas
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class Question:
     client_instructions: Sequence[str] = ()  # an API client's own system messages
     # When the model cannot be reached, answer with the passages instead of failing.
     fall_back_to_passages: bool = True
+    asker: AbstractBaseUser | None = None  # whose quota the answer draws on (usage.quotas)
 
 
 @dataclass(frozen=True)
@@ -206,9 +209,12 @@ class Answer:
 
     async def events(self) -> AsyncIterator[Event]:
         try:
-            yield Searching()
-            async for event in self._decide():
-                yield event
+            if (refused := await quotas.answer_refusal(user=self.question.asker)) is not None:
+                yield self._failed(refused)  # the first event, before anything is searched or billed
+            else:
+                yield Searching()
+                async for event in self._decide():
+                    yield event
         except Exception:
             logger.exception("Answering %r failed", self.question.text[:80])
             message = _("Something went wrong on our side while answering. Please try again.")
