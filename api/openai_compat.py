@@ -157,23 +157,14 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
 async def _stream_response(
     answer: engine.Answer, model: str, include_usage: bool, staff: bool
 ) -> StreamingHttpResponse:
-    """The streamed answer; refused for a quota, a 429 before anything streams, as OpenAI's."""
-    events = answer.events()
-    first = await anext(events)
-    if isinstance(first, providers.Error) and first.code == quotas.QUOTA_EXCEEDED:
-        await events.aclose()
-        raise ApiError(first.message, code=first.code, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
-    chunks = _stream(_resumed(first, events), answer, model, include_usage, staff, translation.get_language())
+    """The streamed answer; refused for a quota, an error status before anything streams, as OpenAI's."""
+    if (refused := await answer.refusal()) is not None:
+        raise ApiError(refused.message, code=refused.code, status_code=_status_of(refused))
+    chunks = _stream(answer, model, include_usage, staff, translation.get_language())
     response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
-
-
-async def _resumed(first: engine.Event, rest: AsyncIterator[engine.Event]) -> AsyncIterator[engine.Event]:
-    yield first
-    async for event in rest:
-        yield event
 
 
 def _for_caller(error: providers.Error, staff: bool) -> providers.Error:
@@ -214,12 +205,7 @@ async def _complete(answer: engine.Answer, model: str, staff: bool) -> Response:
 
 
 async def _stream(
-    events: AsyncIterator[engine.Event],
-    answer: engine.Answer,
-    model: str,
-    include_usage: bool,
-    staff: bool,
-    language: str,
+    answer: engine.Answer, model: str, include_usage: bool, staff: bool, language: str
 ) -> AsyncIterator[bytes]:
     """The answer as chat.completion.chunk objects. A distill's untagged text is held back until a
     closing tag shows it was reasoning, or the reply ends without one and it is the answer: each
@@ -230,7 +216,7 @@ async def _stream(
         openai_format.chunk(head, {"role": "assistant", "content": None, "reasoning_content": ""})
     )
     held: list[str] = []
-    async for event in events:
+    async for event in answer.events():
         match event:
             case providers.Reasoning(text=text, tentative=True):
                 held.append(text)

@@ -206,10 +206,12 @@ class Answer:
         self._finish_reason = "stop"
         self._usage: providers.Usage | None = None
         self._error: providers.Error | None = None
+        self._refusal_asked = False
+        self._refusal: providers.Error | None = None
 
     async def events(self) -> AsyncIterator[Event]:
         try:
-            if (refused := await quotas.answer_refusal(user=self.question.asker)) is not None:
+            if (refused := await self.refusal()) is not None:
                 yield self._failed(refused)  # the first event, before anything is searched or billed
             else:
                 yield Searching()
@@ -220,6 +222,14 @@ class Answer:
             message = _("Something went wrong on our side while answering. Please try again.")
             yield self._failed(providers.Error(code="internal", message=message))
         yield self.outcome()
+
+    async def refusal(self) -> providers.Error | None:
+        """Why this answer may not start (the asker is over a quota), or None; asked once, so that a
+        caller may ask before iterating `events()`, which then starts with it."""
+        if not self._refusal_asked:
+            self._refusal = await quotas.answer_refusal(user=self.question.asker)
+            self._refusal_asked = True
+        return self._refusal
 
     async def _decide(self) -> AsyncIterator[Event]:
         question = self.question
