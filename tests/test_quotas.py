@@ -81,7 +81,11 @@ async def test_it_refuses_on_the_chat_page_with_a_clear_message(one_a_day, async
     answer = await Message.objects.aget(id=events[2][1]["message_id"])
     assert answer.error == REFUSED_TODAY
     event = await Event.objects.aget(kind=Event.Kind.QUOTA)
-    assert event.username == "alice" and event.detail == {"limit": "questions_per_day", "used": 1, "allowed": 1}
+    assert event.username == "alice" and event.detail == {
+        "limit": "questions_per_day",
+        "used": 1,
+        "allowed": 1,
+    }
 
 
 def test_it_shows_the_refusal_when_the_conversation_is_opened_again(one_a_day, client, user, conversation):
@@ -174,3 +178,11 @@ def test_it_starts_a_new_month_on_the_first(settings, user):
     recorded_answer(user, cost_usd=2.0, at=datetime.datetime(2026, 2, 28, 23, 0, tzinfo=shanghai))
     assert quotas.refusal(user=user, now=datetime.datetime(2026, 3, 1, 0, 5, tzinfo=shanghai)) is None
     assert quotas.refusal(user=user, now=datetime.datetime(2026, 2, 28, 23, 30, tzinfo=shanghai)) is not None
+
+
+def test_it_lets_administrators_set_a_limit_for_a_user_or_a_group_not_both(admin_client, user, readers):
+    add = reverse("admin:usage_quotalimit_add")
+    both = admin_client.post(add, {"user": user.id, "group": readers.id, "questions_per_day": "5"})
+    assert both.status_code == 200 and "Set either a user or a group, not both." in both.content.decode()
+    assert admin_client.post(add, {"group": readers.id, "spend_per_month_usd": "2.50"}).status_code == 302
+    assert quotas.effective_limits(user=user) == quotas.Limits(None, 2.5)
