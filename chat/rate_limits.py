@@ -32,6 +32,7 @@ class Limit:
 
 ANSWERS = Limit("answers", "ANSWER_RATE_PER_USER")
 PREVIEWS = Limit("previews", "PREVIEW_RATE_PER_USER")
+USAGE_PAGES = Limit("usage_pages", "USAGE_PAGE_RATE_PER_USER")  # the account page and usage dashboard
 
 
 @cache
