@@ -89,7 +89,13 @@ class ConversationAsk(AsyncAPIView):
 async def _answer_as_stream(
     user, conversation: Conversation, question: str, revoked: engine.Check | None
 ) -> StreamingHttpResponse:
-    return streaming.answer_stream(user, conversation, question, revoked)  # starts it on the event loop
+    """The answer's events; refused for a quota, a 429 as without streaming, before anything streams."""
+    queue = streaming.start_answer(user, conversation, question, revoked)  # on the event loop
+    head = await streaming.opening_events(queue)
+    for name, data in (event for event in head if event is not None):
+        if name == "error" and data.get("code") == quotas.QUOTA_EXCEEDED:
+            raise ApiError(data["message"], code=data["code"], status_code=status.HTTP_429_TOO_MANY_REQUESTS)
+    return streaming.relay_response(queue, head)
 
 
 async def _answer_as_json(

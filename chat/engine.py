@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractUser
 from django.utils.translation import gettext as _
 
 from chat import citations, prompting, providers
@@ -48,7 +48,7 @@ class Question:
     client_instructions: Sequence[str] = ()  # an API client's own system messages
     # When the model cannot be reached, answer with the passages instead of failing.
     fall_back_to_passages: bool = True
-    asker: AbstractBaseUser | None = None  # whose quota the answer draws on (usage.quotas)
+    asker: AbstractUser | None = None  # whose quota the answer draws on (usage.quotas)
 
 
 @dataclass(frozen=True)

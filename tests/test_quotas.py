@@ -6,6 +6,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
@@ -13,7 +14,7 @@ from audit.models import Event
 from chat.models import Conversation, Message
 from tests.api_fixtures import ApiClient, key_for
 from tests.conftest import person
-from tests.sse import ask_on_chat_page
+from tests.sse import ask_on_chat_page, events_in
 from tests.usage_data import recorded_answer
 from usage import quotas
 from usage.models import QuotaLimit
@@ -102,6 +103,26 @@ def test_it_refuses_the_rest_ask_with_a_429(one_a_day, user, conversation):
     assert response.status_code == 429
     error = response.json()["error"]
     assert error["code"] == "insufficient_quota" and error["message"] == REFUSED_TODAY
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_it_refuses_the_rest_ask_stream_with_a_429_before_it_streams(
+    one_a_day, settings, async_client, user, conversation, limit
+):
+    settings.QUOTA_QUESTIONS_PER_DAY = limit
+    secret = await sync_to_async(key_for)(user)
+    response = await async_client.post(
+        f"/api/v1/conversations/{conversation.id}/ask/",
+        json.dumps({"question": "Sick days?", "stream": True}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    if limit == 1:
+        assert response.status_code == 429 and response.json()["error"]["code"] == "insufficient_quota"
+        return
+    events = events_in(b"".join([part async for part in response.streaming_content]))
+    assert [name for name, _data in events][:2] == ["meta", "searching"] and events[-1][0] == "done"
 
 
 @pytest.mark.parametrize("stream", [False, True])

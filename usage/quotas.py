@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractUser
 from django.db.models import Count, IntegerField, Max, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
@@ -64,7 +64,7 @@ def month_start(now: datetime.datetime | None = None) -> datetime.datetime:
     return day_start(now).replace(day=1)
 
 
-def effective_limits(*, user: AbstractBaseUser) -> Limits:
+def effective_limits(*, user: AbstractUser) -> Limits:
     own = QuotaLimit.objects.filter(user=user).first()
     groups = QuotaLimit.objects.filter(group__user=user).aggregate(
         questions=Max("questions_per_day"), spend=Max("spend_per_month_usd")
@@ -80,7 +80,7 @@ def _first_set(*values):
     return next((value for value in values if value is not None), None)
 
 
-def answers_of(user: AbstractBaseUser):
+def answers_of(user: AbstractUser):
     """The user's answers that count: saved (not streaming), and not refused for a quota."""
     return (
         Message.objects.filter(conversation__user=user, role=Message.Role.ASSISTANT)
@@ -96,7 +96,7 @@ def tokens_sum() -> Sum:
     return Sum(Coalesce(prompt, 0) + Coalesce(completion, 0))
 
 
-def usage_of(*, user: AbstractBaseUser, now: datetime.datetime | None = None) -> Usage:
+def usage_of(*, user: AbstractUser, now: datetime.datetime | None = None) -> Usage:
     answers = answers_of(user)
     month = answers.filter(created_at__gte=month_start(now)).aggregate(
         spend=Sum("cost_usd"), tokens=tokens_sum()
@@ -105,11 +105,11 @@ def usage_of(*, user: AbstractBaseUser, now: datetime.datetime | None = None) ->
     return Usage(today["count"], month["spend"] or 0.0, month["tokens"] or 0)
 
 
-def exempt(user: AbstractBaseUser) -> bool:
+def exempt(user: AbstractUser) -> bool:
     return bool(settings.QUOTA_EXEMPT_STAFF and user.is_staff)
 
 
-def refusal(*, user: AbstractBaseUser, now: datetime.datetime | None = None) -> Error | None:
+def refusal(*, user: AbstractUser, now: datetime.datetime | None = None) -> Error | None:
     """Why the user may not have another answer now (recorded in the audit log), or None."""
     if exempt(user):
         return None
@@ -131,7 +131,7 @@ def refusal(*, user: AbstractBaseUser, now: datetime.datetime | None = None) -> 
     return None
 
 
-def _refused(user: AbstractBaseUser, message: str, limit: str, used: float, allowed: float) -> Error:
+def _refused(user: AbstractUser, message: str, limit: str, used: float, allowed: float) -> Error:
     summary = f"Answer refused: {limit} {used} of {allowed}"
     record(
         Event.Kind.QUOTA,
@@ -145,6 +145,6 @@ def _refused(user: AbstractBaseUser, message: str, limit: str, used: float, allo
     return Error(code=QUOTA_EXCEEDED, message=message, status=429)
 
 
-async def answer_refusal(*, user: AbstractBaseUser | None) -> Error | None:
+async def answer_refusal(*, user: AbstractUser | None) -> Error | None:
     """For the answer engine, before an answer starts: why not, or None (also with no user to count)."""
     return None if user is None else await in_pool(refusal, writes=True, user=user)
