@@ -23,6 +23,7 @@ from chat import conversations, engine, streaming
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 from chatsite.signed_in import SignedInApiRequest
+from usage import quotas
 
 
 def own_conversations(request: SignedInApiRequest) -> QuerySet[Conversation]:
@@ -79,6 +80,7 @@ class ConversationAsk(AsyncAPIView):
                 "withdrawn?, error?, done, each `event: <name>` with a JSON `data:` line, as the chat page "
                 "receives them.",
             ),
+            429: OpenApiResponse(description="Over your quota (questions a day or spend a month)."),
             502: OpenApiResponse(description="The language model failed; the error names why."),
         },
     )
@@ -93,7 +95,13 @@ class ConversationAsk(AsyncAPIView):
 async def _answer_as_stream(
     user, conversation: Conversation, question: str, revoked: engine.Check | None
 ) -> StreamingHttpResponse:
-    return streaming.answer_stream(user, conversation, question, revoked)  # starts it on the event loop
+    """The answer's events; refused for a quota, a 429 as without streaming, before anything streams."""
+    queue = streaming.start_answer(user, conversation, question, revoked)  # on the event loop
+    head = await streaming.opening_events(queue)
+    for name, data in (event for event in head if event is not None):
+        if name == "error" and data.get("code") == quotas.QUOTA_EXCEEDED:
+            raise ApiError(data["message"], code=data["code"], status_code=status.HTTP_429_TOO_MANY_REQUESTS)
+    return streaming.relay_response(queue, head)
 
 
 async def _answer_as_json(
@@ -127,6 +135,7 @@ async def _answer_as_json(
 _FAILED_STATUS = {
     engine.KEY_REVOKED: status.HTTP_401_UNAUTHORIZED,
     engine.CONTENT_POLICY: status.HTTP_400_BAD_REQUEST,  # the question was refused
+    quotas.QUOTA_EXCEEDED: status.HTTP_429_TOO_MANY_REQUESTS,  # over the asker's quota
 }
 
 

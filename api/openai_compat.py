@@ -27,6 +27,7 @@ from api.key_watch import revocation_check
 from chat import engine, llm, providers
 from knowledge.models import KnowledgeBase
 from policy import screening
+from usage import quotas
 
 logger = logging.getLogger(__name__)
 MODEL_PREFIX = "kb:"
@@ -152,7 +153,10 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
 
 
 async def _respond(answer: engine.Answer, params: dict, staff: bool, language: str) -> HttpResponseBase:
-    # Checked before a stream starts, so a refused question is a 400 whether streamed or not.
+    # Checked before a stream starts, so that a refusal has its status whether streamed or not: over a
+    # quota 429 (as OpenAI's insufficient_quota), a question the content policy blocks 400.
+    if (refused := await answer.refusal()) is not None:
+        raise ApiError(refused.message, code=refused.code, status_code=_status_of(refused))
     if (await answer.checked_question()).blocked:
         translation.activate(language)
         raise _refused()
@@ -177,6 +181,8 @@ def _for_caller(error: providers.Error, staff: bool) -> providers.Error:
 
 
 def _status_of(error: providers.Error) -> int:
+    if error.code == quotas.QUOTA_EXCEEDED:
+        return status.HTTP_429_TOO_MANY_REQUESTS
     if error.code == "internal":
         return status.HTTP_500_INTERNAL_SERVER_ERROR
     return status.HTTP_503_SERVICE_UNAVAILABLE if error.retryable else status.HTTP_502_BAD_GATEWAY

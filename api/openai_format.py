@@ -16,6 +16,7 @@ from rest_framework.settings import api_settings
 from api.json_fields import JSONBooleanField, JSONIntegerField, JSONNumberField, StringOrListField
 from chat import engine, providers
 from chat.answering import MAX_QUESTION_CHARS
+from usage import quotas
 
 ROLES = ("system", "developer", "user", "assistant")
 INSTRUCTION_ROLES = ("system", "developer")
@@ -224,6 +225,8 @@ def api_error_object(exc: exceptions.APIException) -> dict:
     own_code = exc.get_codes()
     if isinstance(own_code, str) and own_code != exc.default_code:
         code = own_code  # raised with a code of ours, e.g. model_not_found
+    if code == quotas.QUOTA_EXCEEDED:
+        kind = code  # as OpenAI says a spent quota: type and code insufficient_quota
     return error_object(str(exc.detail), kind=kind, code=code)
 
 

@@ -113,7 +113,10 @@ async def request_stop(message: Message) -> None:
 
 def answer_html(message: Message, cards: list[dict], *, detail: str = "") -> str:
     """The answer as the page shows it; `detail` is the technical detail of why the model did not
-    answer, for administrators."""
+    answer, for administrators. An answer that failed before saying anything (refused for a quota,
+    say) has none: its error says it all."""
+    if message.status == Message.Status.FAILED and not message.content:
+        return ""
     if message.mode == Message.Mode.RETRIEVAL_ONLY:
         unavailable = message.error_code in engine.MODEL_UNAVAILABLE
         notice = (engine.model_unavailable_notice if unavailable else engine.retrieval_only_notice)(

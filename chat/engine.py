@@ -23,8 +23,8 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Any
 
+from django.contrib.auth.models import AbstractUser
 from django.utils.translation import gettext as _
 
 from chat import citations, prompting, providers, question_log
@@ -34,6 +34,7 @@ from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
 from policy import screening
 from policy.streams import AnswerScreen
+from usage import quotas
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Question:
     client_instructions: Sequence[str] = ()  # an API client's own system messages
     # When the model cannot be reached, answer with the passages instead of failing.
     fall_back_to_passages: bool = True
-    asker: Any = None  # the user asking: for the audit log and the content policy's hits
+    asker: AbstractUser | None = None  # who asks: their quota, the audit log, content-policy hits
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,8 @@ class Answer:
         self._usage: providers.Usage | None = None
         self._error: providers.Error | None = None
         self._checked: screening.CheckedQuestion | None = None
+        self._refusal_asked = False
+        self._refusal: providers.Error | None = None
 
     async def checked_question(self) -> screening.CheckedQuestion:
         """The question after the content policy (checked once, audited once): callers that must
@@ -251,14 +254,25 @@ class Answer:
 
     async def _answering(self) -> AsyncIterator[Event]:
         try:
-            yield Searching()
-            async for event in self._decide():
-                yield event
+            if (refused := await self.refusal()) is not None:
+                yield self._failed(refused)  # the first event, before anything is searched or billed
+            else:
+                yield Searching()
+                async for event in self._decide():
+                    yield event
         except Exception:
             logger.exception("Answering %r failed", self.question.text[:80])
             message = _("Something went wrong on our side while answering. Please try again.")
             yield self._failed(providers.Error(code="internal", message=message))
         yield self.outcome()
+
+    async def refusal(self) -> providers.Error | None:
+        """Why this answer may not start (the asker is over a quota), or None; asked once, so that a
+        caller may ask before iterating `events()`, which then starts with it."""
+        if not self._refusal_asked:
+            self._refusal = await quotas.answer_refusal(user=self.question.asker)
+            self._refusal_asked = True
+        return self._refusal
 
     async def _decide(self) -> AsyncIterator[Event]:
         checked = await self.checked_question()

@@ -12,13 +12,19 @@ def feedback_visible_to(*, user) -> QuerySet[Feedback]:
     """The answers rated or commented on that `user` may see: all for a superuser; for a manager,
     those in conversations over knowledge bases that they all manage."""
     given = Feedback.objects.filter(role=Message.Role.ASSISTANT).exclude(rating="", feedback="")
+    return in_managed_conversations(given, user=user)
+
+
+def in_managed_conversations(messages: QuerySet, *, user) -> QuerySet:
+    """The messages of conversations over knowledge bases that `user` all manages (all messages for a
+    superuser): what the admin's feedback list and the usage dashboard show them."""
     if user.is_superuser:
-        return given
+        return messages
     managed = access.managed_knowledge_bases(user).values("id")
     over = Conversation.knowledge_bases.through.objects
     with_any = over.values("conversation_id")
     with_unmanaged = over.exclude(knowledgebase_id__in=managed).values("conversation_id")
-    return given.filter(conversation_id__in=with_any).exclude(conversation_id__in=with_unmanaged)
+    return messages.filter(conversation_id__in=with_any).exclude(conversation_id__in=with_unmanaged)
 
 
 def citations_visible_to(*, user, answer: Message) -> list[dict]:

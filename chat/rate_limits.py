@@ -36,6 +36,7 @@ ANSWERS = Limit("answers", "ANSWER_RATE_PER_USER")
 PREVIEWS = Limit("previews", "PREVIEW_RATE_PER_USER")
 PASSAGES = Limit("passages", "PASSAGE_RATE_PER_USER")
 VERSION_SWITCHES = Limit("version-switches", "VERSION_SWITCH_RATE_PER_USER")
+USAGE_PAGES = Limit("usage_pages", "USAGE_PAGE_RATE_PER_USER")  # the account page and usage dashboard
 
 
 @cache

@@ -8,7 +8,7 @@ import asyncio
 import contextvars
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from django.http import StreamingHttpResponse
 from django.utils import translation
@@ -45,7 +45,12 @@ def _merged(items: list[Event]) -> list[Event]:
     return merged
 
 
-async def _relay(queue: asyncio.Queue) -> AsyncIterator[bytes]:
+async def _relay(queue: asyncio.Queue, head: Sequence[Event | None] = ()) -> AsyncIterator[bytes]:
+    """The events `head` already taken from the queue, then the queue's, until its None."""
+    if head:
+        yield b"".join(sse(*event) for event in head if event is not None)
+        if head[-1] is None:
+            return
     while True:
         items = [await queue.get()]
         while not queue.empty():
@@ -112,8 +117,24 @@ def answer_stream(
     reanswer: Message | None = None,
 ) -> StreamingHttpResponse:
     """A text/event-stream response carrying the answer's events: meta, reasoning, content, error, done."""
-    queue = start_answer(user, conversation, question, revoked, reanswer)
-    response = StreamingHttpResponse(_relay(queue), content_type="text/event-stream; charset=utf-8")
+    return relay_response(start_answer(user, conversation, question, revoked, reanswer))
+
+
+def relay_response(queue: asyncio.Queue, head: list[Event | None] | None = None) -> StreamingHttpResponse:
+    """A text/event-stream response relaying an answer's queue, after the events `head` already
+    taken from it (see `opening_events`)."""
+    response = StreamingHttpResponse(
+        _relay(queue, head or ()), content_type="text/event-stream; charset=utf-8"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+async def opening_events(queue: asyncio.Queue) -> list[Event | None]:
+    """The answer's events up to the first after `meta`: `searching` once it has started, or the
+    error that refused it before it did (or None, the end)."""
+    head = [await queue.get()]
+    while head[-1] is not None and head[-1][0] == "meta":
+        head.append(await queue.get())
+    return head

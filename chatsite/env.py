@@ -1,6 +1,7 @@
 """Typed readers for environment variables that fail loudly, naming the variable."""
 
 import json
+import math
 import os
 import re
 from typing import Any
@@ -105,3 +106,17 @@ def rate_parts(rate: str) -> tuple[int, int]:
     if found is None:
         raise ValueError(f"{rate!r} is not a rate; use e.g. 60/min, 5/s or 1000/hour.")
     return int(found[1]), _PERIOD_SECONDS[found[2]]
+
+
+def env_optional_float(name: str, *, minimum: float = 0.0) -> float | None:
+    """A number such as 12.5, or None when the variable is unset or empty (no value)."""
+    value = _raw(name)
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number.") from None
+    if not math.isfinite(number) or number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum:g}.")
+    return number

@@ -18,6 +18,7 @@ from chatsite.env import (
     env_json,
     env_list,
     env_optional_bool,
+    env_optional_float,
     env_optional_int,
     env_rate,
     env_str,
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "policy",
+    "usage",
     "chatsite.sign_in.SignInRecordsConfig",  # django-axes: the sign-in throttle and its records
 ]
 
@@ -375,6 +377,13 @@ PREVIEW_RATE_PER_USER = env_rate("PREVIEW_RATE_PER_USER", "5/s")
 # version of an answer is shown: per user, each a budget of its own.
 PASSAGE_RATE_PER_USER = env_rate("PASSAGE_RATE_PER_USER", "60/min")
 VERSION_SWITCH_RATE_PER_USER = env_rate("VERSION_SWITCH_RATE_PER_USER", "60/min")
+# Quotas (usage/quotas.py): the default limits of users whose own and groups' limits (set in the admin)
+# do not set one; unset or empty: no limit. Administrators are exempt while QUOTA_EXEMPT_STAFF.
+QUOTA_QUESTIONS_PER_DAY = env_optional_int("QUOTA_QUESTIONS_PER_DAY")
+QUOTA_SPEND_PER_MONTH_USD = env_optional_float("QUOTA_SPEND_PER_MONTH_USD")
+QUOTA_EXEMPT_STAFF = env_bool("QUOTA_EXEMPT_STAFF", True)
+# Views of the account page and the usage dashboard, per user (their figures are queries).
+USAGE_PAGE_RATE_PER_USER = env_rate("USAGE_PAGE_RATE_PER_USER", "60/min")
 # Where rate limits count (chat/rate_limits.py): with the cache, shared by every web process.
 RATE_LIMITS_STORAGE = CACHE_URL or "memory://"
 REST_FRAMEWORK = {

@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # Browsers ask for this on pages that name no icon (the admin, an original opened in the tab).
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"))),
+    path("", include("usage.urls")),
     path("", include("api.urls")),
     path("", include("knowledge.urls")),
     path("", include("chat.urls")),

@@ -37,6 +37,10 @@ def test_it_names_the_variable_of_a_bad_url(monkeypatch):
         ("LLM_ANSWER_TOKENS", "a lot"),
         ("LLM_SYSTEM_MESSAGES", "sometimes"),
         ("FILE_STORAGE_OPTIONS", '["kb-originals"]'),
+        ("QUOTA_QUESTIONS_PER_DAY", "-1"),
+        ("QUOTA_SPEND_PER_MONTH_USD", "five dollars"),
+        ("QUOTA_SPEND_PER_MONTH_USD", "nan"),
+        ("QUOTA_EXEMPT_STAFF", "if asked"),
     ],
 )
 def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):

@@ -1,0 +1,31 @@
+"""Answers recorded as the chat records them, with the usage, cost, timings and feedback the quota
+and the usage dashboard tests count."""
+
+import datetime
+
+from django.contrib.auth.models import User
+
+from chat.models import Conversation, Message
+from knowledge.models import KnowledgeBase
+
+
+def recorded_answer(
+    user: User,
+    *,
+    at: datetime.datetime | None = None,
+    knowledge_base: KnowledgeBase | None = None,
+    question: str = "How much leave?",
+    **fields,
+) -> Message:
+    """A question and its answer in a new conversation of `user`, written `at` (now by default)."""
+    conversation = Conversation.objects.create(user=user)
+    if knowledge_base is not None:
+        conversation.knowledge_bases.set([knowledge_base])
+    asked = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=question)
+    answer = Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, content="25 days.", reply_to=asked, **fields
+    )
+    if at is not None:
+        Message.objects.filter(id__in=[asked.id, answer.id]).update(created_at=at)
+        answer.refresh_from_db()
+    return answer
