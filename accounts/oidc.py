@@ -8,13 +8,13 @@ userinfo endpoint together: some providers put groups in one only (Entra ID in t
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from accounts import oidc_config
 from accounts.groups import claimed_group_names, mirror_groups
 from accounts.models import OidcIdentity
 
@@ -37,9 +37,9 @@ class OidcBackend(OIDCAuthenticationBackend):
         payload = super().verify_token(token, **kwargs)
         audience = payload.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
-        if settings.OIDC_RP_CLIENT_ID not in audiences:
+        if oidc_config.current().client_id not in audiences:
             raise SuspiciousOperation("The ID token is meant for another client (aud).")
-        issuer = settings.OIDC_CONFIG.issuer
+        issuer = oidc_config.current().issuer
         if issuer and payload.get("iss") != issuer:
             raise SuspiciousOperation("The ID token comes from another issuer (iss).")
         return payload
@@ -57,7 +57,7 @@ def oidc_user_sign_in(*, claims: dict[str, Any]) -> User:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not 0 < len(subject) <= 255:
         raise SuspiciousOperation("The provider sent no usable subject (sub).")
-    config = settings.OIDC_CONFIG
+    config = oidc_config.current()
     with transaction.atomic():
         identity = (
             OidcIdentity.objects.select_for_update().select_related("user").filter(subject=subject).first()

@@ -9,6 +9,7 @@ all the required ones must be, and the app stops naming the first one missing.
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from chatsite.env import env_int, env_list, env_str, env_url
@@ -103,3 +104,12 @@ def _mirror_groups() -> tuple[str, ...] | None:
     if "*" in names and len(names) > 1:
         raise ImproperlyConfigured("OIDC_MIRROR_GROUPS is either * or a list of group names, not both.")
     return tuple(names) or None
+
+
+def current() -> OidcConfig:
+    """The OIDC configuration of a process where single sign-on is on (its views and backend run only
+    then); ImproperlyConfigured if asked for while it is off."""
+    config: OidcConfig | None = settings.OIDC_CONFIG
+    if config is None:
+        raise ImproperlyConfigured("OIDC sign-in is not configured.")
+    return config

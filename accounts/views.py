@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
 from requests import RequestException
 
+from accounts import oidc_config
 from accounts.forms import SignInForm
 
 logger = logging.getLogger(__name__)
@@ -122,4 +123,4 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
 
     @staticmethod
     def _provider(message: Promise) -> str:
-        return message % {"provider": settings.OIDC_CONFIG.provider_name}
+        return message % {"provider": oidc_config.current().provider_name}

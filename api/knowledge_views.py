@@ -8,6 +8,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from api.permissions import ChangePermissionToPost, ManagerPermissions
@@ -43,11 +44,11 @@ class KnowledgeBaseList(generics.ListCreateAPIView):
     def get_queryset(self):
         return KnowledgeBase.objects.readable_by(self.request.user).prefetch_related("groups")
 
-    def perform_create(self, serializer: KnowledgeBaseSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[KnowledgeBase]) -> None:
         _save_recording_readers(serializer, self.request)
 
 
-def _save_recording_readers(serializer: KnowledgeBaseSerializer, request: Request) -> None:
+def _save_recording_readers(serializer: BaseSerializer[KnowledgeBase], request: Request) -> None:
     """Save the knowledge base, and audit a change of who may read it."""
     before = audit_trail.Readers.of(serializer.instance or KnowledgeBase())
     knowledge_base = serializer.save()
@@ -65,7 +66,7 @@ class KnowledgeBaseDetail(generics.RetrieveUpdateAPIView):
     def get_queryset(self):
         return KnowledgeBase.objects.readable_by(self.request.user).prefetch_related("groups")
 
-    def perform_update(self, serializer: KnowledgeBaseSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[KnowledgeBase]) -> None:
         _save_recording_readers(serializer, self.request)
 
 

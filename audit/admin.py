@@ -7,7 +7,9 @@ import json
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.db.models import Field
+from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
@@ -26,8 +28,7 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ["username", "target", "summary"]
     date_hierarchy = "at"
     # The user by name: a link to the account would refuse an auditor who may not view users.
-    fields = ["when", "kind", "username", "ip", "target", "summary", "detail_shown"]
-    readonly_fields = fields
+    fields = readonly_fields = ("when", "kind", "username", "ip", "target", "summary", "detail_shown")
     show_full_result_count = False  # one count of a large table per page is enough
     list_per_page = 50
 
@@ -58,7 +59,7 @@ class EventAdmin(admin.ModelAdmin):
             '<pre class="audit-detail">{}</pre>', json.dumps(event.detail, ensure_ascii=False, indent=2)
         )
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """The events the list shows with the same filters, search and dates, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -66,7 +67,7 @@ class EventAdmin(admin.ModelAdmin):
             events = self.get_changelist_instance(request).get_queryset(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest(_("These filters are not valid for the audit log."))
-        header = [capfirst(Event._meta.get_field(name).verbose_name) for name in export.COLUMNS]
+        header = [str(capfirst(_field_label(name))) for name in export.COLUMNS]
         kinds = {kind.value: str(kind.label) for kind in Event.Kind}
         response = StreamingHttpResponse(
             export.csv_lines(events=events, header=header, kinds=kinds),
@@ -75,3 +76,9 @@ class EventAdmin(admin.ModelAdmin):
         name = f"audit-log-{timezone.localtime():%Y%m%d-%H%M}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+def _field_label(name: str) -> str:
+    field = Event._meta.get_field(name)
+    assert isinstance(field, Field)  # the exported columns are the event's own fields
+    return str(field.verbose_name)

@@ -24,7 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
 from chat import citations, prompting, providers, question_log
@@ -59,7 +59,7 @@ class Question:
     client_instructions: Sequence[str] = ()  # an API client's own system messages
     # When the model cannot be reached, answer with the passages instead of failing.
     fall_back_to_passages: bool = True
-    asker: AbstractUser | None = None  # who asks: their quota, the audit log, content-policy hits
+    asker: User | None = None  # who asks: their quota, the audit log, content-policy hits
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ class Answer:
             )
         return self._checked
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         try:
             async with aclosing(self._answering()) as answering:
                 async for event in answering:
@@ -252,7 +252,7 @@ class Answer:
             outcome = self.outcome()
             await in_pool(question_log.record_question, writes=True, question=self.question, outcome=outcome)
 
-    async def _answering(self) -> AsyncIterator[Event]:
+    async def _answering(self) -> AsyncGenerator[Event, None]:
         try:
             if (refused := await self.refusal()) is not None:
                 yield self._failed(refused)  # the first event, before anything is searched or billed
@@ -278,8 +278,8 @@ class Answer:
         checked = await self.checked_question()
         if checked.blocked:
             notice = screening.question_blocked_notice()
-            for event in (Passages([]), self._failed(providers.Error(code=CONTENT_POLICY, message=notice))):
-                yield event
+            yield Passages([])
+            yield self._failed(providers.Error(code=CONTENT_POLICY, message=notice))
             return
         question = self.question = replace(self.question, text=checked.text, history=checked.history)
         found = await in_pool(

@@ -80,10 +80,12 @@ class Message(models.Model):
     created_at = models.DateTimeField(_("date"), auto_now_add=True)
 
     # Not stored: set on the messages a conversation's page shows (chat.conversations.conversation_thread
-    # and chat.views), which of its question's answers this one is, of how many, and the answer as HTML.
+    # and chat.views), which of its question's answers this one is, of how many, the answer as HTML,
+    # and why it failed as a staff member may read it.
     version: int
     version_count: int
     html: str
+    detail: str
 
     class Meta:
         ordering = ["created_at", "id"]

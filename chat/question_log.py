@@ -1,7 +1,7 @@
 """The audit event of a question: who asked which knowledge bases, with which model, what it cost
 and how it was answered. The text itself only with AUDIT_QUESTION_TEXT (it may be personal)."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def record_question(*, question: "Question", outcome: "Outcome") -> Event:
     knowledge_bases = question.knowledge_bases
     names = [kb.name for kb in knowledge_bases]
-    text = {"question": question.text} if settings.AUDIT_QUESTION_TEXT else {}
+    text: dict[str, Any] = {"question": question.text} if settings.AUDIT_QUESTION_TEXT else {}
     usage = outcome.usage
     return record(
         Event.Kind.QUESTION,

@@ -3,7 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin import ModelAdmin, helpers
+from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from chatsite.admin_forms import admin_form_context
 from chatsite.bad_requests import is_id
 from knowledge import access, extract, services
 from knowledge.models import Document, KnowledgeBase
@@ -146,13 +147,7 @@ def upload(request: HttpRequest, model_admin: ModelAdmin) -> HttpResponse:
         **model_admin.admin_site.each_context(request),
         "title": _("Upload documents"),
         "opts": Document._meta,
-        # The stubs ask for a ModelForm; the admin's helpers read only what every form has.
-        "adminform": helpers.AdminForm(
-            form,  # type: ignore[arg-type]
-            [(None, {"fields": ["knowledge_base", "files"]})],
-            {},
-        ),
-        "errors": helpers.AdminErrorList(form, []),  # type: ignore[arg-type]
+        **admin_form_context(form, ["knowledge_base", "files"]),
     }
     return TemplateResponse(request, "admin/knowledge/document/upload.html", context)
 

@@ -68,8 +68,7 @@ class FlagInline(admin.TabularInline):
     model = Flag
     extra = 0
     can_delete = False
-    fields = ["list_name", "action", "term", "marked_passage", "location"]
-    readonly_fields = fields
+    fields = readonly_fields = ("list_name", "action", "term", "marked_passage", "location")
     verbose_name = _("content policy flag")
     verbose_name_plural = _("content policy flags")
 

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin import ModelAdmin, helpers
+from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from chatsite.admin_forms import admin_form_context
 from policy import services
 from policy.forms import ImportForm
 from policy.models import WordList
@@ -55,8 +56,7 @@ def import_terms(request: HttpRequest, object_id: str, model_admin: ModelAdmin) 
         "title": _("Import terms into “%(list)s”") % {"list": word_list.name},
         "opts": WordList._meta,
         "original": word_list,
-        "adminform": helpers.AdminForm(form, [(None, {"fields": ["file", "replace"]})], {}),
-        "errors": helpers.AdminErrorList(form, []),
+        **admin_form_context(form, ["file", "replace"]),
     }
     return TemplateResponse(request, "admin/policy/wordlist/import.html", context)
 

@@ -52,6 +52,6 @@ class QuotaLimit(models.Model):
         permissions = [("view_usage_dashboard", _("Can view the usage dashboard"))]
 
     def __str__(self) -> str:
-        if self.user_id:
+        if self.user is not None:
             return _("Limits of user %(name)s") % {"name": self.user.get_username()}
-        return _("Limits of group %(name)s") % {"name": self.group.name}
+        return _("Limits of group %(name)s") % {"name": self.group.name if self.group else ""}

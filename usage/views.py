@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chat import rate_limits
+from chatsite.signed_in import SignedInRequest
 from knowledge import access
 from usage import charts, quotas
 from usage import dashboard as figures
@@ -27,7 +28,7 @@ def _over_limit(request: HttpRequest) -> HttpResponse | None:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: SignedInRequest) -> HttpResponse:
     if refusal := _over_limit(request):
         return refusal
     user = request.user
