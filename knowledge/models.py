@@ -122,25 +122,34 @@ class Document(models.Model):
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
 
-    knowledge_base = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="documents")
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, verbose_name=_("knowledge base"), on_delete=models.CASCADE, related_name="documents"
+    )
     title = models.CharField(_("title"), max_length=TITLE_CHARS)
     file = models.FileField(_("file"), upload_to=document_upload_path, max_length=500)
-    sha256 = models.CharField(max_length=64, editable=False)
-    size = models.PositiveBigIntegerField(default=0, editable=False)
-    mime = models.CharField(max_length=100, editable=False)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, editable=False)
-    error = models.TextField(blank=True, editable=False)
-    chunk_count = models.PositiveIntegerField(default=0, editable=False)
+    sha256 = models.CharField("SHA-256", max_length=64, editable=False)
+    size = models.PositiveBigIntegerField(_("size"), default=0, editable=False)
+    mime = models.CharField(_("type"), max_length=100, editable=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.QUEUED, editable=False
+    )
+    error = models.TextField(_("error"), blank=True, editable=False)
+    chunk_count = models.PositiveIntegerField(_("chunks"), default=0, editable=False)
     chunks_done = models.PositiveIntegerField(default=0, editable=False)
     chunks_total = models.PositiveIntegerField(default=0, editable=False)
     # When the task message was handed to the broker; None while it could not be (broker down).
     queued_at = models.DateTimeField(null=True, blank=True, editable=False)
-    attempts = models.PositiveIntegerField(default=0, editable=False)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0, editable=False)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        editable=False,
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("document")
