@@ -45,7 +45,7 @@ StreamChat = Callable[[providers.ModelConfig, list[dict[str, str]]], AsyncGenera
 KEY_REVOKED = "invalid_api_key"  # the code of the error that ends such an answer (OpenAI's)
 # Errors after which the model said nothing: the passages still answer, as without a model.
 MODEL_UNAVAILABLE = frozenset({"unreachable", "timeout"})
-CONTENT_POLICY = "content_policy"  # the code of the error that refuses a question (policy/)
+CONTENT_POLICY = screening.QUESTION_BLOCKED  # the code of the error that refuses a question
 CONTENT_FILTERED = "content_filter"  # the finish reason of a withdrawn answer (OpenAI's)
 
 

@@ -1,5 +1,6 @@
 """The audit event of a question: who asked which knowledge bases, with which model, what it cost
-and how it was answered. The text itself only with AUDIT_QUESTION_TEXT (it may be personal)."""
+and how it was answered (its status, and the code of its error if any). The text itself only with
+AUDIT_QUESTION_TEXT (it may be personal). Quotas count these events (usage.quotas)."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ def record_question(*, question: "Question", outcome: "Outcome") -> Event:
         model=question.config.model if question.config else "",
         mode=outcome.mode,
         status=outcome.status,
+        error_code=outcome.error.code if outcome.error else "",
         grounding=outcome.grounding,
         cost_usd=outcome.cost_usd,
         prompt_tokens=usage.prompt_tokens if usage else None,

@@ -337,8 +337,15 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # The audit log (audit/): events older than this many days are purged daily (0 keeps them forever);
-# the text of each question is recorded only when asked for.
+# the text of each question is recorded only when asked for. Quotas count this month's questions from
+# the log (usage/quotas.py), so it keeps at least a month of them.
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=0)
+AUDIT_RETENTION_MIN_DAYS = 32  # a month, and a day for the time zone
+if 0 < AUDIT_RETENTION_DAYS < AUDIT_RETENTION_MIN_DAYS:
+    raise ImproperlyConfigured(
+        f"AUDIT_RETENTION_DAYS={AUDIT_RETENTION_DAYS} is too short: quotas count a month of questions from "
+        f"the audit log, so keep at least {AUDIT_RETENTION_MIN_DAYS} days (or 0 to keep events forever)."
+    )
 AUDIT_QUESTION_TEXT = env_bool("AUDIT_QUESTION_TEXT", False)
 
 # The LLM. With neither a key nor a base URL the app answers in retrieval-only mode.

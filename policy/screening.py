@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 # Distinct terms audited per question, answer or document: a text full of terms writes a bounded
 # number of rows (the detail says how many more there were).
 MAX_AUDITED_TERMS = 50
+QUESTION_BLOCKED = "content_policy"  # the code of the error that refuses a blocked question
 
 
 class Where:

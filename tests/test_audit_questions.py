@@ -39,6 +39,7 @@ def test_a_question_on_the_chat_page_records_user_knowledge_bases_model_and_cost
         "llm",
     )
     assert (detail["status"], detail["prompt_tokens"], detail["completion_tokens"]) == ("complete", 1000, 500)
+    assert detail["error_code"] == ""
     assert detail["cost_usd"] == pytest.approx((1000 * 0.55 + 500 * 2.19) / 1e6)
 
 

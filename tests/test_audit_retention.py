@@ -71,7 +71,7 @@ def test_the_command_purges_with_the_setting_or_the_days_given(settings):
     out = StringIO()
     call_command("purge_audit_log", stdout=out)
     assert out.getvalue().startswith("Removed 1 audit events from before ")
-    call_command("purge_audit_log", "--days", "10", stdout=StringIO())
+    call_command("purge_audit_log", "--days", "40", stdout=StringIO())
     assert Event.objects.filter(kind=Event.Kind.SIGN_IN).count() == 0
 
 
@@ -85,3 +85,10 @@ def test_the_command_says_when_events_are_kept_forever(settings):
 def test_the_command_refuses_negative_days():
     with pytest.raises(CommandError, match="--days must be 0 or more"):
         call_command("purge_audit_log", "--days", "-1")
+
+
+def test_the_command_refuses_to_keep_less_than_the_month_quotas_count():
+    event_aged(20)
+    with pytest.raises(CommandError, match="--days must be 0 or at least 32: quotas count a month"):
+        call_command("purge_audit_log", "--days", "31")
+    assert Event.objects.count() == 1

@@ -1,6 +1,8 @@
 """Quotas: questions a day and spend a month per user, from their own, their groups' or the default
-limits; refused with a clear message on the chat page and a 429 on the REST ask and /v1."""
+limits, counted from the audit log's questions on every path, /v1 too; refused with a clear message on
+the chat page and a 429 on the REST ask and /v1."""
 
+import asyncio
 import datetime
 import json
 from zoneinfo import ZoneInfo
@@ -12,8 +14,10 @@ from django.urls import reverse
 
 from audit.models import Event
 from chat.models import Conversation, Message
+from policy.models import WordList
 from tests.api_fixtures import ApiClient, key_for
-from tests.conftest import person
+from tests.conftest import QUESTION, person
+from tests.policy_lists import word_list
 from tests.sse import ask_on_chat_page, events_in
 from tests.usage_data import recorded_answer
 from usage import quotas
@@ -21,6 +25,8 @@ from usage.models import QuotaLimit
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
 REFUSED_TODAY = "You have reached your limit of 1 questions a day. You can ask again tomorrow."
+USAGE = {"prompt_tokens": 1000, "completion_tokens": 500, "prompt_cache_miss_tokens": 1000}
+COST = (1000 * 0.55 + 500 * 2.19) / 1e6  # USAGE at the price below
 
 
 @pytest.fixture
@@ -37,9 +43,29 @@ def one_a_day(settings, user) -> None:
     recorded_answer(user)
 
 
-def completion(api: ApiClient, **options):
-    messages = [{"role": "user", "content": "How much leave?"}]
+@pytest.fixture
+def priced(settings, fake_llm):
+    settings.LLM_MODELS = [
+        {"model": "deepseek-reasoner", "base_url": fake_llm.base_url, "price": [0.14, 0.55, 2.19]}
+    ]
+    fake_llm.script(usage=USAGE)
+    return fake_llm
+
+
+def completion(api: ApiClient, question: str = "How much leave?", **options):
+    messages = [{"role": "user", "content": question}]
     return api.post("/v1/chat/completions", {"model": "kb:guide", "messages": messages, **options})
+
+
+def answered(response) -> bool:
+    """Whether /v1 answered, the stream read to its end (the question is recorded when it ends)."""
+    if not response.streaming:
+        return response.status_code == 200
+
+    async def read() -> bytes:
+        return b"".join([part async for part in response.streaming_content])
+
+    return response.status_code == 200 and b"[DONE]" in asyncio.run(read())
 
 
 def test_it_takes_the_users_own_limit_over_their_groups(settings, user, readers):
@@ -207,3 +233,81 @@ def test_it_lets_administrators_set_a_limit_for_a_user_or_a_group_not_both(admin
     assert both.status_code == 200 and "Set either a user or a group, not both." in both.content.decode()
     assert admin_client.post(add, {"group": readers.id, "spend_per_month_usd": "2.50"}).status_code == 302
     assert quotas.effective_limits(user=user) == quotas.Limits(None, 2.5)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_v1_question_counts_towards_the_daily_limit(settings, user, kb, conversation, stream):
+    settings.QUOTA_QUESTIONS_PER_DAY = 1
+    api = ApiClient(key_for(user))
+    assert answered(completion(api, stream=stream))
+    assert not Message.objects.exists()  # /v1 saves no conversation: the audit log's question counts
+    assert quotas.usage_of(user=user).questions_today == 1
+    assert completion(api, stream=stream).status_code == 429
+    assert (
+        api.post(f"/api/v1/conversations/{conversation.id}/ask/", {"question": "Sick days?"}).status_code
+        == 429
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_v1_answers_cost_counts_towards_the_monthly_spend(settings, user, kb, guide, priced, stream):
+    settings.QUOTA_SPEND_PER_MONTH_USD = 1.5 * COST
+    api = ApiClient(key_for(user))
+    assert answered(completion(api, QUESTION, stream=stream))
+    used = quotas.usage_of(user=user)
+    assert used.spend_this_month_usd == pytest.approx(COST) and used.tokens_this_month == 1500
+    assert answered(completion(api, QUESTION, stream=stream))  # under the limit when it started
+    assert quotas.usage_of(user=user).spend_this_month_usd == pytest.approx(2 * COST)
+    assert completion(api, QUESTION, stream=stream).json()["error"]["code"] == "insufficient_quota"
+
+
+@pytest.mark.anyio
+async def test_a_user_at_the_limit_through_v1_is_refused_on_the_chat_page(
+    settings, async_client, user, kb, conversation
+):
+    settings.QUOTA_QUESTIONS_PER_DAY = 1
+    secret = await sync_to_async(key_for)(user)
+    body = {"model": "kb:guide", "messages": [{"role": "user", "content": "How much leave?"}]}
+    response = await async_client.post(
+        "/v1/chat/completions",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 200
+    await async_client.aforce_login(user)
+    events = await ask_on_chat_page(async_client, question="Parental leave?", conversation=conversation.id)
+    assert events[1][0] == "error" and events[1][1]["message"] == REFUSED_TODAY
+
+
+def test_a_quota_refusal_is_recorded_but_does_not_count(one_a_day, user, conversation):
+    api = ApiClient(key_for(user))
+    for _ in range(2):
+        response = api.post(f"/api/v1/conversations/{conversation.id}/ask/", {"question": "Sick days?"})
+        assert response.status_code == 429
+    refused = Event.objects.filter(kind=Event.Kind.QUESTION, detail__error_code=quotas.QUOTA_EXCEEDED)
+    assert refused.count() == 2
+    assert quotas.usage_of(user=user).questions_today == 1
+
+
+def test_a_question_the_content_policy_blocks_does_not_count(settings, user, conversation):
+    settings.QUOTA_QUESTIONS_PER_DAY = 1
+    word_list("banned", WordList.Action.BLOCK, "contraband")
+    api = ApiClient(key_for(user))
+    ask = f"/api/v1/conversations/{conversation.id}/ask/"
+    assert api.post(ask, {"question": "Where can I buy CONTRABAND?"}).status_code == 400
+    assert Event.objects.get(kind=Event.Kind.QUESTION).detail["error_code"] == "content_policy"
+    assert api.post(ask, {"question": "Sick days?"}).status_code == 200
+
+
+def test_a_question_recorded_before_error_codes_were_counts(user):
+    Event.objects.create(kind=Event.Kind.QUESTION, user=user, detail={"status": "failed", "cost_usd": 0.5})
+    used = quotas.usage_of(user=user)
+    assert (used.questions_today, used.spend_this_month_usd, used.tokens_this_month) == (1, 0.5, 0)
+
+
+def test_it_counts_a_users_questions_after_their_conversations_are_deleted(settings, user, kb):
+    settings.QUOTA_QUESTIONS_PER_DAY = 1
+    recorded_answer(user)
+    Conversation.objects.filter(user=user).delete()
+    assert completion(ApiClient(key_for(user))).status_code == 429

@@ -41,6 +41,7 @@ def test_it_names_the_variable_of_a_bad_url(monkeypatch):
         ("QUOTA_SPEND_PER_MONTH_USD", "five dollars"),
         ("QUOTA_SPEND_PER_MONTH_USD", "nan"),
         ("QUOTA_EXEMPT_STAFF", "if asked"),
+        ("AUDIT_RETENTION_DAYS", "31"),  # quotas count a month of questions from the audit log
     ],
 )
 def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):
@@ -50,6 +51,28 @@ def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):
     )
     assert result.returncode != 0
     assert name in result.stderr.splitlines()[-1]
+
+
+def test_it_says_why_a_short_audit_retention_is_refused(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "AUDIT_RETENTION_DAYS": "7"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1].endswith(
+        "AUDIT_RETENTION_DAYS=7 is too short: quotas count a month of questions from the audit log, so keep "
+        "at least 32 days (or 0 to keep events forever)."
+    )
+
+
+@pytest.mark.parametrize("days", ["0", "32"])
+def test_it_accepts_keeping_audit_events_forever_or_a_month(tmp_path, days):
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "AUDIT_RETENTION_DAYS": days}
+    code = "from django.conf import settings as s; print(s.AUDIT_RETENTION_DAYS)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.stdout.splitlines()[-1] == days, result.stderr
 
 
 def test_it_defaults_to_deepseek_when_only_a_key_is_set(tmp_path):

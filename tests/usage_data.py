@@ -1,10 +1,13 @@
 """Answers recorded as the chat records them, with the usage, cost, timings and feedback the quota
-and the usage dashboard tests count."""
+and the usage dashboard tests count: the conversation's messages (the dashboard's), and the audit
+log's QUESTION event the answer engine writes for each (the quotas')."""
 
 import datetime
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
+from audit.models import Event
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 
@@ -17,7 +20,8 @@ def recorded_answer(
     question: str = "How much leave?",
     **fields,
 ) -> Message:
-    """A question and its answer in a new conversation of `user`, written `at` (now by default)."""
+    """A question and its answer in a new conversation of `user`, written `at` (now by default), and
+    its audit event."""
     conversation = Conversation.objects.create(user=user)
     if knowledge_base is not None:
         conversation.knowledge_bases.set([knowledge_base])
@@ -28,4 +32,16 @@ def recorded_answer(
     if at is not None:
         Message.objects.filter(id__in=[asked.id, answer.id]).update(created_at=at)
         answer.refresh_from_db()
+    usage = answer.usage or {}
+    detail = {
+        "mode": answer.mode,
+        "status": answer.status,
+        "error_code": answer.error_code,
+        "cost_usd": answer.cost_usd,
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"),
+    }
+    Event.objects.create(
+        kind=Event.Kind.QUESTION, user=user, username=user.username, at=at or timezone.now(), detail=detail
+    )
     return answer

@@ -6,11 +6,15 @@ QUOTA_SPEND_PER_MONTH_USD (unset: no limit). Administrators (staff) are exempt w
 QUOTA_EXEMPT_STAFF. A user's own limit wins over their groups' either way, lower or higher: it is how
 an administrator makes an exception for one person.
 
-What counts is what is recorded per answer (chat.models.Message): each answer written for the user's
-conversations (the chat page, the REST ask, the `ask` command; regenerating writes one too) since the
-day or the month began in settings.TIME_ZONE, and its cost_usd. An answer counts once it is saved, so
-answers asked at the same moment (as many as ANSWER_RATE_PER_USER lets through) may pass a limit
-together; a refused answer does not count.
+What counts is the audit log's QUESTION events (chat.question_log), which the answer engine writes
+once per answer on every path (the chat page, the REST ask, `/v1`, the `ask` command; regenerating
+is an answer too) whether or not a conversation is saved: each since the day or the month began in
+settings.TIME_ZONE, and its cost_usd and tokens. An answer counts once it has ended, so answers asked
+at the same moment (as many as ANSWER_RATE_PER_USER lets through) may pass a limit together. Answers
+that failed upstream count (the question was asked); answers refused before anything was searched or
+billed do not: over a quota (QUOTA_EXCEEDED), or a question the content policy blocks (`/v1` refuses
+those with a 400 before answering, so they count nowhere). The audit retention is never shorter than
+a month (settings.AUDIT_RETENTION_MIN_DAYS), so the events a quota needs are kept.
 
 The answer engine asks `answer_refusal` before any answer starts, on every path that answers.
 """
@@ -21,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db.models import Count, IntegerField, Max, Sum
+from django.db.models import Count, FloatField, IntegerField, Max, Q, QuerySet, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
@@ -29,12 +33,14 @@ from django.utils.translation import gettext as _
 
 from audit.log import record
 from audit.models import Event
-from chat.models import Message
 from chat.providers import Error
 from chatsite.db_threads import in_pool
+from policy.screening import QUESTION_BLOCKED
 from usage.models import QuotaLimit
 
 QUOTA_EXCEEDED = "insufficient_quota"  # OpenAI's code for a spent quota
+# The error codes of answers refused before anything was searched or billed: not questions answered.
+NOT_COUNTED = [QUOTA_EXCEEDED, QUESTION_BLOCKED]
 
 
 @dataclass(frozen=True)
@@ -80,28 +86,27 @@ def _first_set(*values):
     return next((value for value in values if value is not None), None)
 
 
-def answers_of(user: AbstractUser):
-    """The user's answers that count: saved (not streaming), and not refused for a quota."""
-    return (
-        Message.objects.filter(conversation__user=user, role=Message.Role.ASSISTANT)
-        .exclude(status=Message.Status.STREAMING)
-        .exclude(error_code=QUOTA_EXCEEDED)
-    )
+def questions_of(user: AbstractUser) -> QuerySet[Event]:
+    """The user's questions that count: their QUESTION events, but those refused before answering.
+    Events from before the error code was recorded have none, and count."""
+    refused = Q(detail__error_code__in=NOT_COUNTED) & Q(detail__has_key="error_code")
+    return Event.objects.filter(kind=Event.Kind.QUESTION, user_id=user.pk).exclude(refused)
 
 
-def tokens_sum() -> Sum:
-    """The prompt and completion tokens recorded on answers (Message.usage), summed in the database."""
-    prompt = Cast(KT("usage__prompt_tokens"), IntegerField())
-    completion = Cast(KT("usage__completion_tokens"), IntegerField())
+def tokens_sum(field: str = "usage") -> Sum:
+    """The prompt and completion tokens recorded under a JSON field's keys (a Message's `usage`, an
+    audit event's `detail`), summed in the database."""
+    prompt = Cast(KT(f"{field}__prompt_tokens"), IntegerField())
+    completion = Cast(KT(f"{field}__completion_tokens"), IntegerField())
     return Sum(Coalesce(prompt, 0) + Coalesce(completion, 0))
 
 
 def usage_of(*, user: AbstractUser, now: datetime.datetime | None = None) -> Usage:
-    answers = answers_of(user)
-    month = answers.filter(created_at__gte=month_start(now)).aggregate(
-        spend=Sum("cost_usd"), tokens=tokens_sum()
+    questions = questions_of(user)
+    month = questions.filter(at__gte=month_start(now)).aggregate(
+        spend=Sum(Cast(KT("detail__cost_usd"), FloatField())), tokens=tokens_sum("detail")
     )
-    today = answers.filter(created_at__gte=day_start(now)).aggregate(count=Count("id"))
+    today = questions.filter(at__gte=day_start(now)).aggregate(count=Count("id"))
     return Usage(today["count"], month["spend"] or 0.0, month["tokens"] or 0)
 
 

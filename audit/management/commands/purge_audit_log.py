@@ -11,14 +11,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
+        minimum = settings.AUDIT_RETENTION_MIN_DAYS
         parser.add_argument(
-            "--days", type=int, help="keep this many days instead of AUDIT_RETENTION_DAYS (0: keep all)"
+            "--days",
+            type=int,
+            help=f"keep this many days instead of AUDIT_RETENTION_DAYS (0: keep all, else {minimum} or more)",
         )
 
     def handle(self, *args, days: int | None, **options) -> None:
         days = settings.AUDIT_RETENTION_DAYS if days is None else days
         if days < 0:
             raise CommandError("--days must be 0 or more.")
+        if 0 < days < settings.AUDIT_RETENTION_MIN_DAYS:
+            minimum = settings.AUDIT_RETENTION_MIN_DAYS
+            raise CommandError(f"--days must be 0 or at least {minimum}: quotas count a month of questions.")
         purge = retention.purge_expired(days=days)
         if purge.cutoff is None:
             self.stdout.write("Retention is 0 days: audit events are kept forever.")
