@@ -61,6 +61,8 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # Quotas count one user's questions since a day or month began (usage.quotas).
+        indexes = [models.Index(fields=["user", "kind", "at"], name="audit_user_kind_at")]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db.models import Count, FloatField, IntegerField, Max, Q, QuerySet, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
@@ -70,7 +70,7 @@ def month_start(now: datetime.datetime | None = None) -> datetime.datetime:
     return day_start(now).replace(day=1)
 
 
-def effective_limits(*, user: AbstractUser) -> Limits:
+def effective_limits(*, user: User) -> Limits:
     own = QuotaLimit.objects.filter(user=user).first()
     groups = QuotaLimit.objects.filter(group__user=user).aggregate(
         questions=Max("questions_per_day"), spend=Max("spend_per_month_usd")
@@ -86,7 +86,7 @@ def _first_set(*values):
     return next((value for value in values if value is not None), None)
 
 
-def questions_of(user: AbstractUser) -> QuerySet[Event]:
+def questions_of(user: User) -> QuerySet[Event]:
     """The user's questions that count: their QUESTION events, but those refused before answering.
     Events from before the error code was recorded have none, and count."""
     refused = Q(detail__error_code__in=NOT_COUNTED) & Q(detail__has_key="error_code")
@@ -101,7 +101,7 @@ def tokens_sum(field: str = "usage") -> Sum:
     return Sum(Coalesce(prompt, 0) + Coalesce(completion, 0))
 
 
-def usage_of(*, user: AbstractUser, now: datetime.datetime | None = None) -> Usage:
+def usage_of(*, user: User, now: datetime.datetime | None = None) -> Usage:
     questions = questions_of(user)
     month = questions.filter(at__gte=month_start(now)).aggregate(
         spend=Sum(Cast(KT("detail__cost_usd"), FloatField())), tokens=tokens_sum("detail")
@@ -110,11 +110,11 @@ def usage_of(*, user: AbstractUser, now: datetime.datetime | None = None) -> Usa
     return Usage(today["count"], month["spend"] or 0.0, month["tokens"] or 0)
 
 
-def exempt(user: AbstractUser) -> bool:
+def exempt(user: User) -> bool:
     return bool(settings.QUOTA_EXEMPT_STAFF and user.is_staff)
 
 
-def refusal(*, user: AbstractUser, now: datetime.datetime | None = None) -> Error | None:
+def refusal(*, user: User, now: datetime.datetime | None = None) -> Error | None:
     """Why the user may not have another answer now (recorded in the audit log), or None."""
     if exempt(user):
         return None
@@ -136,7 +136,7 @@ def refusal(*, user: AbstractUser, now: datetime.datetime | None = None) -> Erro
     return None
 
 
-def _refused(user: AbstractUser, message: str, limit: str, used: float, allowed: float) -> Error:
+def _refused(user: User, message: str, limit: str, used: float, allowed: float) -> Error:
     summary = f"Answer refused: {limit} {used} of {allowed}"
     record(
         Event.Kind.QUOTA,
@@ -150,6 +150,6 @@ def _refused(user: AbstractUser, message: str, limit: str, used: float, allowed:
     return Error(code=QUOTA_EXCEEDED, message=message, status=429)
 
 
-async def answer_refusal(*, user: AbstractUser | None) -> Error | None:
+async def answer_refusal(*, user: User | None) -> Error | None:
     """For the answer engine, before an answer starts: why not, or None (also with no user to count)."""
     return None if user is None else await in_pool(refusal, writes=True, user=user)
