@@ -15,7 +15,7 @@ from chat import answering, rate_limits
 from chat.models import Conversation, Message
 from knowledge import embedding, index, ingestion, services, tasks
 from knowledge.models import Document, KnowledgeBase
-from tests.browser import live_app, page  # noqa: F401  (fixtures)
+from tests.browser import chromium, live_app, page  # noqa: F401  (fixtures)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 from tests.processes import use_data_dir
 
