@@ -146,7 +146,7 @@ def asgi_server(
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300  # a busy machine takes minutes to load the model
             while True:
                 try:
                     urllib.request.urlopen(f"{url}/accounts/login/", timeout=10).close()
