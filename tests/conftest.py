@@ -17,7 +17,7 @@ from chat.models import Conversation, Message
 from knowledge import embedding, index, ingestion, services, tasks
 from knowledge.models import Document, KnowledgeBase
 from policy import matching as policy_matching
-from tests.browser import live_app, page  # noqa: F401  (fixtures)
+from tests.browser import chromium, live_app, page  # noqa: F401  (fixtures)
 from tests.directory import directory  # noqa: F401  (a fixture)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 from tests.processes import use_data_dir

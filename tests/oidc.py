@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Page, expect
 
 from accounts.oidc_config import OidcConfig, library_settings, oidc_config_from_env
-from tests.browser import chromium_page
+from tests.browser import browser_page
 from tests.processes import ROOT, _stop, asgi_server, free_port
 
 CLIENT_ID = "knowledge-chat"
@@ -123,9 +123,9 @@ def person_at_provider(username: str, *groups: str, **claims: str) -> dict:
 
 
 @pytest.fixture
-def sso_page(request, sso, sync_orm_in_async) -> Iterator[Page]:
+def sso_page(request, chromium, sso, sync_orm_in_async) -> Iterator[Page]:
     """A browser on the app that signs in with the provider."""
-    with chromium_page(request, sso[0]) as page:
+    with browser_page(request, chromium, sso[0]) as page:
         yield page
 
 

@@ -81,7 +81,9 @@ def _wait_until_answering(workers: dict[str, tuple[subprocess.Popen, Path]]) -> 
     deadline = time.monotonic() + 90
     waiting = set(workers)
     while waiting:
-        answered = {key.partition("@")[0] for reply in celery_app.control.ping(timeout=1.0) for key in reply}
+        # Returns once as many replies came as workers are awaited, not after the whole second.
+        replies = celery_app.control.ping(timeout=1.0, limit=len(waiting))
+        answered = {key.partition("@")[0] for reply in replies for key in reply}
         waiting -= answered
         for name in waiting:
             process, log = workers[name]
@@ -144,7 +146,7 @@ def asgi_server(
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 300  # a busy machine takes minutes to load the model
             while True:
                 try:
                     urllib.request.urlopen(f"{url}/accounts/login/", timeout=10).close()

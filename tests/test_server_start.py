@@ -20,8 +20,11 @@ def first_line(lines: list[str], text: str) -> int:
     return found[0]
 
 
-def test_it_loads_and_probes_the_model_before_it_listens(django_db_setup, tmp_path):
-    lines = log_lines(tmp_path)
+def test_it_loads_and_probes_the_model_before_it_listens(live_app):
+    # The log of the app server the browser tests share: it was started as any other (asgi_server).
+    url, data_dir = live_app
+    urllib.request.urlopen(f"{url}/accounts/login/", timeout=30).close()
+    lines = (data_dir / "server.log").read_text().splitlines()
     loaded = first_line(lines, "loaded and probed (skill per script: {'latin'")
     assert loaded < first_line(lines, "Uvicorn running on") < first_line(lines, "GET /accounts/login/")
 

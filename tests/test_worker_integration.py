@@ -24,12 +24,22 @@ def wait_until_done(document: Document, seconds: float = 120) -> Document:
     raise AssertionError(f"{document} still {document.status} after {seconds} s")
 
 
+@pytest.fixture(scope="module")
+def running_worker(django_db_setup, tmp_path_factory):
+    """One worker for the module's tests, which all want it configured alike: a start loads Celery
+    and the embedding model. Row ids are never reused here (transaction=True), so neither are
+    index folders."""
+    data_dir = tmp_path_factory.mktemp("worker")
+    with celery_worker(data_dir, log=data_dir / "worker.log") as process:
+        yield process, data_dir
+
+
 @pytest.fixture
-def worker(settings, tmp_path):
+def worker(running_worker, settings):
     # The worker's DATA_DIR holds the same media and index folders this test process uses.
-    use_data_dir(settings, tmp_path)
-    with celery_worker(tmp_path, log=tmp_path / "worker.log") as process:
-        yield process
+    process, data_dir = running_worker
+    use_data_dir(settings, data_dir)
+    return process
 
 
 @pytest.fixture
