@@ -40,7 +40,7 @@ def test_it_records_a_sign_in_with_the_address(client, user):
     sign_in(client, "alice", "alice-password-1")
     event = only(Event.Kind.SIGN_IN)
     assert (event.user, event.ip) == (user, "10.1.2.3")
-    assert event.detail == {"backend": "django.contrib.auth.backends.ModelBackend"}
+    assert event.detail == {"backend": "accounts.local.LocalPasswordBackend"}
 
 
 def test_it_records_a_failed_sign_in_by_name_without_the_password(client, user):
