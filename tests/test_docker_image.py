@@ -69,7 +69,16 @@ def test_the_image_has_every_app_template_static_file_and_translation():
 
 
 def test_the_settings_need_every_app_and_what_they_import():
-    assert packages_the_settings_need() == {"chatsite", "knowledge", "chat", "api", "audit", "accounts"}
+    assert packages_the_settings_need() == {
+        "chatsite",
+        "knowledge",
+        "chat",
+        "api",
+        "audit",
+        "accounts",
+        "policy",
+        "usage",
+    }
 
 
 def test_it_notices_an_app_or_the_translations_left_out():
