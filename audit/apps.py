@@ -7,6 +7,7 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit log")
 
     def ready(self) -> None:
-        from audit import sign_in
+        from audit import memberships, sign_in
 
         sign_in.connect()
+        memberships.connect()

@@ -33,6 +33,7 @@ class Event(models.Model):
         REINDEX = "reindex", _("Re-index")
         DELETE = "delete", _("Deleted")
         PERMISSIONS = "permissions", _("Knowledge-base access changed")
+        MEMBERSHIP = "membership", _("Group membership changed")
         API_KEY_CREATED = "api_key_created", _("API key created")
         API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
         QUOTA = "quota", _("Quota")
@@ -76,3 +77,22 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit events are removed only by the retention purge")
+
+
+class AskedKnowledgeBase(models.Model):
+    """A knowledge base a QUESTION event asked, by its id and by its name at the time: what the usage
+    dashboard filters, scopes and groups questions by. Not a foreign key: like the event, the row
+    outlives the knowledge base. Written with its event (chat.question_log), removed with it by the
+    retention purge."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="asked")
+    knowledge_base_id = models.PositiveBigIntegerField(db_index=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "knowledge_base_id"], name="audit_asked_once_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from audit import retention
-from audit.models import Event
+from audit.models import AskedKnowledgeBase, Event
 from audit.tasks import purge_audit_log
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +29,14 @@ def test_it_removes_old_events_keeps_recent_ones_and_records_itself():
     recorded = Event.objects.get(kind=Event.Kind.PURGE)
     assert recorded.detail == {"removed": 2, "cutoff": purge.cutoff.isoformat(), "retention_days": 365}
     assert set(Event.objects.values_list("id", flat=True)) == {recent.id, recorded.id}
+
+
+def test_the_knowledge_bases_of_a_purged_question_go_with_it_and_are_not_counted_as_events():
+    old, recent = event_aged(400, Event.Kind.QUESTION), event_aged(300, Event.Kind.QUESTION)
+    for event in (old, recent):
+        AskedKnowledgeBase.objects.create(event=event, knowledge_base_id=1, name="Guide")
+    assert retention.purge_expired(days=365).removed == 1
+    assert list(AskedKnowledgeBase.objects.values_list("event_id", flat=True)) == [recent.id]
 
 
 def test_a_retention_of_zero_days_keeps_everything():

@@ -14,6 +14,7 @@ from django.test import Client
 
 from accounts.ldap import VARIABLES, ldap_settings, with_ldap_backend
 from accounts.templatetags.names import full_name
+from audit.models import Event
 from knowledge.models import KnowledgeBase
 from tests.conftest import person
 from tests.directory import SUFFIX
@@ -139,6 +140,9 @@ def test_leaving_a_group_in_the_directory_removes_access_at_the_next_sign_in(
     assert sign_in(client, "alice", "alice-directory-1").status_code == 302
     assert "Engineering wiki" not in client.get("/").content.decode()
     assert not User.objects.get(username="alice").groups.exists()
+    changes = Event.objects.filter(kind=Event.Kind.MEMBERSHIP).order_by("id")
+    assert [event.summary for event in changes] == ["alice: +engineering", "alice: -engineering"]
+    assert changes.last().user is None  # the directory's doing, while signing in
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from audit.models import Event
 from chat.models import Message
-from tests.conftest import person, signed_in
+from chat.question_log import link_knowledge_bases
+from tests.conftest import QUESTION, person, signed_in
 from tests.usage_data import recorded_answer
 from usage import dashboard
 
@@ -195,3 +197,35 @@ def test_it_is_linked_from_the_admin_index_for_those_allowed(analyst, manager):
     link = reverse("usage:dashboard")
     assert link in signed_in(analyst).get(reverse("admin:index")).content.decode()
     assert link not in signed_in(manager).get(reverse("admin:index")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("api_test")
+def test_it_counts_questions_asked_through_v1(settings, as_owner, analyst, kb, guide, llm):
+    """/v1 saves no conversation: its questions are counted from the audit log all the same."""
+    price = [0.14, 0.55, 2.19]
+    settings.LLM_MODELS = [{"model": "deepseek-reasoner", "base_url": llm.base_url, "price": price}]
+    llm.script(usage={"prompt_tokens": 1000, "completion_tokens": 500, "prompt_cache_miss_tokens": 1000})
+    body = {"model": "kb:guide", "messages": [{"role": "user", "content": QUESTION}]}
+    assert as_owner.post("/v1/chat/completions", body).status_code == 200
+    context = signed_in(analyst).get(reverse("usage:dashboard")).context
+    assert (context["totals"].questions, context["totals"].users, context["totals"].tokens) == (1, 1, 1500)
+    assert context["totals"].cost_usd > 0
+    tables = {table["heading"]: [row.label for row, _bar in table["rows"]] for table in context["tables"]}
+    assert tables == {"Model": ["deepseek-reasoner"], "Knowledge base": ["Guide"], "User": ["alice"]}
+    steps = {step.name: step.answers for step in context["steps"]}
+    assert steps["Whole answer"] == 1
+    other = signed_in(analyst).get(reverse("usage:dashboard"), {"kb": str(kb.id)}).context
+    assert other["totals"].questions == 1
+
+
+def test_it_hides_questions_that_also_asked_a_knowledge_base_the_viewer_does_not_manage(
+    analyst, user, kb, other_kb
+):
+    recorded_answer(user, at=at(2, 9), knowledge_base=kb)
+    both = recorded_answer(user, at=at(2, 10), knowledge_base=kb)
+    link_knowledge_bases(Event.objects.latest("id"), [other_kb])
+    both.conversation.knowledge_bases.add(other_kb)
+    assert shown(analyst).context["totals"].questions == 1
+    admin = User.objects.create_superuser("root", password="root-password-1")
+    assert shown(admin).context["totals"].questions == 2

@@ -1,6 +1,7 @@
 """Answers recorded as the chat records them, with the usage, cost, timings and feedback the quota
-and the usage dashboard tests count: the conversation's messages (the dashboard's), and the audit
-log's QUESTION event the answer engine writes for each (the quotas')."""
+and the usage dashboard tests count: the conversation's messages (the dashboard's ratings and lists), and
+the audit log's QUESTION event the answer engine writes for each, with the knowledge bases it asked
+(the quotas' and the dashboard's figures)."""
 
 import datetime
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from audit.models import Event
 from chat.models import Conversation, Message
+from chat.question_log import link_knowledge_bases
 from knowledge.models import KnowledgeBase
 
 
@@ -34,14 +36,18 @@ def recorded_answer(
         answer.refresh_from_db()
     usage = answer.usage or {}
     detail = {
+        "model": answer.model,
         "mode": answer.mode,
         "status": answer.status,
         "error_code": answer.error_code,
+        "grounding": answer.grounding,
         "cost_usd": answer.cost_usd,
         "prompt_tokens": usage.get("prompt_tokens"),
         "completion_tokens": usage.get("completion_tokens"),
+        "timings": answer.timings,
     }
-    Event.objects.create(
+    event = Event.objects.create(
         kind=Event.Kind.QUESTION, user=user, username=user.username, at=at or timezone.now(), detail=detail
     )
+    link_knowledge_bases(event, [knowledge_base] if knowledge_base is not None else [])
     return answer

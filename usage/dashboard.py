@@ -1,13 +1,18 @@
 """The figures of the usage dashboard, aggregated in the database for a bounded date range.
 
-Every figure is over answers (chat.models.Message, assistant role) written in the range, on the day
-of settings.TIME_ZONE they were written; an answer still streaming or refused for a quota is not
-counted. A "question" is an answer asked for: regenerating an answer asks again. A knowledge base's
-figures are those of the conversations that ask it (a conversation over two counts for both). Each
-viewer sees the answers of conversations over knowledge bases they manage (all for a superuser), as
-in the admin's feedback list.
+Questions, people, tokens, cost, what found nothing and the time of each step are over the audit
+log's QUESTION events (chat.question_log): one per answer on every path (the chat page, the REST API,
+`/v1`, the `ask` command), in the range, on the day of settings.TIME_ZONE they ended; answers refused
+before anything was searched (a quota, a blocked question) are not counted, as for quotas. A
+"question" is an answer asked for: regenerating an answer asks again. Ratings and the lists of
+answers (rated bad, nothing found) need the conversation's messages, so they are over the answers
+saved in the chat (chat.models.Message). A knowledge base's figures are those of the questions that
+asked it (a question over two counts for both); the names are those the knowledge bases had when
+asked. Each viewer sees the questions over knowledge bases they all manage (all for a superuser), as
+in the admin's feedback list. The figures go back as far as the audit log keeps its events
+(AUDIT_RETENTION_DAYS).
 
-Percentiles are exact (nearest rank): for each step the answers that recorded it are counted, then
+Percentiles are exact (nearest rank): for each step the questions that recorded it are counted, then
 the value at each rank is read by ordering in the database, one row at a time.
 """
 
@@ -15,15 +20,17 @@ import datetime
 import math
 from dataclasses import dataclass
 
-from django.db.models import Count, F, FloatField, Q, QuerySet, Sum
+from django.db.models import Count, F, FloatField, Max, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, TruncDate
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from audit.models import AskedKnowledgeBase, Event
 from chat.feedback import in_managed_conversations
 from chat.models import Conversation, Message
 from chatsite.bad_requests import is_id
+from knowledge import access
 from knowledge.models import KnowledgeBase
 from usage import quotas
 
@@ -87,14 +94,34 @@ def _not_a_date(name: str):
     raise BadFilters(_("“%(field)s” is not a date (YYYY-MM-DD).") % {"field": name})
 
 
-def answers_in(filters: Filters, *, viewer) -> QuerySet[Message]:
+def _bounds(filters: Filters) -> tuple[datetime.datetime, datetime.datetime]:
     zone = quotas.local_zone()
     start = datetime.datetime.combine(filters.start, datetime.time.min, zone)
-    end = datetime.datetime.combine(filters.end + datetime.timedelta(days=1), datetime.time.min, zone)
+    return start, datetime.datetime.combine(filters.end + datetime.timedelta(days=1), datetime.time.min, zone)
+
+
+def questions_in(filters: Filters, *, viewer) -> QuerySet[Event]:
+    """The questions asked in the range on every path, as the viewer may see them."""
+    start, end = _bounds(filters)
+    questions = quotas.counted_questions().filter(at__gte=start, at__lt=end)
+    if filters.knowledge_base is not None:
+        asking = AskedKnowledgeBase.objects.filter(knowledge_base_id=filters.knowledge_base.id)
+        questions = questions.filter(id__in=asking.values("event_id"))
+    if viewer.is_superuser:
+        return questions
+    managed = access.managed_knowledge_bases(viewer).values("id")
+    with_any = AskedKnowledgeBase.objects.values("event_id")
+    with_unmanaged = AskedKnowledgeBase.objects.exclude(knowledge_base_id__in=managed).values("event_id")
+    return questions.filter(id__in=with_any).exclude(id__in=with_unmanaged)
+
+
+def answers_in(filters: Filters, *, viewer) -> QuerySet[Message]:
+    """The answers saved in the chat in the range, as the viewer may see them: those rated and listed."""
+    start, end = _bounds(filters)
     answers = (
         Message.objects.filter(role=Message.Role.ASSISTANT, created_at__gte=start, created_at__lt=end)
         .exclude(status=Message.Status.STREAMING)
-        .exclude(error_code=quotas.QUOTA_EXCEEDED)
+        .exclude(error_code__in=quotas.NOT_COUNTED)
     )
     if filters.knowledge_base is not None:
         asking = Conversation.objects.filter(knowledge_bases=filters.knowledge_base).values("id")
@@ -118,35 +145,38 @@ class Totals:
 
 
 NOTHING_FOUND = [Message.Grounding.NOT_FOUND, Message.Grounding.GENERAL]
+# A person asked: events keep the user's name, which outlives the account.
+PEOPLE = Count("username", distinct=True, filter=~Q(username=""))
 
 
-def totals(answers: QuerySet[Message]) -> Totals:
-    row = answers.aggregate(
+def totals(questions: QuerySet[Event], answers: QuerySet[Message]) -> Totals:
+    asked = questions.aggregate(
         questions=Count("id"),
-        users=Count("conversation__user", distinct=True),
+        users=PEOPLE,
         tokens=quotas.tokens_sum(),
-        cost=Sum("cost_usd"),
-        rated=Count("id", filter=~Q(rating="")),
-        down=Count("id", filter=Q(rating=Message.Rating.DOWN)),
-        nothing_found=Count("id", filter=Q(grounding__in=NOTHING_FOUND)),
+        cost=quotas.cost_sum(),
+        nothing_found=Count("id", filter=Q(detail__grounding__in=NOTHING_FOUND)),
+    )
+    rated = answers.aggregate(
+        rated=Count("id", filter=~Q(rating="")), down=Count("id", filter=Q(rating=Message.Rating.DOWN))
     )
     return Totals(
-        questions=row["questions"],
-        users=row["users"],
-        tokens=row["tokens"] or 0,
-        cost_usd=row["cost"] or 0.0,
-        rated=row["rated"],
-        thumbs_down=row["down"],
-        nothing_found=row["nothing_found"],
+        questions=asked["questions"],
+        users=asked["users"],
+        tokens=asked["tokens"] or 0,
+        cost_usd=asked["cost"] or 0.0,
+        rated=rated["rated"],
+        thumbs_down=rated["down"],
+        nothing_found=asked["nothing_found"],
     )
 
 
-def per_day(answers: QuerySet[Message], filters: Filters) -> list[tuple[datetime.date, int, int]]:
+def per_day(questions: QuerySet[Event], filters: Filters) -> list[tuple[datetime.date, int, int]]:
     """(day, questions, active users) for every day of the range, the days without any too."""
     rows = (
-        answers.annotate(day=TruncDate("created_at", tzinfo=quotas.local_zone()))
+        questions.annotate(day=TruncDate("at", tzinfo=quotas.local_zone()))
         .values("day")
-        .annotate(questions=Count("id"), users=Count("conversation__user", distinct=True))
+        .annotate(questions=Count("id"), users=PEOPLE)
     )
     found = {row["day"]: (row["questions"], row["users"]) for row in rows}
     return [(day, *found.get(day, (0, 0))) for day in filters.days]
@@ -161,18 +191,24 @@ class Share:
 
 
 BY = {
-    "model": "model",
-    "knowledge_base": "conversation__knowledge_bases__name",
-    "user": "conversation__user__username",
+    "model": KT("detail__model"),
+    "knowledge_base": F("asked__knowledge_base_id"),
+    "user": F("username"),
 }
 
 
-def breakdown(answers: QuerySet[Message], by: str) -> list[Share]:
+def breakdown(questions: QuerySet[Event], by: str) -> list[Share]:
     """Questions, tokens and cost per model, knowledge base or user: the TOP_ROWS that cost most."""
     rows = (
-        Message.objects.filter(id__in=answers.values("id"))
-        .values(label=F(BY[by]))
-        .annotate(questions=Count("id"), tokens=quotas.tokens_sum(), cost=Sum("cost_usd"))
+        Event.objects.filter(id__in=questions.values("id"))
+        .values(key=BY[by])
+        .annotate(
+            questions=Count("id"),
+            tokens=quotas.tokens_sum(),
+            cost=quotas.cost_sum(),
+            # A knowledge base by the name it had (the latest, alphabetically, if it was renamed).
+            label=Max("asked__name") if by == "knowledge_base" else Max(BY[by]),
+        )
         .order_by(F("cost").desc(nulls_last=True), "-questions", "label")[:TOP_ROWS]
     )
     return [
@@ -200,13 +236,13 @@ class StepTimes:
     p95_ms: float | None
 
 
-def step_times(answers: QuerySet[Message]) -> list[StepTimes]:
-    return [_percentiles(answers, key, factor, str(name)) for key, factor, name in STEPS]
+def step_times(questions: QuerySet[Event]) -> list[StepTimes]:
+    return [_percentiles(questions, key, factor, str(name)) for key, factor, name in STEPS]
 
 
-def _percentiles(answers: QuerySet[Message], key: str, factor: int, name: str) -> StepTimes:
-    recorded = answers.filter(timings__has_key=key).exclude(**{f"timings__{key}": None})  # not JSON null
-    timed = recorded.annotate(step=Cast(KT(f"timings__{key}"), FloatField()))
+def _percentiles(questions: QuerySet[Event], key: str, factor: int, name: str) -> StepTimes:
+    recorded = questions.filter(detail__timings__has_key=key).exclude(**{f"detail__timings__{key}": None})
+    timed = recorded.annotate(step=Cast(KT(f"detail__timings__{key}"), FloatField()))
     count = timed.count()
     ordered = timed.order_by("step", "id").values_list("step", flat=True)
 

@@ -86,26 +86,33 @@ def _first_set(*values):
     return next((value for value in values if value is not None), None)
 
 
-def questions_of(user: User) -> QuerySet[Event]:
-    """The user's questions that count: their QUESTION events, but those refused before answering.
-    Events from before the error code was recorded have none, and count."""
+def counted_questions() -> QuerySet[Event]:
+    """The questions that count: QUESTION events, but those refused before answering. Events from
+    before the error code was recorded have none, and count."""
     refused = Q(detail__error_code__in=NOT_COUNTED) & Q(detail__has_key="error_code")
-    return Event.objects.filter(kind=Event.Kind.QUESTION, user_id=user.pk).exclude(refused)
+    return Event.objects.filter(kind=Event.Kind.QUESTION).exclude(refused)
 
 
-def tokens_sum(field: str = "usage") -> Sum:
-    """The prompt and completion tokens recorded under a JSON field's keys (a Message's `usage`, an
-    audit event's `detail`), summed in the database."""
-    prompt = Cast(KT(f"{field}__prompt_tokens"), IntegerField())
-    completion = Cast(KT(f"{field}__completion_tokens"), IntegerField())
+def questions_of(user: User) -> QuerySet[Event]:
+    """The user's questions that count."""
+    return counted_questions().filter(user_id=user.pk)
+
+
+def cost_sum() -> Sum:
+    """The cost in USD recorded in audit events' `detail`, summed in the database."""
+    return Sum(Cast(KT("detail__cost_usd"), FloatField()))
+
+
+def tokens_sum() -> Sum:
+    """The prompt and completion tokens recorded in audit events' `detail`, summed in the database."""
+    prompt = Cast(KT("detail__prompt_tokens"), IntegerField())
+    completion = Cast(KT("detail__completion_tokens"), IntegerField())
     return Sum(Coalesce(prompt, 0) + Coalesce(completion, 0))
 
 
 def usage_of(*, user: User, now: datetime.datetime | None = None) -> Usage:
     questions = questions_of(user)
-    month = questions.filter(at__gte=month_start(now)).aggregate(
-        spend=Sum(Cast(KT("detail__cost_usd"), FloatField())), tokens=tokens_sum("detail")
-    )
+    month = questions.filter(at__gte=month_start(now)).aggregate(spend=cost_sum(), tokens=tokens_sum())
     today = questions.filter(at__gte=day_start(now)).aggregate(count=Count("id"))
     return Usage(today["count"], month["spend"] or 0.0, month["tokens"] or 0)
 

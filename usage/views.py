@@ -63,18 +63,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _figures(request: HttpRequest, filters: figures.Filters) -> dict:
+    questions = figures.questions_in(filters, viewer=request.user)
     answers = figures.answers_in(filters, viewer=request.user)
-    days = figures.per_day(answers, filters)
-    tables = {by: figures.breakdown(answers, by) for by in figures.BY}
+    days = figures.per_day(questions, filters)
+    tables = {by: figures.breakdown(questions, by) for by in figures.BY}
     return {
         "filters": filters,
-        "totals": figures.totals(answers),
+        "totals": figures.totals(questions, answers),
         "questions_chart": charts.column_chart([(day.isoformat(), questions) for day, questions, _u in days]),
         "users_chart": charts.column_chart([(day.isoformat(), users) for day, _q, users in days]),
         "tables": [_table(by, rows) for by, rows in tables.items()],
         "thumbs_down": figures.thumbs_down(answers),
         "content_gaps": figures.content_gaps(answers),
-        "steps": figures.step_times(answers),
+        "steps": figures.step_times(questions),
     }
 
 
