@@ -38,8 +38,13 @@ def _files(root: Path) -> Iterator[Path]:
 def collect(*, source: Source, items: dict[str, SourceItem]) -> Iterator[Found | Failed]:
     root = allowed_folder(source.path)
     if root is None or not root.is_dir():
-        raise SyncAborted(_("the folder %(path)s cannot be read, or is not under an allowed root "
-                            "(setting SOURCE_FOLDER_ROOTS).") % {"path": source.path})
+        raise SyncAborted(
+            _(
+                "the folder %(path)s cannot be read, or is not under an allowed root "
+                "(setting SOURCE_FOLDER_ROOTS)."
+            )
+            % {"path": source.path}
+        )
     limit = settings.SOURCE_PAGE_MAX_MB * MB
     for count, path in enumerate(_files(root)):
         if count >= source.max_pages:

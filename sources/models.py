@@ -41,10 +41,14 @@ class Source(models.Model):
         _("folder"),
         max_length=PATH_CHARS,
         blank=True,
-        help_text=_("For a folder source: a folder under one of the roots allowed (setting SOURCE_FOLDER_ROOTS)."),
+        help_text=_(
+            "For a folder source: a folder under one of the roots allowed (setting SOURCE_FOLDER_ROOTS)."
+        ),
     )
     max_depth = models.PositiveSmallIntegerField(
-        _("link depth"), default=2, help_text=_("Links followed from the start page; 0 reads the start page only.")
+        _("link depth"),
+        default=2,
+        help_text=_("Links followed from the start page; 0 reads the start page only."),
     )
     max_pages = models.PositiveIntegerField(_("page or file limit"), default=100)
     interval_minutes = models.PositiveIntegerField(
@@ -99,7 +103,9 @@ class SyncRun(models.Model):
         SCHEDULE = "schedule", _("Schedule")
         MANUAL = "manual", _("Sync now")
 
-    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="runs")
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="runs"
+    )
     trigger = models.CharField(_("started by"), max_length=10, choices=Trigger.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(_("started"), auto_now_add=True)

@@ -46,7 +46,9 @@ def _parse_allowed(entries: tuple[str, ...]) -> Allowed:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             if not entry.strip(".") or "/" in entry or ":" in entry:
-                raise ImproperlyConfigured(f"SOURCE_ALLOWED_NETWORKS: {entry!r} is neither a host nor a network")
+                raise ImproperlyConfigured(
+                    f"SOURCE_ALLOWED_NETWORKS: {entry!r} is neither a host nor a network"
+                ) from None
             names.append(entry.lower())
     return Allowed(tuple(names), tuple(networks))
 
@@ -87,8 +89,10 @@ def checked_address(url: str) -> str:
     rules = allowed()
     for address in addresses:
         if not _reachable(host, address, rules):
-            reason = _("%(host)s (%(address)s) is not among the hosts and networks sources may reach "
-                       "(setting SOURCE_ALLOWED_NETWORKS).")
+            reason = _(
+                "%(host)s (%(address)s) is not among the hosts and networks sources may reach "
+                "(setting SOURCE_ALLOWED_NETWORKS)."
+            )
             raise Refused(reason % {"host": host, "address": address})
     return str(addresses[0])
 
@@ -135,7 +139,9 @@ def _origin(url: str) -> tuple[str, str]:
 
 def _body(response: requests.Response, *, deadline: float) -> bytes:
     limit = settings.SOURCE_PAGE_MAX_MB * MB
-    too_big = _("larger than %(limit)d MB (setting SOURCE_PAGE_MAX_MB).") % {"limit": settings.SOURCE_PAGE_MAX_MB}
+    too_big = _("larger than %(limit)d MB (setting SOURCE_PAGE_MAX_MB).") % {
+        "limit": settings.SOURCE_PAGE_MAX_MB
+    }
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Refused(too_big)
@@ -173,7 +179,12 @@ def fetch(url: str, *, headers: dict[str, str], credentials: "Credentials | None
             session.mount("https://", PinnedAdapter(address))
             try:
                 with session.get(
-                    url, headers=sent, auth=auth, allow_redirects=False, stream=True, timeout=(timeout, timeout)
+                    url,
+                    headers=sent,
+                    auth=auth,
+                    allow_redirects=False,
+                    stream=True,
+                    timeout=(timeout, timeout),
                 ) as response:
                     if response.is_redirect and "Location" in response.headers:
                         url = urljoin(url, response.headers["Location"])
@@ -190,7 +201,9 @@ def fetch(url: str, *, headers: dict[str, str], credentials: "Credentials | None
             except requests.Timeout:
                 raise Refused(_too_slow()) from None
             except requests.RequestException as error:
-                raise Refused(_("the server could not be reached (%(error)s).") % {"error": type(error).__name__}) from None
+                raise Refused(
+                    _("the server could not be reached (%(error)s).") % {"error": type(error).__name__}
+                ) from None
     raise Refused(_("more than %(count)d redirects.") % {"count": MAX_REDIRECTS})
 
 

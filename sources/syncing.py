@@ -60,7 +60,9 @@ class _Sync:
         item = self.items.get(found.location)
         if found.content is None or (item and item.content_hash == _sha256(found.content)):
             if item is not None:
-                SourceItem.objects.filter(id=item.id).update(etag=found.etag, last_modified=found.last_modified)
+                SourceItem.objects.filter(id=item.id).update(
+                    etag=found.etag, last_modified=found.last_modified
+                )
             self.run.unchanged += 1
             return
         file = ContentFile(found.content, name=found.name)
@@ -68,7 +70,9 @@ class _Sync:
             if item is None:
                 self.add(found, file)
             else:
-                services.document_replace(document=item.document, file=file, name=found.name, title=found.title)
+                services.document_replace(
+                    document=item.document, file=file, name=found.name, title=found.title
+                )
                 item.etag, item.last_modified = found.etag, found.last_modified
                 item.content_hash = _sha256(found.content)
                 item.save(update_fields=["etag", "last_modified", "content_hash"])
@@ -112,7 +116,9 @@ class _Sync:
             self.remove_unseen(seen)
         finally:
             if self.added.created:
-                audit_trail.record_upload(knowledge_base=self.source.knowledge_base, report=self.added, user=None)
+                audit_trail.record_upload(
+                    knowledge_base=self.source.knowledge_base, report=self.added, user=None
+                )
 
 
 def _sha256(content: bytes) -> str:
@@ -132,7 +138,10 @@ def source_sync(*, source_id: int, trigger: str) -> SyncRun | None:
         run.status, run.error = SyncRun.Status.FAILED, str(stopped)
     except Exception as error:  # recorded on the run for the admin; the traceback goes to the log
         logger.exception("Sync of source %s failed", source_id)
-        run.status, run.error = SyncRun.Status.FAILED, _("unexpected error: %(error)s") % {"error": type(error).__name__}
+        run.status, run.error = (
+            SyncRun.Status.FAILED,
+            _("unexpected error: %(error)s") % {"error": type(error).__name__},
+        )
     finally:
         run.finished_at = timezone.now()
         run.save()
@@ -165,3 +174,11 @@ def sources_sync_due() -> int:
         source.save(update_fields=["next_sync_at"])
         count += source_sync_later(source=source, trigger=SyncRun.Trigger.SCHEDULE)
     return count
+
+
+def source_delete(*, source: Source, user=None) -> None:
+    """Delete the source with the documents it made; `user` deleted it (None: a command)."""
+    with transaction.atomic():
+        for item in source.items.select_related("document"):
+            services.document_delete(document=item.document, user=user)
+        source.delete()

@@ -161,7 +161,9 @@ class _Crawl:
                 raise SyncAborted(_("the start page: %(reason)s") % {"reason": refused}) from None
             return Failed(url, str(refused)), None, ""
         if answer.status == 304 and item is not None:
-            unchanged = Found(url, item.document.title, "", None, answer.etag or item.etag, answer.last_modified)
+            unchanged = Found(
+                url, item.document.title, "", None, answer.etag or item.etag, answer.last_modified
+            )
             return unchanged, _stored(item), extract.HTML if item.document.mime == extract.HTML else ""
         if answer.status in (404, 410) and not start:
             return None, None, ""  # gone: its document is removed

@@ -1,6 +1,7 @@
 """A small web site the source tests sync from: an HTTP server on 127.0.0.1 in a thread of the test
 process, on a port of its own. `site.changes` changes what it serves between syncs."""
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,10 +59,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             for name, value in headers.items():
                 self.send_header(name.replace("_", "-"), value)
             self.end_headers()
-            try:
+            with contextlib.suppress(ConnectionError):  # the client stopped reading a page too big
                 self.wfile.write(body)
-            except ConnectionError:
-                pass  # the client stopped reading: the page was too big
 
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
@@ -69,7 +68,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 robots = f"User-agent: *\nDisallow: /docs/private/\nSitemap: {site.base}/sitemap.xml\n"
                 self.send(200, robots.encode(), "text/plain")
             elif path == "/sitemap.xml":
-                locs = "".join(f"<url><loc>{site.base}{p}</loc></url>" for p in ("/docs/index.html", "/docs/orphan.html"))
+                locs = "".join(
+                    f"<url><loc>{site.base}{p}</loc></url>" for p in ("/docs/index.html", "/docs/orphan.html")
+                )
                 body = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
                 self.send(200, body.encode(), "application/xml")
             elif path == "/docs/changing.html":
@@ -77,7 +78,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 if self.headers.get("If-None-Match") == etag:
                     self.send(304, ETag=etag)
                 else:
-                    body = f"<html><head><title>Notices</title></head><body><p>{site.changes['notice']}</p></body></html>"
+                    notice = site.changes["notice"]
+                    body = f"<html><head><title>Notices</title></head><body><p>{notice}</p></body></html>"
                     self.send(200, body.encode(), "text/html; charset=utf-8", ETag=etag)
             elif path == "/docs/gone.html" and site.changes["gone"]:
                 self.send(404, b"gone")

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 def share(tmp_path, settings):
     root = tmp_path / "share"
     (root / "policies").mkdir(parents=True)
-    (root / "policies" / "travel.md").write_text("# Travel\n\nTrain tickets are booked by the office manager.")
+    (root / "policies" / "travel.md").write_text(
+        "# Travel\n\nTrain tickets are booked by the office manager."
+    )
     (root / "leave.txt").write_text("Every employee has twenty-five days of leave a year.")
     (root / "photo.jpg").write_bytes(b"\xff\xd8\xff not a document type")
     (root / ".hidden.txt").write_text("hidden")
@@ -41,11 +43,15 @@ def sync(source: Source, sent, capture) -> SyncRun:
     return run
 
 
-def test_it_makes_documents_of_the_files_and_not_of_a_link_out(source, share, sent, django_capture_on_commit_callbacks):
+def test_it_makes_documents_of_the_files_and_not_of_a_link_out(
+    source, share, sent, django_capture_on_commit_callbacks
+):
     run = sync(source, sent, django_capture_on_commit_callbacks)
     titles = set(Document.objects.values_list("title", flat=True))
     assert titles == {"leave.txt", "policies/travel.md"}
-    assert run.problems == [{"location": str(share / "board.txt"), "reason": "a link to a file outside the folder; not read."}]
+    assert run.problems == [
+        {"location": str(share / "board.txt"), "reason": "a link to a file outside the folder; not read."}
+    ]
     travel = Document.objects.get(title="policies/travel.md")
     assert travel.source_location == str(share / "policies" / "travel.md")
     assert "office manager" in travel.chunks.get().text
@@ -61,7 +67,9 @@ def test_it_follows_changes_and_removals(source, share, sent, django_capture_on_
     assert "thirty" in Document.objects.get(title="leave.txt").chunks.get().text
 
 
-def test_it_refuses_a_folder_outside_the_allowed_roots(kb, tmp_path, sent, django_capture_on_commit_callbacks):
+def test_it_refuses_a_folder_outside_the_allowed_roots(
+    kb, tmp_path, sent, django_capture_on_commit_callbacks
+):
     source = Source.objects.create(knowledge_base=kb, name="Etc", kind=Source.Kind.FOLDER, path="/etc")
     run = sync(source, sent, django_capture_on_commit_callbacks)
     assert run.status == SyncRun.Status.FAILED and "SOURCE_FOLDER_ROOTS" in run.error

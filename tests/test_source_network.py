@@ -4,7 +4,6 @@ address it checked."""
 import pytest
 
 from sources import network
-from tests.source_site import Site, site, source_site  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize(
@@ -40,9 +39,15 @@ def test_it_allows_a_listed_network(settings):
 
 def test_it_allows_public_addresses_of_listed_hosts_only(settings):
     settings.SOURCE_ALLOWED_NETWORKS = [".example.com"]
-    assert network._reachable("wiki.example.com", network.ipaddress.ip_address("93.184.215.14"), network.allowed())
-    assert not network._reachable("evil.test", network.ipaddress.ip_address("93.184.215.14"), network.allowed())
-    assert not network._reachable("wiki.example.com", network.ipaddress.ip_address("10.0.0.1"), network.allowed())
+    assert network._reachable(
+        "wiki.example.com", network.ipaddress.ip_address("93.184.215.14"), network.allowed()
+    )
+    assert not network._reachable(
+        "evil.test", network.ipaddress.ip_address("93.184.215.14"), network.allowed()
+    )
+    assert not network._reachable(
+        "wiki.example.com", network.ipaddress.ip_address("10.0.0.1"), network.allowed()
+    )
 
 
 def test_it_connects_to_the_checked_address_whatever_the_name_resolves_to_later(site, monkeypatch):
@@ -62,12 +67,12 @@ def test_it_connects_to_the_checked_address_whatever_the_name_resolves_to_later(
 
 def test_it_refuses_an_unlisted_address(site, settings):
     settings.SOURCE_ALLOWED_NETWORKS = ["10.0.0.0/8"]
-    with pytest.raises(network.Refused, match="127.0.0.1"):
+    with pytest.raises(network.Refused, match=r"127\.0\.0\.1"):
         network.fetch(f"{site.base}/docs/about.html", headers={})
     assert site.requests == []
 
 
 def test_it_refuses_a_redirect_to_an_unlisted_address(site):
-    with pytest.raises(network.Refused, match="127.0.0.2"):
+    with pytest.raises(network.Refused, match=r"127\.0\.0\.2"):
         network.fetch(f"{site.base}/docs/offsite.html", headers={})
     assert [path for path, _ in site.requests] == ["/docs/offsite.html"]

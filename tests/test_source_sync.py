@@ -7,7 +7,7 @@ from knowledge import ingestion, retrieval
 from knowledge.models import Document
 from sources import syncing
 from sources.models import Source, SyncRun
-from tests.source_site import Site, site, source_site  # noqa: F401  (fixtures)
+from tests.source_site import Site
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,9 @@ def test_it_skips_unchanged_pages_and_reindexes_a_changed_one(source, sync, site
     assert (changed.changed, changed.unchanged) == (1, 4)
     notices = Document.objects.get(title="Notices")
     assert "Tuesday" in notices.chunks.get().text
-    passages = retrieval.search(query="When is the fire drill?", knowledge_bases=[source.knowledge_base]).passages
+    passages = retrieval.search(
+        query="When is the fire drill?", knowledge_bases=[source.knowledge_base]
+    ).passages
     assert "Tuesday" in passages[0].text
 
 
