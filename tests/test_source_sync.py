@@ -101,3 +101,20 @@ def test_it_runs_one_sync_at_a_time_per_source(source, sync):
     Source.objects.filter(id=source.id).update(syncing_since=syncing.timezone.now())
     assert syncing.source_sync(source_id=source.id, trigger=SyncRun.Trigger.MANUAL) is None
     assert not SyncRun.objects.exists()
+
+
+def test_its_citations_lead_to_the_page(source, sync, user):
+    from chat.answering import citation_cards
+    from chat.citations import passage_citation
+    from tests.conftest import signed_in
+
+    sync(source)
+    passage = retrieval.search(
+        query="When does the office open?", knowledge_bases=[source.knowledge_base]
+    ).passages[0]
+    card = citation_cards([passage_citation(1, passage)])[0]
+    assert card["document_url"] == f"{source.scope}about.html"
+    page = signed_in(user).get(f"/documents/{passage.document_id}/view/?passage={passage.chunk_id}")
+    assert (
+        f'href="{source.scope}about.html" target="_blank" rel="noopener noreferrer"' in page.content.decode()
+    )
