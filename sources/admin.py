@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 
 from knowledge import access
 from sources import checks, syncing
-from sources.models import Source, SyncRun
+from sources.models import URL_CHARS, Source, SyncRun
 
 
 class SourceForm(forms.ModelForm):
@@ -22,6 +22,13 @@ class SourceForm(forms.ModelForm):
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Stored for this source and never shown again. Leave empty to keep the one set."),
+    )
+    url = forms.URLField(
+        label=_("start URL"),
+        required=False,
+        max_length=URL_CHARS,
+        assume_scheme="https",
+        help_text=_("For a web source: http or https only."),
     )
     clear_secret = forms.BooleanField(label=_("forget the stored password or header value"), required=False)
 
@@ -56,19 +63,17 @@ class SourceForm(forms.ModelForm):
             raise forms.ValidationError(problem)
         return secret
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        if cleaned.get("clear_secret"):
+    def _post_clean(self) -> None:
+        super()._post_clean()  # the instance now holds the fields as they would be saved
+        if self._errors:
+            return
+        if self.cleaned_data.get("clear_secret"):
             self.instance.auth_secret = ""
-        if cleaned.get("secret"):
-            self.instance.auth_secret = cleaned["secret"]
-        for field, problem in checks.source_problems(
-            source=self.instance, secret_after_save=self.instance.has_secret
-        ).items():
+        if self.cleaned_data.get("secret"):
+            self.instance.auth_secret = self.cleaned_data["secret"]
+        problems = checks.source_problems(source=self.instance, secret_after_save=self.instance.has_secret)
+        for field, problem in problems.items():
             self.add_error(field if field in self.fields else None, problem)
-        return cleaned
 
 
 class SyncRunInline(admin.TabularInline):
