@@ -17,20 +17,21 @@ class SourceForm(forms.ModelForm):
 
     user: User
     secret = forms.CharField(
-        label=_("password or header value"),
+        label=_("Password or header value"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Stored for this source and never shown again. Leave empty to keep the one set."),
     )
     url = forms.URLField(
-        label=_("start URL"),
+        label=_("Start URL"),
         required=False,
         max_length=URL_CHARS,
         assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
         help_text=_("For a web source: http or https only."),
     )
-    clear_secret = forms.BooleanField(label=_("forget the stored password or header value"), required=False)
+    clear_secret = forms.BooleanField(label=_("Forget the stored password or header value"), required=False)
 
     class Meta:
         model = Source
