@@ -5,6 +5,7 @@ import copy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from knowledge.models import KnowledgeBase
 from sources import checks
 from sources.models import Source, SyncRun
 
@@ -30,7 +31,9 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class SourceSerializer(serializers.ModelSerializer):
-    knowledge_base = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    knowledge_base: serializers.SlugRelatedField[KnowledgeBase] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     secret = serializers.CharField(
         write_only=True,
         required=False,

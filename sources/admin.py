@@ -1,6 +1,9 @@
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
+from django.forms.models import construct_instance
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +12,19 @@ from django.utils.translation import ngettext
 from knowledge import access
 from sources import checks, syncing
 from sources.models import URL_CHARS, Source, SyncRun
+
+INLINE_FIELDS = (
+    "started_at",
+    "trigger",
+    "status",
+    "added",
+    "changed",
+    "unchanged",
+    "removed",
+    "failed",
+    "error",
+)
+RECORD_FIELDS = ("source", *INLINE_FIELDS[:1], "finished_at", *INLINE_FIELDS[1:], "failures")
 
 
 class SourceForm(forms.ModelForm):
@@ -64,33 +80,27 @@ class SourceForm(forms.ModelForm):
             raise forms.ValidationError(problem)
         return secret
 
-    def _post_clean(self) -> None:
-        super()._post_clean()  # the instance now holds the fields as they would be saved
-        if self._errors:
-            return
-        if self.cleaned_data.get("clear_secret"):
-            self.instance.auth_secret = ""
-        if self.cleaned_data.get("secret"):
-            self.instance.auth_secret = self.cleaned_data["secret"]
-        problems = checks.source_problems(source=self.instance, secret_after_save=self.instance.has_secret)
-        for field, problem in problems.items():
+    def clean(self) -> dict:
+        super().clean()
+        cleaned = self.cleaned_data
+        if self.errors:
+            return cleaned
+        source = construct_instance(self, copy.copy(self.instance))  # as it would be saved
+        if cleaned.get("clear_secret"):
+            source.auth_secret = self.instance.auth_secret = ""
+        if cleaned.get("secret"):
+            source.auth_secret = self.instance.auth_secret = cleaned["secret"]
+        for field, problem in checks.source_problems(
+            source=source, secret_after_save=source.has_secret
+        ).items():
             self.add_error(field if field in self.fields else None, problem)
+        return cleaned
 
 
 class SyncRunInline(admin.TabularInline):
     model = SyncRun
-    fields = [
-        "started_at",
-        "trigger",
-        "status",
-        "added",
-        "changed",
-        "unchanged",
-        "removed",
-        "failed",
-        "error",
-    ]
-    readonly_fields = fields
+    fields = INLINE_FIELDS
+    readonly_fields = INLINE_FIELDS
     extra = 0
     max_num = 0
     can_delete = False
@@ -188,21 +198,8 @@ class SyncRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "trigger"]
     list_select_related = ["source"]
-    fields = [
-        "source",
-        "trigger",
-        "status",
-        "started_at",
-        "finished_at",
-        "added",
-        "changed",
-        "unchanged",
-        "removed",
-        "failed",
-        "error",
-        "failures",
-    ]
-    readonly_fields = fields
+    fields = RECORD_FIELDS
+    readonly_fields = RECORD_FIELDS
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(source__knowledge_base__in=_managed(request))

@@ -85,7 +85,7 @@ def checked_address(url: str) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError):
         raise Refused(_("the host %(host)s could not be found.") % {"host": host}) from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     rules = allowed()
     for address in addresses:
         if not _reachable(host, address, rules):

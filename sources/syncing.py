@@ -5,7 +5,7 @@ services, so ingestion, the index and the audit trail stay as they are for uploa
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -27,7 +27,7 @@ Collector = Callable[..., Iterator[Found | Failed]]
 COLLECTORS: dict[str, Collector] = {Source.Kind.WEB: web.collect, Source.Kind.FOLDER: folders.collect}
 
 
-def _stale_before() -> timezone.datetime:
+def _stale_before() -> datetime:
     return timezone.now() - timedelta(seconds=settings.SOURCE_SYNC_STALE_SECONDS)
 
 

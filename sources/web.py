@@ -47,9 +47,10 @@ def _robots(source: Source, login: network.Credentials | None) -> RobotFileParse
     """robots.txt of the start URL's site: missing (4xx) allows everything; unreadable stops the sync
     (RFC 9309 reads a server error as "disallow all")."""
     parts = urlsplit(source.url)
-    robots = RobotFileParser(f"{parts.scheme}://{parts.netloc}/robots.txt")
+    url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+    robots = RobotFileParser(url)
     try:
-        answer = network.fetch(robots.url, headers={}, credentials=login)
+        answer = network.fetch(url, headers={}, credentials=login)
     except network.Refused as refused:
         raise SyncAborted(_("robots.txt could not be read: %(reason)s") % {"reason": refused}) from None
     if answer.status == 200:
