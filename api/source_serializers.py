@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from knowledge.models import KnowledgeBase
 from sources import checks
-from sources.models import Source, SyncRun
+from sources.models import SOURCE_SETTINGS, Source, SyncRun
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
@@ -50,18 +50,7 @@ class SourceSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "knowledge_base",
-            "name",
-            "kind",
-            "url",
-            "prefix",
-            "path",
-            "max_depth",
-            "max_pages",
-            "interval_minutes",
-            "enabled",
-            "auth",
-            "auth_username",
-            "auth_header_name",
+            *SOURCE_SETTINGS,
             "secret",
             "secret_set",
             "next_sync_at",

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 
 from knowledge import access
 from sources import checks, syncing
-from sources.models import URL_CHARS, Source, SyncRun
+from sources.models import SOURCE_SETTINGS, URL_CHARS, Source, SyncRun
 
 INLINE_FIELDS = (
     "started_at",
@@ -39,11 +39,10 @@ class SourceForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text=_("Stored for this source and never shown again. Leave empty to keep the one set."),
     )
-    url = forms.URLField(
+    url = forms.CharField(
         label=_("Start URL"),
         required=False,
         max_length=URL_CHARS,
-        assume_scheme="https",
         widget=forms.URLInput(attrs={"class": "vURLField"}),
         help_text=_("For a web source: http or https only."),
     )
@@ -51,21 +50,7 @@ class SourceForm(forms.ModelForm):
 
     class Meta:
         model = Source
-        fields = [
-            "knowledge_base",
-            "name",
-            "kind",
-            "url",
-            "prefix",
-            "path",
-            "max_depth",
-            "max_pages",
-            "interval_minutes",
-            "enabled",
-            "auth",
-            "auth_username",
-            "auth_header_name",
-        ]
+        fields = ["knowledge_base", *SOURCE_SETTINGS]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -184,18 +169,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = [
-        "source",
-        "started_at",
-        "finished_at",
-        "trigger",
-        "status",
-        "added",
-        "changed",
-        "unchanged",
-        "removed",
-        "failed",
-    ]
+    list_display = ("source", *INLINE_FIELDS[:-1])
     list_filter = ["status", "trigger"]
     list_select_related = ["source"]
     fields = RECORD_FIELDS

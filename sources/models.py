@@ -28,7 +28,9 @@ class Source(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.WEB)
-    url = models.URLField(
+    # Not a URLField: Django's validator refuses intranet hosts without a dot (http://wiki/); the
+    # address is checked by sources.checks, and every fetch by sources.network.
+    url = models.CharField(
         _("start URL"), max_length=URL_CHARS, blank=True, help_text=_("For a web source: http or https only.")
     )
     prefix = models.CharField(
@@ -90,6 +92,23 @@ class Source(models.Model):
         self.next_sync_at = (
             timezone.now() + timedelta(minutes=self.interval_minutes) if self.interval_minutes else None
         )
+
+
+# What a manager sets on a source (the admin form and the API), besides its knowledge base and secret.
+SOURCE_SETTINGS = [
+    "name",
+    "kind",
+    "url",
+    "prefix",
+    "path",
+    "max_depth",
+    "max_pages",
+    "interval_minutes",
+    "enabled",
+    "auth",
+    "auth_username",
+    "auth_header_name",
+]
 
 
 class SyncRun(models.Model):

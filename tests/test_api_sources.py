@@ -49,6 +49,11 @@ def test_it_creates_a_source_and_never_returns_its_secret(managers, as_manager, 
     )
 
 
+def test_it_takes_an_intranet_host_without_a_dot(managers, as_manager, kb):
+    response = as_manager.post(LIST, new(url="http://wiki:8080/handbook/"))
+    assert response.status_code == 201, response.json()
+
+
 def test_it_keeps_the_secret_on_an_update_without_one(managers, as_manager, source):
     response = as_manager.patch(f"/api/v1/sources/{source.id}/", {"max_pages": 50})
     assert response.status_code == 200 and response.json()["secret_set"] is True
