@@ -9,7 +9,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from knowledge import extract
-from sources.models import Source, SourceItem
+from knowledge.models import TITLE_CHARS
+from sources.models import URL_CHARS, Source, SourceItem
 from sources.outcomes import Failed, Found, SyncAborted
 
 MB = 1024 * 1024
@@ -49,8 +50,14 @@ def collect(*, source: Source, items: dict[str, SourceItem]) -> Iterator[Found |
     for count, path in enumerate(_files(root)):
         if count >= source.max_pages:
             return
-        location, title = str(path), str(path.relative_to(root))
+        location, title = str(path), str(path.relative_to(root))[:TITLE_CHARS]
         real = path.resolve()
+        if len(location) > URL_CHARS:
+            yield Failed(
+                location[:URL_CHARS],
+                _("its path is longer than %(count)d characters.") % {"count": URL_CHARS},
+            )
+            continue
         if not real.is_relative_to(root):
             yield Failed(location, _("a link to a file outside the folder; not read."))
             continue

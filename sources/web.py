@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from knowledge import extract
 from knowledge.models import TITLE_CHARS
 from sources import network
-from sources.models import Source, SourceItem
+from sources.models import URL_CHARS, Source, SourceItem
 from sources.outcomes import Failed, Found, SyncAborted
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -129,7 +129,8 @@ class _Crawl:
         self.queued = {source.url}
 
     def add(self, url: str, depth: int) -> None:
-        if url.startswith(self.scope) and url not in self.queued and len(self.queued) < 10 * self.limit:
+        fits = len(url) <= URL_CHARS and len(self.queued) < 10 * self.limit
+        if fits and url.startswith(self.scope) and url not in self.queued:
             self.queued.add(url)
             self.queue.append((url, depth))
 

@@ -87,6 +87,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.send(302, Location=f"http://127.0.0.2:{site.port}/docs/about.html")
             elif path == "/docs/big.html":
                 self.send(200, b"<p>" + b"x" * BIG_BYTES + b"</p>")
+            elif path == "/echo-authorization":
+                self.send(200, self.headers.get("Authorization", "none").encode(), "text/plain")
             elif path in PAGES:
                 self.send(200, PAGES[path].encode(), "text/html; charset=utf-8")
             else:

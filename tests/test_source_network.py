@@ -76,3 +76,14 @@ def test_it_refuses_a_redirect_to_an_unlisted_address(site):
     with pytest.raises(network.Refused, match=r"127\.0\.0\.2"):
         network.fetch(f"{site.base}/docs/offsite.html", headers={})
     assert [path for path, _ in site.requests] == ["/docs/offsite.html"]
+
+
+def test_it_sends_credentials_to_their_origin_only(site, settings):
+    settings.SOURCE_ALLOWED_NETWORKS = ["127.0.0.1", "::1"]
+    login = network.Credentials(("http", f"127.0.0.1:{site.port}"), {"Authorization": "Bearer t0ken"}, None)
+    answer = network.fetch(f"{site.base}/echo-authorization", headers={}, credentials=login)
+    assert answer.content == b"Bearer t0ken"
+    elsewhere = network.fetch(
+        f"http://localhost:{site.port}/echo-authorization", headers={}, credentials=login
+    )
+    assert elsewhere.content == b"none"

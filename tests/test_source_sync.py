@@ -97,6 +97,15 @@ def test_it_keeps_every_document_when_the_site_cannot_be_reached(source, sync, s
     assert Document.objects.count() == 5 and run.removed == 0
 
 
+def test_the_task_runs_a_sync(source, sent):
+    from sources import tasks
+
+    tasks.sync_source(source.id, SyncRun.Trigger.SCHEDULE)
+    run = source.runs.get()
+    assert (run.trigger, run.added) == (SyncRun.Trigger.SCHEDULE, 5)
+    assert source.items.count() == 5
+
+
 def test_it_runs_one_sync_at_a_time_per_source(source, sync):
     Source.objects.filter(id=source.id).update(syncing_since=syncing.timezone.now())
     assert syncing.source_sync(source_id=source.id, trigger=SyncRun.Trigger.MANUAL) is None
