@@ -11,7 +11,7 @@ from api.knowledge_views import managed_knowledge_base
 from api.permissions import ChangePermissionToPost, ManagerPermissions
 from api.source_serializers import SourceSerializer, SyncRunSerializer
 from knowledge import access
-from sources import syncing
+from sources import audit_trail, syncing
 from sources.models import Source, SyncRun
 
 
@@ -34,7 +34,8 @@ class SourceList(generics.ListCreateAPIView):
 
     def perform_create(self, serializer: BaseSerializer[Source]) -> None:
         kb = managed_knowledge_base(self.request, self.kwargs["slug"])
-        serializer.save(knowledge_base=kb)
+        source = serializer.save(knowledge_base=kb)
+        audit_trail.record_source_save(source=source, before={}, user=self.request.user)
 
 
 @extend_schema(tags=["sources"])
@@ -47,6 +48,11 @@ class SourceDetail(generics.RetrieveUpdateDestroyAPIView):
 
     def get_queryset(self):
         return _managed_sources(self.request)
+
+    def perform_update(self, serializer: BaseSerializer[Source]) -> None:
+        before = audit_trail.settings_of(serializer.instance)
+        source = serializer.save()
+        audit_trail.record_source_save(source=source, before=before, user=self.request.user)
 
     def perform_destroy(self, instance: Source) -> None:
         syncing.source_delete(source=instance, user=self.request.user)

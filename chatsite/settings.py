@@ -345,6 +345,18 @@ SOURCE_SWEEP_SECONDS = env_int("SOURCE_SWEEP_SECONDS", 60, minimum=1)
 # A sync that has not finished after this long is taken to have died: the next may start.
 SOURCE_SYNC_STALE_SECONDS = env_int("SOURCE_SYNC_STALE_SECONDS", 6 * 3600, minimum=60)
 SOURCE_USER_AGENT = env_str("SOURCE_USER_AGENT", "KnowledgeChat-Sync/1.0")
+# A sync stops after this long, keeping what it did and removing nothing (it did not check the rest).
+SOURCE_SYNC_MAX_MINUTES = env_int("SOURCE_SYNC_MAX_MINUTES", 60, minimum=1)
+# A PEM file of certificate authorities trusted for https sources besides the public ones (an
+# intranet's own); REQUESTS_CA_BUNDLE is not read, as syncs use nothing from the environment.
+SOURCE_CA_BUNDLE = env_str("SOURCE_CA_BUNDLE")
+if SOURCE_CA_BUNDLE and not Path(SOURCE_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(f"SOURCE_CA_BUNDLE={SOURCE_CA_BUNDLE!r} is not a readable file.")
+if SOURCE_SYNC_MAX_MINUTES * 60 >= SOURCE_SYNC_STALE_SECONDS:
+    raise ImproperlyConfigured(
+        "SOURCE_SYNC_MAX_MINUTES must be shorter than SOURCE_SYNC_STALE_SECONDS, after which a sync still "
+        "running is taken to have died."
+    )
 
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {

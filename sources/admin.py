@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from knowledge import access
-from sources import checks, syncing
+from sources import audit_trail, checks, syncing
 from sources.models import SOURCE_SETTINGS, URL_CHARS, Source, SyncRun
 
 INLINE_FIELDS = (
@@ -128,6 +128,11 @@ class SourceAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(knowledge_base__in=_managed(request))
 
+    def save_model(self, request, obj, form, change) -> None:
+        before = audit_trail.settings_of(obj)  # as stored: obj holds the form's values already
+        super().save_model(request, obj, form, change)
+        audit_trail.record_source_save(source=obj, before=before, user=request.user)
+
     def delete_model(self, request, obj) -> None:
         syncing.source_delete(source=obj, user=request.user)
 
@@ -155,16 +160,17 @@ class SourceAdmin(admin.ModelAdmin):
         self._sync(request, list(queryset))
 
     def _sync(self, request, sources: list[Source]) -> None:
-        sent = [
-            source
+        running = [
+            source.name
             for source in sources
-            if syncing.source_sync_later(source=source, trigger=SyncRun.Trigger.MANUAL)
+            if not syncing.source_sync_later(source=source, trigger=SyncRun.Trigger.MANUAL)
         ]
-        if sent:
-            text = ngettext("%(n)d source queued to sync.", "%(n)d sources queued to sync.", len(sent))
-            self.message_user(request, text % {"n": len(sent)}, messages.SUCCESS)
-        if len(sent) < len(sources):
-            self.message_user(request, _("A sync already runs for the others."), messages.WARNING)
+        if sent := len(sources) - len(running):
+            text = ngettext("%(n)d source queued to sync.", "%(n)d sources queued to sync.", sent)
+            self.message_user(request, text % {"n": sent}, messages.SUCCESS)
+        if running:
+            text = _("A sync is already running (or queued) for: %(names)s. It was not queued again.")
+            self.message_user(request, text % {"names": ", ".join(running)}, messages.WARNING)
 
 
 @admin.register(SyncRun)

@@ -63,7 +63,8 @@ class Source(models.Model):
     # The password or the header's value: written, never shown again (the admin and API say set / not set).
     auth_secret = models.CharField(max_length=2000, blank=True)
     next_sync_at = models.DateTimeField(_("next sync"), null=True, blank=True, editable=False)
-    # Set while a sync runs: one at a time per source (sources.syncing takes and frees it).
+    # Set from when a sync is queued until it ends: one at a time per source (sources.syncing takes
+    # and frees it).
     syncing_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -117,6 +118,7 @@ class SyncRun(models.Model):
         DONE = "done", _("Done")
         PARTIAL = "partial", _("Done, with failures")
         FAILED = "failed", _("Failed")
+        STOPPED = "stopped", _("Stopped at the time limit")
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", _("Schedule")
@@ -136,6 +138,8 @@ class SyncRun(models.Model):
     failed = models.PositiveIntegerField(_("failed"), default=0)
     # [{"location": url or path, "reason": why}], the first SYNC_PROBLEMS_KEPT of them.
     problems = models.JSONField(_("failures"), default=list, blank=True)
+    # [{"location": url or path, "same_as": the document with the same content}], counted as unchanged.
+    duplicates = models.JSONField(_("duplicates"), default=list, blank=True)
     error = models.TextField(_("why the sync failed"), blank=True)
 
     class Meta:

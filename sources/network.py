@@ -4,11 +4,13 @@ SOURCE_ALLOWED_NETWORKS allows, every redirect checked again, bounded in size an
 Each hop's host is resolved once, every address it resolves to is checked, and the connection goes to
 the checked address (the TLS certificate is still checked against the host name): a name that
 resolves to a public address when checked and to an internal one when connecting (DNS rebinding)
-cannot reach the internal one.
+cannot reach the internal one. Certificates are checked against the public authorities (certifi's
+bundle) and those of the file SOURCE_CA_BUNDLE (an intranet's own authority).
 """
 
 import ipaddress
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -115,6 +117,9 @@ class PinnedAdapter(HTTPAdapter):
         super().__init__(max_retries=0)
 
     def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs) -> None:
+        if settings.SOURCE_CA_BUNDLE:
+            # requests loads the public authorities into this context too (cert_verify's ca_certs).
+            pool_kwargs["ssl_context"] = ssl.create_default_context(cafile=settings.SOURCE_CA_BUNDLE)
         self.poolmanager = PoolManager(num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": _pinned(HTTPConnectionPool, self.address),
@@ -200,11 +205,34 @@ def fetch(url: str, *, headers: dict[str, str], credentials: "Credentials | None
                     )
             except requests.Timeout:
                 raise Refused(_too_slow()) from None
+            except requests.exceptions.SSLError as error:
+                raise Refused(_certificate_refused(error)) from None
             except requests.RequestException as error:
                 raise Refused(
                     _("the server could not be reached (%(error)s).") % {"error": type(error).__name__}
                 ) from None
     raise Refused(_("more than %(count)d redirects.") % {"count": MAX_REDIRECTS})
+
+
+def _certificate_refused(error: Exception) -> str:
+    """Why the TLS connection was refused, as the ssl module found (buried in requests' and urllib3's
+    wrappers), with the setting that trusts a private authority."""
+    why = _("the TLS handshake failed")
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending:
+        cause = pending.pop()
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            why = cause.verify_message
+            break
+        pending.extend([*cause.args, getattr(cause, "reason", None), cause.__cause__, cause.__context__])
+    return _(
+        "its certificate was not accepted (%(why)s); an intranet's own certificate authority is trusted "
+        "with the setting SOURCE_CA_BUNDLE."
+    ) % {"why": why}
 
 
 @dataclass(frozen=True)

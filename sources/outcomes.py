@@ -7,6 +7,10 @@ class SyncAborted(Exception):
     """The whole sync cannot go on (the site or folder cannot be read): nothing is removed."""
 
 
+class SyncStopped(Exception):
+    """The sync ran out of time (SOURCE_SYNC_MAX_MINUTES): what it did stays, nothing is removed."""
+
+
 @dataclass(frozen=True)
 class Found:
     location: str  # the page's URL or the file's path

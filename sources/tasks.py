@@ -4,8 +4,8 @@ from sources import syncing
 
 
 @shared_task(ignore_result=True, acks_late=True)
-def sync_source(source_id: int, trigger: str) -> None:
-    syncing.source_sync(source_id=source_id, trigger=trigger)
+def sync_source(source_id: int, trigger: str, claimed: bool = False) -> None:
+    syncing.source_sync(source_id=source_id, trigger=trigger, claimed=claimed)
 
 
 @shared_task(ignore_result=True)

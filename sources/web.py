@@ -2,6 +2,7 @@
 source's prefix, as deep and as many pages as it allows, as robots.txt allows; conditional requests
 (ETag, Last-Modified) let unchanged pages answer 304."""
 
+import html
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -31,6 +32,9 @@ EXTENSION_BY_TYPE = {
     extract.XLSX: ".xlsx",
 }
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]+)\s*</loc>")
+_SITEMAP_INDEX = re.compile(r"<sitemapindex[\s>]")
+# Sitemap files read per sync, sitemap indexes and the sitemaps they list included.
+MAX_SITEMAPS = 20
 
 
 def credentials(source: Source) -> network.Credentials | None:
@@ -62,18 +66,33 @@ def _robots(source: Source, login: network.Credentials | None) -> RobotFileParse
     return robots
 
 
-def _sitemap(source: Source, robots: RobotFileParser, login: network.Credentials | None) -> list[str]:
-    """The page URLs the site's sitemap lists (robots.txt names it, else /sitemap.xml); none when
-    there is none or it cannot be read."""
-    parts = urlsplit(source.url)
-    urls = robots.site_maps() or [f"{parts.scheme}://{parts.netloc}/sitemap.xml"]
+def _sitemap_text(url: str, login: network.Credentials | None) -> str:
+    """The sitemap's XML; empty when it cannot be read."""
     try:
-        answer = network.fetch(urls[0], headers={}, credentials=login)
+        answer = network.fetch(url, headers={}, credentials=login)
     except network.Refused:
-        return []
-    if answer.status != 200:
-        return []
-    return _SITEMAP_LOC.findall(answer.content.decode("utf-8", errors="replace"))
+        return ""
+    return answer.content.decode("utf-8", errors="replace") if answer.status == 200 else ""
+
+
+def _sitemap(source: Source, robots: RobotFileParser, login: network.Credentials | None) -> list[str]:
+    """The page URLs the site's sitemaps list (robots.txt names them, else /sitemap.xml). Sitemap
+    indexes are followed to the sitemaps they list on the same site, each read once, MAX_SITEMAPS
+    files at most; one that cannot be read lists nothing."""
+    parts = urlsplit(source.url)
+    site = f"{parts.scheme}://{parts.netloc}/"
+    pending = deque(robots.site_maps() or [f"{site}sitemap.xml"])
+    read: set[str] = set()
+    pages: list[str] = []
+    while pending and len(read) < MAX_SITEMAPS:
+        url = pending.popleft()
+        if url in read or not url.startswith(site):
+            continue
+        read.add(url)
+        text = _sitemap_text(url, login)
+        listed = [html.unescape(location) for location in _SITEMAP_LOC.findall(text)]
+        (pending if _SITEMAP_INDEX.search(text) else pages).extend(listed)
+    return pages
 
 
 def _conditional(item: SourceItem | None) -> dict[str, str]:

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 BIG_BYTES = 1024 * 1024 + 1  # over SOURCE_PAGE_MAX_MB=1, which the tests set
+XML = "application/xml"
 
 PAGES = {
     "/docs/index.html": (
@@ -28,7 +29,10 @@ PAGES = {
     "serves noodles on Thursdays.</p></body></html>",
     "/docs/private/secret.html": "<html><body><p>Robots may not read this.</p></body></html>",
     "/elsewhere.html": "<html><body><p>Not under the prefix.</p></body></html>",
+    "/docs/twins.html": '<html><body><p>Two addresses, one page.</p><a href="about.html">About</a> '
+    '<a href="about-copy.html">About (old address)</a></body></html>',
 }
+PAGES["/docs/about-copy.html"] = PAGES["/docs/about.html"]
 
 
 @dataclass
@@ -44,6 +48,14 @@ class Site:
     def reset(self) -> None:
         self.changes.update(notice="Fire drill on Friday at ten.", gone=False)
         self.requests.clear()
+
+
+def sitemap(site: Site, root: str, *paths: str) -> bytes:
+    """A sitemap (`urlset`) or sitemap index (`sitemapindex`) of the site's `paths`."""
+    entry = "url" if root == "urlset" else "sitemap"
+    locations = "".join(f"<{entry}><loc>{site.base}{path}</loc></{entry}>" for path in paths)
+    namespace = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    return f'<?xml version="1.0"?><{root} xmlns="{namespace}">{locations}</{root}>'.encode()
 
 
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
@@ -67,12 +79,14 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             if path == "/robots.txt":
                 robots = f"User-agent: *\nDisallow: /docs/private/\nSitemap: {site.base}/sitemap.xml\n"
                 self.send(200, robots.encode(), "text/plain")
-            elif path == "/sitemap.xml":
-                locs = "".join(
-                    f"<url><loc>{site.base}{p}</loc></url>" for p in ("/docs/index.html", "/docs/orphan.html")
-                )
-                body = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
-                self.send(200, body.encode(), "application/xml")
+            elif path == "/sitemap.xml":  # an index: the pages' sitemap, itself, and an endless chain
+                index = sitemap(site, "sitemapindex", "/sitemaps/pages.xml", path, "/sitemaps/0.xml")
+                self.send(200, index, XML)
+            elif path == "/sitemaps/pages.xml":
+                self.send(200, sitemap(site, "urlset", "/docs/index.html", "/docs/orphan.html"), XML)
+            elif path.startswith("/sitemaps/") and path.removesuffix(".xml")[10:].isdigit():
+                following = int(path.removesuffix(".xml")[10:]) + 1
+                self.send(200, sitemap(site, "sitemapindex", f"/sitemaps/{following}.xml"), XML)
             elif path == "/docs/changing.html":
                 etag = f'"{abs(hash(site.changes["notice"]))}"'
                 if self.headers.get("If-None-Match") == etag:

@@ -115,7 +115,7 @@ def test_it_syncs_now_and_shows_the_record(
         response = client.post(
             change, form(kb, auth="basic", auth_username="bot", _sync_now="1"), follow=True
         )
-    assert queued == [(source.id, SyncRun.Trigger.MANUAL)]
+    assert queued == [(source.id, SyncRun.Trigger.MANUAL, True)]
     assert "1 source queued to sync." in response.content.decode()
     run = SyncRun.objects.create(
         source=source,
@@ -127,6 +127,25 @@ def test_it_syncs_now_and_shows_the_record(
     assert "Done, with failures" in client.get(change).content.decode()
     record = client.get(f"/admin/sources/syncrun/{run.id}/change/").content.decode()
     assert "https://wiki.example.com/x" in record and "HTTP 500" in record
+
+
+def test_it_says_a_sync_is_already_running_instead_of_queuing_a_second(
+    managers, manager, kb, source, queued, django_capture_on_commit_callbacks
+):
+    client = signed_in(manager)
+    action = {"action": "sync_now", "_selected_action": [source.id]}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post("/admin/sources/source/", action, follow=True).content.decode()
+        second = client.post("/admin/sources/source/", action, follow=True).content.decode()
+        button = client.post(
+            f"/admin/sources/source/{source.id}/change/",
+            form(kb, auth="basic", auth_username="bot", _sync_now="1"),
+            follow=True,
+        ).content.decode()
+    assert queued == [(source.id, SyncRun.Trigger.MANUAL, True)]  # queued, not started yet
+    assert "1 source queued to sync." in first
+    for page in (second, button):
+        assert "A sync is already running (or queued) for: Wiki." in page and "queued to sync" not in page
 
 
 def test_it_deletes_a_source_with_its_documents(managers, manager, kb, source, tmp_path):

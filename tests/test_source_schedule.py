@@ -34,15 +34,19 @@ def test_it_sends_due_sources_once(kb, queued, django_capture_on_commit_callback
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.sync_due_sources() == 2
         assert tasks.sync_due_sources() == 0
-    assert sorted(queued) == sorted([(due.id, SyncRun.Trigger.SCHEDULE), (new.id, SyncRun.Trigger.SCHEDULE)])
+    assert sorted(queued) == sorted(
+        [(due.id, SyncRun.Trigger.SCHEDULE, True), (new.id, SyncRun.Trigger.SCHEDULE, True)]
+    )
     due.refresh_from_db()
     assert due.next_sync_at > now + timedelta(minutes=due.interval_minutes - 1)
 
 
-def test_a_sync_left_running_too_long_is_taken_as_dead(kb):
+def test_a_sync_left_running_too_long_is_taken_as_dead(kb, queued, django_capture_on_commit_callbacks):
     stale = timezone.now() - timedelta(seconds=settings.SOURCE_SYNC_STALE_SECONDS + 1)
     busy = source(kb, "busy", syncing_since=stale)
-    assert not syncing.source_is_syncing(source=busy)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert syncing.source_sync_later(source=busy, trigger=SyncRun.Trigger.MANUAL)
+    assert queued == [(busy.id, SyncRun.Trigger.MANUAL, True)]
 
 
 def test_the_beat_schedule_runs_the_sweep_on_the_sweep_queue():

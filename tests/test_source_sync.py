@@ -5,7 +5,7 @@ import pytest
 
 from knowledge import ingestion, retrieval
 from knowledge.models import Document
-from sources import syncing
+from sources import syncing, web
 from sources.models import Source, SyncRun
 from tests.source_site import Site
 
@@ -127,3 +127,42 @@ def test_its_citations_lead_to_the_page(source, sync, user):
     assert (
         f'href="{source.scope}about.html" target="_blank" rel="noopener noreferrer"' in page.content.decode()
     )
+
+
+def test_it_follows_sitemap_indexes_each_sitemap_once_and_a_bounded_number(source, sync, site):
+    sync(source)
+    assert "orphan.html" in locations(source)  # listed only in a sitemap the index lists
+    sitemaps = [path for path, _status in site.requests if "sitemap" in path]
+    assert sitemaps.count("/sitemap.xml") == 1
+    assert len(sitemaps) == web.MAX_SITEMAPS  # the endless chain of indexes is cut
+
+
+def test_it_stops_at_the_time_limit_keeping_what_it_did_and_removing_nothing(
+    source, sync, site, settings, monkeypatch
+):
+    sync(source)
+    site.changes.update(notice="The fire drill moved to Tuesday.", gone=True)
+    settings.SOURCE_SYNC_MAX_MINUTES = 1
+    clock = iter(range(0, 10_000, 40))  # 40 s pass with every page
+    monkeypatch.setattr(syncing, "monotonic", lambda: next(clock))
+    run = sync(source)
+    assert run.status == SyncRun.Status.STOPPED
+    assert "time limit" in run.error and "SOURCE_SYNC_MAX_MINUTES" in run.error
+    assert run.unchanged + run.changed == 2 and run.removed == 0
+    assert Document.objects.filter(title="Old policy").exists()  # gone, but not reached: kept
+
+
+def test_it_counts_a_page_with_the_content_of_another_as_a_duplicate_not_a_failure(kb, site, sync):
+    twins = Source.objects.create(
+        knowledge_base=kb, name="Twins", url=f"{site.base}/docs/twins.html", max_depth=1, max_pages=20
+    )
+    first = sync(twins)
+    again = sync(twins)
+    for run in (first, again):
+        assert run.failed == 0 and run.problems == []
+        assert run.duplicates == [
+            {"location": f"{twins.scope}about-copy.html", "same_as": f"{twins.scope}about.html"}
+        ]
+    assert (first.added, first.unchanged) == (4, 1)
+    assert (again.added, again.unchanged, again.status) == (0, 5, SyncRun.Status.DONE)
+    assert Document.objects.filter(title="About us").count() == 1
