@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+from urllib3.connection import HTTPSConnection
 
 MAX_REDIRECTS = 5
 MB = 1024 * 1024
@@ -103,7 +104,11 @@ def _pinned(pool_class: type[HTTPConnectionPool], address: str) -> type[HTTPConn
     class PinnedPool(pool_class):  # type: ignore[valid-type,misc]
         def _new_conn(self):
             connection = super()._new_conn()
-            connection._dns_host = address  # where the socket connects; TLS still checks the host name
+            # The socket connects to the address; TLS (the name sent and the certificate's check) is
+            # for the host name, which urllib3 would otherwise take from the address set here.
+            if isinstance(connection, HTTPSConnection):
+                connection.server_hostname = self.host
+            connection._dns_host = address
             return connection
 
     return PinnedPool
