@@ -49,7 +49,7 @@ def test_it_reads_a_site_whose_authority_is_trusted_by_setting(tls_site, pinned,
 
 def test_it_checks_the_certificate_against_the_host_name_not_the_address(tls_site, pinned, settings):
     settings.SOURCE_CA_BUNDLE = str(tls_site.ca_file)
-    with pytest.raises(network.Refused, match="certificate is not valid for 'wiki.test'"):
+    with pytest.raises(network.Refused, match=r"certificate is not valid for 'wiki\.test'"):
         network.fetch(f"https://wiki.test:{tls_site.port}/docs/about.html", headers={})
 
 
