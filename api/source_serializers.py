@@ -25,6 +25,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "removed",
             "failed",
             "problems",
+            "duplicates",
             "error",
         ]
         read_only_fields = fields

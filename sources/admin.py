@@ -1,4 +1,5 @@
 import copy
+from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,7 +25,14 @@ INLINE_FIELDS = (
     "failed",
     "error",
 )
-RECORD_FIELDS = ("source", *INLINE_FIELDS[:1], "finished_at", *INLINE_FIELDS[1:], "failures")
+RECORD_FIELDS = (
+    "source",
+    *INLINE_FIELDS[:1],
+    "finished_at",
+    *INLINE_FIELDS[1:],
+    "failures",
+    "duplicate_pages",
+)
 
 
 class SourceForm(forms.ModelForm):
@@ -169,8 +177,8 @@ class SourceAdmin(admin.ModelAdmin):
             text = ngettext("%(n)d source queued to sync.", "%(n)d sources queued to sync.", sent)
             self.message_user(request, text % {"n": sent}, messages.SUCCESS)
         if running:
-            text = _("A sync is already running (or queued) for: %(names)s. It was not queued again.")
-            self.message_user(request, text % {"names": ", ".join(running)}, messages.WARNING)
+            refused = _("A sync is already running (or queued) for: %(names)s. It was not queued again.")
+            self.message_user(request, refused % {"names": ", ".join(running)}, messages.WARNING)
 
 
 @admin.register(SyncRun)
@@ -192,9 +200,14 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("failures"))
     def failures(self, run: SyncRun) -> str:
-        rows = ((problem["location"], problem["reason"]) for problem in run.problems)
-        return (
-            format_html("<ul>{}</ul>", format_html_join("", "<li><code>{}</code> — {}</li>", rows))
-            if run.problems
-            else "—"
-        )
+        return _listed((problem["location"], problem["reason"]) for problem in run.problems)
+
+    @admin.display(description=_("duplicates (same content as another document; counted as unchanged)"))
+    def duplicate_pages(self, run: SyncRun) -> str:
+        return _listed((duplicate["location"], duplicate["same_as"]) for duplicate in run.duplicates)
+
+
+def _listed(rows: Iterable[tuple[str, str]]) -> str:
+    """A list of (location, what about it), or a dash for none."""
+    items = format_html_join("", "<li><code>{}</code> — {}</li>", rows)
+    return format_html("<ul>{}</ul>", items) if items else "—"

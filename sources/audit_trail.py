@@ -10,10 +10,10 @@ from sources.models import SOURCE_SETTINGS, Source, SyncRun
 AUDITED_SETTINGS = ["knowledge_base", *SOURCE_SETTINGS]
 
 
-def settings_of(source: Source) -> dict:
-    """The source's settings and a fingerprint of its credential, as stored (empty when unsaved), to
-    compare with after saving."""
-    stored = Source.objects.filter(pk=source.pk).first() if source.pk else None
+def settings_of(source: Source | None) -> dict:
+    """The source's settings and its credential, as stored (empty when there is none yet), to compare
+    with after saving; the credential never leaves this module."""
+    stored = Source.objects.filter(pk=source.pk).first() if source and source.pk else None
     if stored is None:
         return {}
     return {**model_to_dict(stored, fields=AUDITED_SETTINGS), "secret": stored.auth_secret}

@@ -123,10 +123,12 @@ def test_it_syncs_now_and_shows_the_record(
         status="partial",
         failed=1,
         problems=[{"location": "https://wiki.example.com/x", "reason": "HTTP 500"}],
+        duplicates=[{"location": "https://wiki.example.com/y", "same_as": "https://wiki.example.com/z"}],
     )
     assert "Done, with failures" in client.get(change).content.decode()
     record = client.get(f"/admin/sources/syncrun/{run.id}/change/").content.decode()
     assert "https://wiki.example.com/x" in record and "HTTP 500" in record
+    assert "<code>https://wiki.example.com/y</code> — https://wiki.example.com/z" in record
 
 
 def test_it_says_a_sync_is_already_running_instead_of_queuing_a_second(

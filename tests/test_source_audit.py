@@ -76,6 +76,7 @@ def test_it_records_a_deleted_source(manager, as_manager, source):
 def test_it_records_each_sync_with_its_counts(kb, site, sent):
     source = Source.objects.create(knowledge_base=kb, name="Handbook", url=f"{site.base}/docs/index.html")
     run = syncing.source_sync(source_id=source.id, trigger=SyncRun.Trigger.MANUAL)
+    assert run is not None
     [event] = source_events(Event.Kind.SOURCE_SYNC)
     assert event.target == f"source:{source.id}" and event.user is None
     assert event.summary == "Handbook: partial · 5 added, 0 changed, 0 unchanged, 0 removed, 2 failed"
