@@ -140,7 +140,7 @@ class SyncRun(models.Model):
     problems = models.JSONField(_("failures"), default=list, blank=True)
     # [{"location": url or path, "same_as": the document with the same content}], counted as unchanged.
     duplicates = models.JSONField(_("duplicates"), default=list, blank=True)
-    error = models.TextField(_("why the sync failed"), blank=True)
+    error = models.TextField(_("why it failed or stopped"), blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

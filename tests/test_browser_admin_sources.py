@@ -31,9 +31,12 @@ def test_a_source_is_added_synced_and_its_record_shown(page, kb, site, sent):
 
     page.click("input[name=_sync_now]")
     expect(page.locator(".messagelist")).to_contain_text("1 source queued to sync.")
-    celery_app.control.purge()  # no worker here: the test does the worker's part
+    page.click("input[name=_sync_now]")
+    expect(page.locator(".messagelist")).to_contain_text("A sync is already running (or queued) for")
+    page.screenshot(path=str(ARTIFACTS / "admin-source-sync-running.png"), full_page=True)
+    celery_app.control.purge()  # no worker here: the test does the worker's part, as the task does
     source = Source.objects.get()
-    syncing.source_sync(source_id=source.id, trigger=SyncRun.Trigger.MANUAL)
+    syncing.source_sync(source_id=source.id, trigger=SyncRun.Trigger.MANUAL, claimed=True)
 
     page.reload()
     runs = page.locator("#runs-group")
