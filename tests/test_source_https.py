@@ -9,6 +9,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from sources import network
 from tests.directory import make_certificates
@@ -59,3 +60,14 @@ def test_it_refuses_an_authority_it_does_not_trust_and_says_which_setting_would(
         network.fetch(f"https://localhost:{tls_site.port}/docs/about.html", headers={})
     assert "certificate was not accepted" in str(refused.value)
     assert "issuer certificate" in str(refused.value) and "SOURCE_CA_BUNDLE" in str(refused.value)
+
+
+def test_it_still_trusts_the_public_authorities_besides_the_intranet_one(
+    tls_site, pinned, settings, monkeypatch, tmp_path
+):
+    make_certificates(tmp_path)  # another authority, the intranet's, which did not sign this site
+    settings.SOURCE_CA_BUNDLE = str(tmp_path / "ca.pem")
+    # The site's authority stands in for the public ones (certifi's bundle, which requests loads).
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", str(tls_site.ca_file))
+    answer = network.fetch(f"https://localhost:{tls_site.port}/docs/about.html", headers={})
+    assert answer.status == 200
