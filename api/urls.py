@@ -3,7 +3,7 @@ from django.urls import path, register_converter
 from django.urls.converters import PathConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import conversation_views, knowledge_views, openai_compat, pages
+from api import conversation_views, knowledge_views, openai_compat, pages, source_views
 from chatsite.content_security import policy, with_policy
 
 # Swagger UI with its start-up script served from the same address (?script) rather than inline, for
@@ -47,6 +47,10 @@ urlpatterns = [
         knowledge_views.DocumentReindex.as_view(),
         name="document_reindex",
     ),
+    path("api/v1/knowledge-bases/<str:slug>/sources/", source_views.SourceList.as_view(), name="sources"),
+    path("api/v1/sources/<int:source_id>/", source_views.SourceDetail.as_view(), name="source"),
+    path("api/v1/sources/<int:source_id>/sync/", source_views.SourceSync.as_view(), name="source_sync"),
+    path("api/v1/sources/<int:source_id>/syncs/", source_views.SyncRunList.as_view(), name="source_syncs"),
     path("api/v1/conversations/", conversation_views.ConversationList.as_view(), name="conversations"),
     path(
         "api/v1/conversations/<int:conversation_id>/",

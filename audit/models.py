@@ -38,6 +38,8 @@ class Event(models.Model):
         API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
         QUOTA = "quota", _("Quota")
         POLICY = "policy", _("Content policy")
+        SOURCE = "source", _("Source changed")
+        SOURCE_SYNC = "source_sync", _("Source synced")
         PURGE = "purge", _("Audit log purged")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from chat import citations, engine, llm, recording, rendering, stopping
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
-from knowledge.originals import citation_url
+from knowledge.originals import citation_url, web_pages
 
 MAX_QUESTION_CHARS = 8000
 
@@ -144,4 +144,12 @@ def done_payload(message: Message, *, detail: str = "") -> dict:
 
 
 def citation_cards(cited: list[dict]) -> list[dict]:
-    return [{**c, "location": citations.shown_location(c), "document_url": citation_url(c)} for c in cited]
+    pages = web_pages({c["document_id"] for c in cited})
+    return [
+        {
+            **c,
+            "location": citations.shown_location(c),
+            "document_url": pages.get(c["document_id"]) or citation_url(c),
+        }
+        for c in cited
+    ]

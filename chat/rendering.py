@@ -242,7 +242,8 @@ def render_passages_html(notice: str, *, message_id: int, citations: Sequence[di
         where = f" — {escape(citation['location'])}" if citation["location"] else ""
         title = escape(citation["document"])
         if citation.get("document_url"):
-            title = f'<a href="{escape(citation["document_url"])}" target="_blank" rel="noopener">{title}</a>'
+            url = escape(citation["document_url"])
+            title = f'<a href="{url}" target="_blank" rel="noopener noreferrer">{title}</a>'
         parts.append(
             f'<p id="cite-{message_id}-{citation["n"]}"><strong>[{citation["n"]}] {title}</strong>{where}</p>'
             f"<blockquote>{_render(citation['text'], _NO_CITATIONS)}</blockquote>"

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "accounts",
     "policy",
     "usage",
+    "sources",
     "chatsite.sign_in.SignInRecordsConfig",  # django-axes: the sign-in throttle and its records
 ]
 
@@ -273,6 +274,7 @@ CELERY_TASK_ROUTES = {
     "knowledge.tasks.requeue_stalled_documents": {"queue": SWEEP_QUEUE},
     "knowledge.tasks.fail_stopped_documents": {"queue": SWEEP_QUEUE},
     "audit.tasks.purge_audit_log": {"queue": SWEEP_QUEUE},
+    "sources.tasks.sync_due_sources": {"queue": SWEEP_QUEUE},
 }
 CELERY_WORKER_CONCURRENCY = env_int("INGEST_WORKER_PROCESSES", 2, minimum=1)
 CELERY_TASK_ACKS_LATE = True
@@ -329,12 +331,42 @@ INGEST_TASK_SOFT_SECONDS = env_int("INGEST_TASK_SOFT_SECONDS", 1800, minimum=1)
 INGEST_TASK_HARD_SECONDS = env_int(
     "INGEST_TASK_HARD_SECONDS", INGEST_TASK_SOFT_SECONDS + 60, minimum=INGEST_TASK_SOFT_SECONDS + 1
 )
+# Web and folder sources (sources/). Hosts (`intranet.example.com`, `.example.com` for its subdomains)
+# and networks (`10.0.0.0/8`, `127.0.0.1`) a web source may reach: an address in a listed network is
+# reachable; any other must be public, and its host listed by name when any name is listed. Loopback,
+# private, link-local and cloud metadata addresses are refused unless their network is listed.
+SOURCE_ALLOWED_NETWORKS = env_list("SOURCE_ALLOWED_NETWORKS", [])
+# Folders a folder source may read, with everything under them (a mounted share); none by default.
+SOURCE_FOLDER_ROOTS = env_list("SOURCE_FOLDER_ROOTS", [])
+SOURCE_MAX_PAGES = env_int("SOURCE_MAX_PAGES", 1000, minimum=1)
+SOURCE_MAX_DEPTH = env_int("SOURCE_MAX_DEPTH", 10, minimum=0)
+SOURCE_PAGE_MAX_MB = env_int("SOURCE_PAGE_MAX_MB", 10, minimum=1)
+SOURCE_PAGE_TIMEOUT_SECONDS = env_int("SOURCE_PAGE_TIMEOUT_SECONDS", 20, minimum=1)
+SOURCE_MIN_INTERVAL_MINUTES = env_int("SOURCE_MIN_INTERVAL_MINUTES", 15, minimum=1)
+SOURCE_SWEEP_SECONDS = env_int("SOURCE_SWEEP_SECONDS", 60, minimum=1)
+# A sync that has not finished after this long is taken to have died: the next may start.
+SOURCE_SYNC_STALE_SECONDS = env_int("SOURCE_SYNC_STALE_SECONDS", 6 * 3600, minimum=60)
+SOURCE_USER_AGENT = env_str("SOURCE_USER_AGENT", "KnowledgeChat-Sync/1.0")
+# A sync stops after this long, keeping what it did and removing nothing (it did not check the rest).
+SOURCE_SYNC_MAX_MINUTES = env_int("SOURCE_SYNC_MAX_MINUTES", 60, minimum=1)
+# A PEM file of certificate authorities trusted for https sources besides the public ones (an
+# intranet's own); REQUESTS_CA_BUNDLE is not read, as syncs use nothing from the environment.
+SOURCE_CA_BUNDLE = env_str("SOURCE_CA_BUNDLE")
+if SOURCE_CA_BUNDLE and not Path(SOURCE_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(f"SOURCE_CA_BUNDLE={SOURCE_CA_BUNDLE!r} is not a readable file.")
+if SOURCE_SYNC_MAX_MINUTES * 60 >= SOURCE_SYNC_STALE_SECONDS:
+    raise ImproperlyConfigured(
+        "SOURCE_SYNC_MAX_MINUTES must be shorter than SOURCE_SYNC_STALE_SECONDS, after which a sync still "
+        "running is taken to have died."
+    )
+
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-documents": {
         "task": "knowledge.tasks.requeue_stalled_documents",
         "schedule": float(INGEST_SWEEP_SECONDS),
     },
     "purge-audit-log": {"task": "audit.tasks.purge_audit_log", "schedule": float(24 * 3600)},
+    "sync-due-sources": {"task": "sources.tasks.sync_due_sources", "schedule": float(SOURCE_SWEEP_SECONDS)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -188,6 +188,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "size_display",
         "mime",
         "uploaded_by",
+        "source_location",
         "created_at",
         "updated_at",
     ]

@@ -114,7 +114,7 @@ def _prepare(document: Document) -> _Work:
         # Through the storage (STORAGES["default"]): the original may be in an object store, not on disk.
         with document.file.open("rb") as file:
             sections = extract.extract_sections_of_file(
-                file, filename=document.title, limits=_reading_limits()
+                file, filename=document.type_name, limits=_reading_limits()
             )
         drafts = chunking.split_sections(
             sections,

@@ -148,6 +148,8 @@ class Document(models.Model):
         on_delete=models.SET_NULL,
         editable=False,
     )
+    # Where a synced document comes from (the sources app): a page's URL or a file's path; empty for uploads.
+    source_location = models.CharField(_("location"), max_length=2000, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -164,6 +166,17 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def type_name(self) -> str:
+        """The name the file's type is judged by where its content cannot tell: an upload's title (its
+        name as given); a synced document's stored file name, since its title is the page's."""
+        return self.file.name.rsplit("/", 1)[-1] if self.source_location else self.title
+
+    @property
+    def web_url(self) -> str:
+        """The page this document was read from, when it was a web page (http or https only)."""
+        return self.source_location if self.source_location.startswith(("https://", "http://")) else ""
 
     @property
     def progress_percent(self) -> int:

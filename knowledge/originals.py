@@ -55,6 +55,15 @@ def citation_url(citation: dict) -> str:
     return f"{url}?passage={citation['chunk_id']}#cited"
 
 
+def web_pages(document_ids: set[int]) -> dict[int, str]:
+    """The web pages documents synced from a web source were read from, by document id: their
+    citations lead there rather than to a copy on our origin."""
+    rows = Document.objects.filter(id__in=document_ids).exclude(source_location="")
+    return {
+        document.id: document.web_url for document in rows.only("id", "source_location") if document.web_url
+    }
+
+
 def pdf_page_url(document: Document, page: int | None) -> str:
     """The original, opened at the page by the browser's PDF viewer."""
     url = reverse("knowledge:download", args=[document.id])

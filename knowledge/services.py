@@ -343,6 +343,22 @@ def documents_reindex(*, documents: Iterable[Document], user=None) -> int:
     return len(ids)
 
 
+def document_replace(*, document: Document, file: File, name: str, title: str, user=None) -> Document:
+    """A newer version of the document's content (a synced page that changed): stored in place of the
+    old file, which is deleted once this commits, and queued to be indexed anew. UploadRejected when
+    the content cannot be a document of its knowledge base (another document has the same)."""
+    sha256 = upload_check(knowledge_base=document.knowledge_base, file=file, name=name)
+    old = FieldFile(document, document.file.field, document.file.name)
+    with transaction.atomic():
+        document.title = title
+        document.error, document.chunks_done, document.chunks_total = "", 0, 0
+        document_store(document=document, file=file, name=name, sha256=sha256, user=user)
+        _delete_files_on_commit([old])
+        documents_enqueue(documents=[document])
+        audit_trail.record_reindex(documents=[document], user=user)
+    return document
+
+
 def documents_requeue_stalled() -> int:
     """Queue again what no worker is moving: processing without a heartbeat, and queued messages
     that never reached the broker or were lost. Running a document twice is harmless."""

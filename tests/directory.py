@@ -54,7 +54,7 @@ class Directory:
 def slapd(folder: Path) -> Iterator[Directory]:
     """slapd in the foreground (a child of this process), loaded from LDIF; stopped on exit."""
     (folder / "data").mkdir(parents=True)
-    _certificates(folder)
+    make_certificates(folder)
     includes = "\n".join(f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS)
     config = folder / "slapd.conf"
     config.write_text(
@@ -82,16 +82,18 @@ def directory(tmp_path_factory) -> Iterator[Directory]:
         yield running
 
 
-def _certificates(folder: Path) -> None:
-    """ca.pem, and server.pem (for IP 127.0.0.1) with server.key, signed by it."""
+def make_certificates(folder: Path, *, name: str = "IP:127.0.0.1") -> None:
+    """ca.pem, and server.pem (for `name`, a subjectAltName) with server.key, signed by it."""
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
     def openssl(*arguments: str | Path) -> None:
         subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True, timeout=30)
 
     openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test CA")
-    openssl("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (folder / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl(
+        "req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", f"/CN={name.partition(':')[2]}"
+    )
+    (folder / "server.ext").write_text(f"subjectAltName={name}\nbasicConstraints=CA:FALSE\n")
     openssl(
         "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
         "-out", "server.pem", "-days", "2", "-extfile", "server.ext",

@@ -42,6 +42,8 @@ def test_it_names_the_variable_of_a_bad_url(monkeypatch):
         ("QUOTA_SPEND_PER_MONTH_USD", "nan"),
         ("QUOTA_EXEMPT_STAFF", "if asked"),
         ("AUDIT_RETENTION_DAYS", "31"),  # quotas count a month of questions from the audit log
+        ("SOURCE_CA_BUNDLE", "/nonexistent/intranet-ca.pem"),
+        ("SOURCE_SYNC_MAX_MINUTES", "360"),  # as long as a sync may run before it is taken as dead
     ],
 )
 def test_it_fails_at_start_naming_the_variable(tmp_path, name, value):

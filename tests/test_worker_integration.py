@@ -8,8 +8,11 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from knowledge.models import Document
+from sources.models import Source, SyncRun
+from tests.api_fixtures import ApiClient, key_for
 from tests.conftest import CORPUS, ask
-from tests.processes import celery_worker, use_data_dir
+from tests.processes import celery_worker, use_data_dir, wait_for
+from tests.test_api_sources import may_manage_sources
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +33,8 @@ def running_worker(django_db_setup, tmp_path_factory):
     and the embedding model. Row ids are never reused here (transaction=True), so neither are
     index folders."""
     data_dir = tmp_path_factory.mktemp("worker")
-    with celery_worker(data_dir, log=data_dir / "worker.log") as process:
+    # Sources may reach the test site (tests/source_site.py) on 127.0.0.1.
+    with celery_worker(data_dir, log=data_dir / "worker.log", SOURCE_ALLOWED_NETWORKS="127.0.0.1") as process:
         yield process, data_dir
 
 
@@ -81,3 +85,19 @@ def test_ingest_command_goes_through_the_running_worker(worker, tmp_path, capsys
     call_command("ingest", str(tmp_path / "leave.txt"), kb="hr", create=True)
     assert "1 of 1 new documents ready" in capsys.readouterr().out
     assert Document.objects.get().chunk_count == 1
+
+
+@pytest.mark.usefixtures("api_test")
+def test_a_sync_now_from_the_rest_api_runs_in_the_worker(worker, manager, kb, site):
+    may_manage_sources(manager)
+    source = Source.objects.create(
+        knowledge_base=kb, name="Handbook", url=f"{site.base}/docs/twins.html", max_depth=1, max_pages=3
+    )
+    response = ApiClient(key_for(manager)).post(f"/api/v1/sources/{source.id}/sync/")
+    assert response.status_code == 202, response.content
+    run = wait_for(lambda: source.runs.exclude(status=SyncRun.Status.RUNNING).first(), 60, "the sync")
+    assert (run.trigger, run.status, run.added) == (SyncRun.Trigger.MANUAL, SyncRun.Status.DONE, 3), run.error
+    documents = [wait_until_done(document, 60) for document in Document.objects.all()]
+    assert [document.status for document in documents] == [Document.Status.READY] * 3
+    source.refresh_from_db()
+    assert source.syncing_since is None

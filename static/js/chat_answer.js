@@ -423,7 +423,7 @@
       const body = el("div", "source-body", el("blockquote", "source-text", citation.text));
       if (citation.document_url) {
         const link = el("a", "source-open", strings.openDocument, icon("external"));
-        Object.assign(link, { href: citation.document_url, target: "_blank", rel: "noopener" });
+        Object.assign(link, { href: citation.document_url, target: "_blank", rel: "noopener noreferrer" });
         body.append(link);
       }
       const summary = el("summary", "", el("span", "source-n", String(citation.n)), meta,
