@@ -144,7 +144,12 @@ def done_payload(message: Message, *, detail: str = "") -> dict:
 
 
 def citation_cards(cited: list[dict]) -> list[dict]:
+    # A FAQ pair cited has no document to open.
     return [
-        {**c, "location": citations.shown_location(c), "document_url": "" if "faq_pair_id" in c else citation_url(c)}
+        {
+            **c,
+            "location": citations.shown_location(c),
+            "document_url": "" if "faq_pair_id" in c else citation_url(c),
+        }
         for c in cited
     ]

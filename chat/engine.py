@@ -1,11 +1,12 @@
 """The answer engine: the one place that decides how a question is answered.
 
 A curated FAQ question matched at or above its knowledge base's FAQ threshold: the curated answer,
-without the model (grounding FAQ). No model configured: the most relevant passages (retrieval-only). Nothing relevant found: the
-knowledge base's own reply, or the model from general knowledge where every knowledge base asked
-allows it. Otherwise: the prompt, the model's stream, and the citations it made; FAQ pairs that
-match less well (down to FAQ_SUGGEST_FLOOR) are passages ahead of the documents'. The model
-unreachable before anything streamed: the passages, as without a model, when the caller wants that.
+without the model (grounding FAQ). No model configured: the most relevant passages
+(retrieval-only). Nothing relevant found: the knowledge base's own reply, or the model from general
+knowledge where every knowledge base asked allows it. Otherwise: the prompt, the model's stream,
+and the citations it made; FAQ pairs that match less well (down to FAQ_SUGGEST_FLOOR) are passages
+ahead of the documents'. The model unreachable before anything streamed: the passages, as without a
+model, when the caller wants that.
 
 `Answer.events()` yields typed events: `Searching` (retrieval started), `Passages` (what the answer
 may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, `Withdrawn` (the content
@@ -288,7 +289,8 @@ class Answer:
         curated = await in_pool(
             faq_matching.match, question=question.text, knowledge_bases=question.knowledge_bases
         )
-        if (hit := faq_matching.hit(curated, question.knowledge_bases)) is not None and not question.access_lost:
+        hit = faq_matching.hit(curated, question.knowledge_bases)
+        if hit is not None and not question.access_lost:
             self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
             for event in self._reply_without_model([], hit.answer, Message.Grounding.FAQ):
                 yield event

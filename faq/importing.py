@@ -68,7 +68,8 @@ def parse(name: str, file: IO[bytes]) -> ParsedFile:
     data = file.read(max_bytes() + 1)
     if len(data) > max_bytes():
         raise ImportFileError(
-            _("The file is larger than %(limit)s KB (setting FAQ_IMPORT_MAX_KB).") % {"limit": settings.FAQ_IMPORT_MAX_KB}
+            _("The file is larger than %(limit)s KB (setting FAQ_IMPORT_MAX_KB).")
+            % {"limit": settings.FAQ_IMPORT_MAX_KB}
         )
     if not data.strip():
         raise ImportFileError(_("The file is empty."))
@@ -90,10 +91,11 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
     delimiter = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        return [(reader.line_num, row) for row in reader]
+        return list(enumerate(reader, start=1))  # rows as a spreadsheet numbers them
     except csv.Error as error:
         raise ImportFileError(
-            _("The CSV could not be read (line %(line)s: %(error)s).") % {"line": reader.line_num, "error": error}
+            _("The CSV could not be read (line %(line)s: %(error)s).")
+            % {"line": reader.line_num, "error": error}
         ) from None
 
 
@@ -171,6 +173,11 @@ def row_problem(question: str, answer: str, alternatives: list[str]) -> str:
     return ""
 
 
+def _cell(cells: list[str], columns: dict[str, int], key: str) -> str:
+    index = columns.get(key)
+    return cells[index] if index is not None and index < len(cells) else ""
+
+
 def _rows(numbered: Iterable[tuple[int, list[str]]]) -> ParsedFile:
     parsed = ParsedFile()
     columns: dict[str, int] | None = None
@@ -184,15 +191,12 @@ def _rows(numbered: Iterable[tuple[int, list[str]]]) -> ParsedFile:
             continue
         if len(parsed.rows) + len(parsed.skipped) >= settings.FAQ_MAX_PAIRS:
             raise ImportFileError(
-                _("The file has more than %(limit)s rows (setting FAQ_MAX_PAIRS).") % {"limit": settings.FAQ_MAX_PAIRS}
+                _("The file has more than %(limit)s rows (setting FAQ_MAX_PAIRS).")
+                % {"limit": settings.FAQ_MAX_PAIRS}
             )
-
-        def cell(key: str) -> str:
-            index = columns.get(key) if columns else None
-            return cells[index] if index is not None and index < len(cells) else ""
-
-        question, answer = " ".join(cell("question").split()), cell("answer")
-        alternatives = [a for a in split_alternatives(cell("alternatives")) if a != question]
+        question = " ".join(_cell(cells, columns, "question").split())
+        answer = _cell(cells, columns, "answer")
+        alternatives = [a for a in split_alternatives(_cell(cells, columns, "alternatives")) if a != question]
         if problem := row_problem(question, answer, alternatives):
             parsed.skipped.append((number, problem))
         elif question in seen:

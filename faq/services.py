@@ -30,6 +30,10 @@ def limit_message() -> str:
     }
 
 
+def is_full(knowledge_base: KnowledgeBase) -> bool:
+    return FaqPair.objects.filter(knowledge_base=knowledge_base).count() >= settings.FAQ_MAX_PAIRS
+
+
 def _record(action: str, *, user, knowledge_base: KnowledgeBase, target: str, summary: str, **detail) -> None:
     record(
         Event.Kind.FAQ,
@@ -49,7 +53,7 @@ def _encode(pair: FaqPair) -> None:
 def pair_save(*, pair: FaqPair, user) -> FaqPair:
     """Save a new or changed pair (its fields set by the caller and valid) with its vectors."""
     created = pair.pk is None
-    if created and FaqPair.objects.filter(knowledge_base=pair.knowledge_base).count() >= settings.FAQ_MAX_PAIRS:
+    if created and is_full(pair.knowledge_base):
         raise FaqLimitError(limit_message())
     if created and pair.created_by is None and user is not None and user.is_authenticated:
         pair.created_by = user
