@@ -2,6 +2,7 @@
 vectors and terms (faq.matching.encode) and one audit event, whichever page or endpoint called it;
 `user` is who did it."""
 
+import re
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -17,7 +18,10 @@ from faq import importing, matching
 from faq.models import FaqPair
 from knowledge.models import KnowledgeBase
 
-LISTED_PAIRS = 100  # an import's event names at most this many questions
+LISTED_PAIRS = 100
+_MARKER_AND_SPACE = re.compile(
+    r"[ \t]*" + citations.MARKER.pattern
+)  # an import's event names at most this many questions
 
 
 class FaqLimitError(ValueError):
@@ -144,7 +148,7 @@ def draft_from_answer(answer: Message) -> tuple[str, str]:
     """The question and answer a rated answer makes as a pair: its question, and its text without
     citation markers (the pair is edited before or after it is saved)."""
     question = answer.reply_to.content if answer.reply_to else ""
-    text = citations.MARKER.sub("", answer.content)
+    text = _MARKER_AND_SPACE.sub("", answer.content)
     return " ".join(question.split())[: FaqPair._meta.get_field("question").max_length], text.strip()
 
 

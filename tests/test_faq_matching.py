@@ -42,7 +42,9 @@ def test_a_paraphrase_matches_below_the_threshold_and_is_suggested(kb, faq, ques
     assert [p.faq_pair_id for p in matching.suggested_passages([found])] == [faq[curated].id]
 
 
-@pytest.mark.parametrize("question", ["食堂几点开门？", "When does the canteen open?", "DeepSeek-V3 有多少参数？"])
+@pytest.mark.parametrize(
+    "question", ["食堂几点开门？", "When does the canteen open?", "DeepSeek-V3 有多少参数？"]
+)
 def test_an_unrelated_question_matches_nothing(kb, faq, question, settings):
     found = best(kb, question)
     assert found.score < settings.FAQ_SUGGEST_FLOOR
