@@ -45,6 +45,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "top_k",
             "retrieval_mode",
             "relevance_floor",
+            "faq_threshold",
             "when_nothing_found",
             "nothing_found_reply",
             "chunk_overlap",
