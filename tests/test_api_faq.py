@@ -119,3 +119,8 @@ def test_the_faq_threshold_is_a_knowledge_base_setting(as_manager, as_owner, kb)
     assert as_manager.patch("/api/v1/knowledge-bases/guide/", {"faq_threshold": 0.8}).status_code == 200
     kb.refresh_from_db()
     assert kb.faq_threshold == 0.8
+
+
+def test_search_shows_the_faq_matches_with_their_scores(as_owner, faq):
+    body = as_owner.post("/api/v1/knowledge-bases/guide/search/", {"query": "年假有几天?"}).json()
+    assert body["faq"][0]["question"] == LEAVE_ZH and body["faq"][0]["score"] == 1.0
