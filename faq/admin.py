@@ -5,7 +5,7 @@ Scoped like the documents: a manager sees the pairs of the knowledge bases they 
 from django import forms
 from django.contrib import admin
 from django.urls import path
-from django.utils.text import Truncator
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 
 from chatsite.bad_requests import is_id
@@ -28,7 +28,9 @@ class AlternativesField(forms.CharField):
 
 class FaqPairForm(forms.ModelForm):
     alternatives = AlternativesField(
-        label=_("alternative phrasings"), required=False, help_text=_("Other ways to ask it, one a line.")
+        label=capfirst(FaqPair._meta.get_field("alternatives").verbose_name),
+        required=False,
+        help_text=_("Other ways to ask it, one a line."),
     )
 
     class Meta:
@@ -57,6 +59,10 @@ class FaqPairAdmin(admin.ModelAdmin):
     list_select_related = ["knowledge_base"]
     search_fields = ["question", "answer"]
     readonly_fields = ["created_by", "from_message", "created_at", "updated_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["knowledge_base", "question", "answer", "alternatives"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
 
     def get_urls(self):
         view = self.admin_site.admin_view

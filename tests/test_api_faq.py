@@ -124,3 +124,18 @@ def test_the_faq_threshold_is_a_knowledge_base_setting(as_manager, as_owner, kb)
 def test_search_shows_the_faq_matches_with_their_scores(as_owner, faq):
     body = as_owner.post("/api/v1/knowledge-bases/guide/search/", {"query": "年假有几天?"}).json()
     assert body["faq"][0]["question"] == LEAVE_ZH and body["faq"][0]["score"] == 1.0
+
+
+def test_v1_answers_a_curated_question_as_a_normal_completion_without_the_model(as_owner, kb, faq, llm):
+    question = {"model": "kb:guide", "messages": [{"role": "user", "content": "年假有几天?"}]}
+    body = as_owner.post("/v1/chat/completions", question).json()
+    message = body["choices"][0]["message"]
+    assert message["content"] == "每年 15 天，入职满十年 20 天。" and message["reasoning_content"] is None
+    assert body["choices"][0]["finish_reason"] == "stop" and llm.requests == []
+
+
+def test_the_rest_ask_records_a_faq_answer(as_owner, kb, faq, llm, user):
+    conversation = as_owner.post("/api/v1/conversations/", {"knowledge_bases": ["guide"]}).json()
+    asked = as_owner.post(f"/api/v1/conversations/{conversation['id']}/ask/", {"question": "年假有几天？"})
+    assert asked.status_code in (200, 201), asked.json()
+    assert asked.json()["grounding"] == "faq" and llm.requests == []
