@@ -86,3 +86,14 @@ def test_a_reader_is_not_offered_save_to_faq(page, user, kb, fake_llm):
     answer.locator(".action-rate[data-rating=up]").click()
     expect(answer.locator(".action-rate[data-rating=up]")).to_have_attribute("aria-pressed", "true")
     expect(answer.locator(".action-save-faq")).to_have_count(0)
+
+
+def test_hit_testing_shows_the_faq_matches_above_the_passages(page, user, kb, faq):
+    ingest(kb, CORPUS)
+    log_in(page, user)
+    page.goto("/kb/guide/hit-testing/?q=公司的年假是多少天？")
+    match = page.locator(".faq-hit").first
+    expect(match).to_contain_text("年假有几天？")
+    expect(match.locator(".faq-badge")).to_contain_text("Given to the model as a passage")
+    expect(page.locator(".hit").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "hit-testing-faq.png"), full_page=True)
