@@ -292,7 +292,8 @@ class Answer:
         hit = faq_matching.hit(curated, question.knowledge_bases)
         if hit is not None and not question.access_lost:
             self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
-            for event in self._reply_without_model([], hit.answer, Message.Grounding.FAQ):
+            shown = screening.masked_text(hit.answer, checked.matcher)
+            for event in self._reply_without_model([], shown, Message.Grounding.FAQ):
                 yield event
             return
         found = await in_pool(

@@ -168,7 +168,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     @admin.display(description=_("FAQ pairs"))
     def faq_link(self, kb: KnowledgeBase) -> str:
         url = reverse("admin:faq_faqpair_changelist") + f"?knowledge_base__id__exact={kb.id}"
-        return format_html('<a class="kb-faq" href="{}">{}</a>', url, _("FAQ pairs"))
+        return format_html('<a class="kb-faq" href="{}">{}</a>', url, kb.faq_pairs.count())
 
     @admin.action(description=_("Rebuild search index"))
     def rebuild_index(self, request, queryset) -> None:

@@ -9,7 +9,9 @@ from audit.models import Event
 from chat import engine
 from chat.model_config import ModelConfig, Price
 from chat.providers import Content, Done, Error, Reasoning, Usage
+from policy.models import WordList
 from tests.conftest import QUESTION
+from tests.policy_lists import word_list
 from tests.scripted_model import UNREACHABLE, ScriptedModel
 
 # Retrieval runs the ORM from pool threads: they must see committed rows.
@@ -189,3 +191,9 @@ def test_a_faq_hit_still_counts_against_the_quota_and_is_audited(kb, guide, faq,
     assert Event.objects.filter(kind="question", user=user, detail__grounding="faq").count() == 1
     refused = answer(kb, ScriptedModel(Content("never")), text="年假有几天?", asker=user)
     assert kinds(refused) == ["Error", "Outcome"] and refused[0].code == "insufficient_quota"
+
+
+def test_a_faq_answer_is_masked_by_the_content_policy_like_a_passage(kb, guide, faq):
+    word_list("内部", WordList.Action.MASK, "入职满十年")
+    outcome = answer(kb, ScriptedModel(Content("never")), text="年假有几天?")[-1]
+    assert (outcome.grounding, outcome.content) == ("faq", "每年 15 天，***** 20 天。")

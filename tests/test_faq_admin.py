@@ -109,3 +109,8 @@ def test_the_feedback_action_skips_answers_not_rated_good(kb, rated, manager):
 
 def _feedback_permission():
     return Permission.objects.filter(content_type__app_label="chat", codename="view_feedback")
+
+
+def test_the_knowledge_base_list_counts_its_pairs_as_knowledge(kb, faq, manager):
+    page = signed_in(manager).get(reverse("admin:knowledge_knowledgebase_changelist")).content.decode()
+    assert f'<a class="kb-faq" href="{LIST_URL}?knowledge_base__id__exact={kb.id}">3</a>' in page
