@@ -11,17 +11,20 @@ is its best phrasing's, a number in [0, 1]:
   weighs what the search gives it (`retrieval.dense_weight`): the embedding model's skill in the
   question's script, nothing where it is below use (Chinese, with the default English-only model),
   so Chinese questions are matched by their words alone and English ones by both.
-Vectors and terms are computed when a pair is saved (`encode`): matching reads them, embeds the
-question once, and compares numbers and sets.
+Vectors and terms are computed when a pair is saved (`encode`), and each process keeps them per
+knowledge base until its pairs change: matching embeds the question once and compares numbers and
+sets.
 """
 
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from django.conf import settings
+from django.db.models import Count, Max
 from django.utils.translation import gettext
 
 from faq.models import FaqPair
@@ -57,7 +60,7 @@ def terms(text: str) -> list[str]:
     return sorted(set(lexical.tokenize(folded)) | set(_HAN.findall(folded)))
 
 
-def dice(a: set[str], b: set[str]) -> float:
+def dice(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a or b else 0.0
 
 
@@ -67,23 +70,70 @@ def encode(phrasings: Sequence[str]) -> tuple[bytes, list[list[str]]]:
     return np.ascontiguousarray(vectors, dtype=np.float32).tobytes(), [terms(text) for text in phrasings]
 
 
-def _pair_vectors(pair: FaqPair, dimension: int) -> np.ndarray | None:
-    stored = bytes(pair.vectors)
-    if not stored or len(stored) % (4 * dimension):
-        return None  # saved with another embedding model: matched by its words until saved again
-    return np.frombuffer(stored, dtype=np.float32).reshape(-1, dimension)
+@dataclass(frozen=True)
+class _Pair:
+    """A pair as matching reads it: its phrasings' normalised texts, term sets and vectors."""
+
+    id: int
+    knowledge_base_id: int
+    question: str
+    answer: str
+    phrasings: list[str]
+    normalised: list[str]
+    terms: list[frozenset[str]]
+    vectors: np.ndarray | None  # one row per phrasing; None when saved under another embedding model
+
+    @classmethod
+    def of(cls, pair: FaqPair) -> "_Pair":
+        phrasings = pair.phrasings
+        stored = bytes(pair.vectors)
+        rows = len(stored) // (4 * embedding.dimension()) if stored else 0
+        vectors = None
+        if rows == len(phrasings) and rows * 4 * embedding.dimension() == len(stored):
+            vectors = np.frombuffer(stored, dtype=np.float32).reshape(rows, -1)
+        stored_terms = [frozenset(t) for t in pair.terms] if len(pair.terms) == len(phrasings) else []
+        return cls(
+            id=pair.id,
+            knowledge_base_id=pair.knowledge_base_id,
+            question=pair.question,
+            answer=pair.answer,
+            phrasings=phrasings,
+            normalised=[normalised(text) for text in phrasings],
+            terms=stored_terms or [frozenset(terms(text)) for text in phrasings],
+            vectors=vectors,
+        )
+
+
+# Each process keeps the pairs of each knowledge base it has matched against, with the version
+# they were read at (count, last change, highest id): a question costs one small query while they
+# are unchanged, instead of reading every pair's vectors.
+_loaded: dict[int, tuple[tuple, list[_Pair]]] = {}
+_loaded_lock = threading.Lock()
+
+
+def _pairs_of(knowledge_base_id: int) -> list[_Pair]:
+    stored = FaqPair.objects.filter(knowledge_base_id=knowledge_base_id)
+    version = tuple(stored.aggregate(n=Count("id"), changed=Max("updated_at"), top=Max("id")).values())
+    with _loaded_lock:
+        cached = _loaded.get(knowledge_base_id)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    fields = ("id", "knowledge_base_id", "question", "answer", "alternatives", "vectors", "terms")
+    pairs = [_Pair.of(pair) for pair in stored.only(*fields)]
+    with _loaded_lock:
+        _loaded[knowledge_base_id] = (version, pairs)
+    return pairs
 
 
 def _score_pair(
-    pair: FaqPair, *, text: str, question_terms: set[str], vector: np.ndarray | None, weight: float
+    pair: _Pair, *, text: str, question_terms: set[str], vector: np.ndarray | None, weight: float
 ) -> FaqMatch:
     best: tuple[float, float | None, float, str] = (-1.0, None, 0.0, pair.question)
-    vectors = _pair_vectors(pair, len(vector)) if vector is not None else None
-    cosines = vectors @ vector if vectors is not None and vector is not None else None
+    cosines = pair.vectors @ vector if pair.vectors is not None and vector is not None else None
     for i, phrasing in enumerate(pair.phrasings):
-        lexical_score = dice(question_terms, set(pair.terms[i])) if i < len(pair.terms) else 0.0
-        cosine = float(cosines[i]) if cosines is not None and i < len(cosines) else None
-        if normalised(phrasing) == text and text:
+        lexical_score = dice(question_terms, pair.terms[i])
+        cosine = float(cosines[i]) if cosines is not None else None
+        if text and pair.normalised[i] == text:
             score = 1.0
         elif cosine is not None:
             score = (weight * max(cosine, 0.0) + lexical_score) / (weight + 1)
@@ -108,11 +158,7 @@ def match(*, question: str, knowledge_bases: Sequence[KnowledgeBase], limit: int
     """The best-matching pairs of the knowledge bases (those the asker may read), best first."""
     if not knowledge_bases or not question.strip():
         return []
-    pairs = list(
-        FaqPair.objects.filter(knowledge_base__in=knowledge_bases).only(
-            "id", "knowledge_base_id", "question", "answer", "alternatives", "vectors", "terms"
-        )
-    )
+    pairs = [pair for kb in knowledge_bases for pair in _pairs_of(kb.id)]
     if not pairs:
         return []
     weight = retrieval.dense_weight(question)

@@ -8,6 +8,7 @@ from typing import IO
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.log import record
@@ -119,7 +120,9 @@ def pairs_import(*, knowledge_base: KnowledgeBase, name: str, file: IO[bytes], u
     vectors, _terms = matching.encode([text for texts in phrasings for text in texts])
     size = len(vectors) // max(sum(len(texts) for texts in phrasings), 1)
     start = 0
+    now = timezone.now()  # bulk_update leaves auto_now alone; matching caches read it
     for pair, texts in zip(pairs, phrasings, strict=True):
+        pair.updated_at = now
         pair.vectors = vectors[start * size : (start + len(texts)) * size]
         pair.terms = _terms[start : start + len(texts)]
         start += len(texts)

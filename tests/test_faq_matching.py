@@ -1,5 +1,7 @@
 """Matching questions against curated FAQ questions, in Chinese and English."""
 
+import io
+
 import pytest
 
 from faq import matching, services
@@ -72,3 +74,16 @@ def test_a_changed_pair_is_matched_by_its_new_text(kb, faq, manager):
     services.pair_save(pair=pair, user=manager)
     assert best(kb, "where is the cafeteria").pair_id == pair.id
     assert best(kb, VPN_EN).pair_id != pair.id
+
+
+def test_a_deleted_pair_is_not_matched_any_more(kb, faq, manager):
+    assert best(kb, VPN_EN).pair_id == faq[VPN_EN].id  # read once, and kept by this process
+    services.pair_delete(pair=faq[VPN_EN], user=manager)
+    assert best(kb, VPN_EN).pair_id != faq[VPN_EN].id
+
+
+def test_an_imported_answer_replaces_the_one_matched_before(kb, faq):
+    assert best(kb, LEAVE_EN).answer.startswith("25 days")
+    content = f"question,answer\n{LEAVE_EN},Twenty-eight days.\n".encode()
+    services.pairs_import(knowledge_base=kb, name="f.csv", file=io.BytesIO(content), user=None)
+    assert best(kb, LEAVE_EN).answer == "Twenty-eight days."
