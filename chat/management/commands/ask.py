@@ -63,6 +63,7 @@ class Command(BaseCommand):
                 result["error"] = data["message"]
             elif event == "done":
                 result["mode"] = data["mode"]  # retrieval-only, too, when the model could not be reached
+                result["grounding"] = data["grounding"]  # faq: a curated answer, without the model
                 result["citations"] = [
                     {"n": c["n"], "document": c["document"], "chunk_id": c["chunk_id"], "text": c["text"]}
                     for c in data["citations"]
