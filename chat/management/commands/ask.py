@@ -43,7 +43,14 @@ class Command(BaseCommand):
         return found
 
     async def _run(self, user, conversation: Conversation, question: str, *, as_json: bool) -> dict:
-        result: dict[str, Any] = {"reasoning": "", "answer": "", "citations": [], "mode": "", "error": ""}
+        result: dict[str, Any] = {
+            "reasoning": "",
+            "answer": "",
+            "citations": [],
+            "mode": "",
+            "grounding": "",
+            "error": "",
+        }
         section = ""
         async for event, data in answering.answer_question(
             user=user, conversation=conversation, question=question
