@@ -20,6 +20,7 @@ from api.serializers import (
     UploadReportSerializer,
     UploadSerializer,
 )
+from faq import matching as faq_matching
 from knowledge import access, audit_trail, retrieval, services
 from knowledge.models import Document, KnowledgeBase
 
@@ -166,7 +167,9 @@ class Search(APIView):
             top_k=query.validated_data.get("top_k") or kb.top_k,
             mode=query.validated_data.get("mode"),
         )
+        curated = faq_matching.match(question=query.validated_data["query"], knowledge_bases=[kb])
         body = {
+            "faq": [match.as_dict() for match in curated if match.score > 0],
             "passages": [passage.as_dict() for passage in result.passages],
             "below_floor": result.below_floor,
             "timings_ms": result.timings_ms,

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from api.faq_serializers import FaqMatchSerializer
 from chat import llm
 from chat.answering import MAX_QUESTION_CHARS
 from chat.models import Conversation, Message
@@ -45,6 +46,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "top_k",
             "retrieval_mode",
             "relevance_floor",
+            "faq_threshold",
             "when_nothing_found",
             "nothing_found_reply",
             "chunk_overlap",
@@ -148,6 +150,7 @@ class PassageSerializer(serializers.Serializer):
 
 
 class SearchResultSerializer(serializers.Serializer):
+    faq = FaqMatchSerializer(many=True, help_text=_("The best-matching FAQ pairs, best first."))
     passages = PassageSerializer(many=True)
     below_floor = serializers.IntegerField(help_text=_("Passages found but under the relevance floor."))
     timings_ms = serializers.DictField(child=serializers.FloatField())
@@ -160,6 +163,10 @@ class CitationSerializer(serializers.Serializer):
     chunk_id = serializers.IntegerField()
     location = serializers.CharField(allow_blank=True)
     text = serializers.CharField()
+    faq_pair_id = serializers.IntegerField(
+        required=False,
+        help_text=_("Set when the passage cited is a FAQ pair (document_id and chunk_id are 0)."),
+    )
 
 
 class MessageSerializer(serializers.ModelSerializer):

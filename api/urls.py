@@ -3,7 +3,7 @@ from django.urls import path, register_converter
 from django.urls.converters import PathConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import conversation_views, knowledge_views, openai_compat, pages, source_views
+from api import conversation_views, faq_views, knowledge_views, openai_compat, pages, source_views
 from chatsite.content_security import policy, with_policy
 
 # Swagger UI with its start-up script served from the same address (?script) rather than inline, for
@@ -40,6 +40,9 @@ urlpatterns = [
         knowledge_views.DocumentList.as_view(),
         name="documents",
     ),
+    path("api/v1/knowledge-bases/<str:slug>/faq/", faq_views.FaqPairList.as_view(), name="faq_pairs"),
+    path("api/v1/knowledge-bases/<str:slug>/faq/import/", faq_views.FaqImport.as_view(), name="faq_import"),
+    path("api/v1/faq/<int:pair_id>/", faq_views.FaqPairDetail.as_view(), name="faq_pair"),
     path("api/v1/knowledge-bases/<str:slug>/search/", knowledge_views.Search.as_view(), name="search"),
     path("api/v1/documents/<int:document_id>/", knowledge_views.DocumentDetail.as_view(), name="document"),
     path(

@@ -34,6 +34,7 @@ class Event(models.Model):
         DELETE = "delete", _("Deleted")
         PERMISSIONS = "permissions", _("Knowledge-base access changed")
         MEMBERSHIP = "membership", _("Group membership changed")
+        FAQ = "faq", _("FAQ changed")
         API_KEY_CREATED = "api_key_created", _("API key created")
         API_KEY_REVOKED = "api_key_revoked", _("API key revoked")
         QUOTA = "quota", _("Quota")

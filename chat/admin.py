@@ -1,13 +1,16 @@
 """The feedback users give answers, read-only: the rating and comment with the question, the answer
 and the passages it cited; filtered by rating, knowledge base and date."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from chat import feedback
-from chat.models import Feedback
+from chat.models import Feedback, Message
+from faq import selectors as faq_selectors
+from faq import services as faq_services
 from knowledge import access
 
 
@@ -50,6 +53,7 @@ class FeedbackAdmin(admin.ModelAdmin):
         "model",
     )
     fields = readonly_fields
+    actions = ["save_to_faq"]
 
     def get_queryset(self, request):
         answers = feedback.feedback_visible_to(user=request.user).select_related(*self.list_select_related)
@@ -69,6 +73,35 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_save_to_faq_permission(self, request) -> bool:
+        return request.user.has_perm("faq.add_faqpair")
+
+    @admin.action(description=_("Save thumbs-up answers to the FAQ"), permissions=["save_to_faq"])
+    def save_to_faq(self, request, queryset) -> None:
+        saved = 0
+        for answer in queryset.filter(rating=Message.Rating.UP).select_related("reply_to"):
+            knowledge_base = faq_selectors.knowledge_base_for(user=request.user, answer=answer)
+            if knowledge_base is not None and answer.reply_to is not None and answer.content.strip():
+                faq_services.pair_from_answer(answer=answer, knowledge_base=knowledge_base, user=request.user)
+                saved += 1
+        text = ngettext(
+            "%(n)d answer saved to the FAQ (edit it under FAQ pairs).",
+            "%(n)d answers saved to the FAQ (edit them under FAQ pairs).",
+            saved,
+        )
+        self.message_user(request, text % {"n": saved}, messages.SUCCESS if saved else messages.WARNING)
+        if skipped := queryset.count() - saved:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d answer skipped: only answers rated good with a text are saved.",
+                    "%(n)d answers skipped: only answers rated good with a text are saved.",
+                    skipped,
+                )
+                % {"n": skipped},
+                messages.WARNING,
+            )
 
     @admin.display(description=_("comment"))
     def comment(self, answer: Feedback) -> str:

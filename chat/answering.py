@@ -117,7 +117,7 @@ def answer_html(message: Message, cards: list[dict], *, detail: str = "") -> str
     say) has none: its error says it all."""
     if message.status == Message.Status.FAILED and not message.content:
         return ""
-    if message.mode == Message.Mode.RETRIEVAL_ONLY:
+    if message.mode == Message.Mode.RETRIEVAL_ONLY and message.grounding != Message.Grounding.FAQ:
         unavailable = message.error_code in engine.MODEL_UNAVAILABLE
         notice = (engine.model_unavailable_notice if unavailable else engine.retrieval_only_notice)(
             bool(cards)
@@ -144,12 +144,13 @@ def done_payload(message: Message, *, detail: str = "") -> dict:
 
 
 def citation_cards(cited: list[dict]) -> list[dict]:
-    pages = web_pages({c["document_id"] for c in cited})
+    pages = web_pages({c["document_id"] for c in cited if c.get("document_id")})
     return [
         {
             **c,
             "location": citations.shown_location(c),
-            "document_url": pages.get(c["document_id"]) or citation_url(c),
+            # A FAQ pair cited has no document to open.
+            "document_url": "" if "faq_pair_id" in c else pages.get(c["document_id"]) or citation_url(c),
         }
         for c in cited
     ]

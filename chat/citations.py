@@ -13,7 +13,8 @@ SAVED_LOCATION = re.compile(r"p\. (\d+)(?: · (.*))?", re.DOTALL)
 
 
 def passage_citation(number: int, passage: Passage) -> dict:
-    return {
+    faq = {"faq_pair_id": passage.faq_pair_id} if passage.faq_pair_id is not None else {}
+    return faq | {
         "n": number,
         "document": passage.document_title,
         "document_id": passage.document_id,

@@ -1,9 +1,12 @@
 """The answer engine: the one place that decides how a question is answered.
 
-No model configured: the most relevant passages (retrieval-only). Nothing relevant found: the
-knowledge base's own reply, or the model from general knowledge where every knowledge base asked
-allows it. Otherwise: the prompt, the model's stream, and the citations it made. The model
-unreachable before anything streamed: the passages, as without a model, when the caller wants that.
+A curated FAQ question matched at or above its knowledge base's FAQ threshold: the curated answer,
+without the model (grounding FAQ). No model configured: the most relevant passages
+(retrieval-only). Nothing relevant found: the knowledge base's own reply, or the model from general
+knowledge where every knowledge base asked allows it. Otherwise: the prompt, the model's stream,
+and the citations it made; FAQ pairs that match less well (down to FAQ_SUGGEST_FLOOR) are passages
+ahead of the documents'. The model unreachable before anything streamed: the passages, as without a
+model, when the caller wants that.
 
 `Answer.events()` yields typed events: `Searching` (retrieval started), `Passages` (what the answer
 may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, `Withdrawn` (the content
@@ -30,6 +33,7 @@ from django.utils.translation import gettext as _
 from chat import citations, prompting, providers, question_log
 from chat.models import Message
 from chatsite.db_threads import in_pool
+from faq import matching as faq_matching
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage, retrieve_passages
 from policy import screening
@@ -282,13 +286,24 @@ class Answer:
             yield self._failed(providers.Error(code=CONTENT_POLICY, message=notice))
             return
         question = self.question = replace(self.question, text=checked.text, history=checked.history)
+        curated = await in_pool(
+            faq_matching.match, question=question.text, knowledge_bases=question.knowledge_bases
+        )
+        hit = faq_matching.hit(curated, question.knowledge_bases)
+        if hit is not None and not question.access_lost:
+            self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
+            shown = screening.masked_text(hit.answer, checked.matcher)
+            for event in self._reply_without_model([], shown, Message.Grounding.FAQ):
+                yield event
+            return
         found = await in_pool(
             retrieve_passages,
             question=question.text,
             knowledge_bases=question.knowledge_bases,
             context=retrieval_context(question.history),
         )
-        passages = screening.masked_passages(found, checked.matcher)
+        suggested = faq_matching.suggested_passages(curated)
+        passages = screening.masked_passages(suggested + found, checked.matcher)
         self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
         if question.access_lost:
             # Not general knowledge either: the user asked these documents, and may no longer see them.

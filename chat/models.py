@@ -48,6 +48,7 @@ class Message(models.Model):
         DOCUMENTS = "documents"  # answered from the passages sent
         GENERAL = "general"  # no passage was relevant: answered from general knowledge, marked so
         NOT_FOUND = "not-found"  # no passage was relevant: the knowledge base's reply, no model call
+        FAQ = "faq"  # a curated FAQ answer (faq/), no model call
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=20, choices=Role.choices)

@@ -22,6 +22,7 @@ from chat.models import Conversation, Message
 from chatsite.bad_requests import parse_id
 from chatsite.db_threads import in_request_thread
 from chatsite.signed_in import SignedInRequest
+from faq import selectors as faq_selectors
 from knowledge.models import KnowledgeBase
 
 if TYPE_CHECKING:
@@ -77,6 +78,9 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
             "feedback_url": reverse("chat:feedback", args=[0]).replace("/0/", "/{id}/"),
             "resend_url": reverse("chat:resend", args=[0]).replace("/0/", "/{id}/"),
             "show_url": reverse("chat:show", args=[0]).replace("/0/", "/{id}/"),
+            "can_save_faq": faq_selectors.may_save_answers(
+                user=request.user, knowledge_bases=knowledge_bases
+            ),
         },
     )
 

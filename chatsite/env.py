@@ -120,3 +120,13 @@ def env_optional_float(name: str, *, minimum: float = 0.0) -> float | None:
     if not math.isfinite(number) or number < minimum:
         raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum:g}.")
     return number
+
+
+def env_fraction(name: str, default: float) -> float:
+    """A number from 0 to 1, such as 0.5."""
+    number = env_optional_float(name)
+    if number is None:
+        return default
+    if number > 1:
+        raise ImproperlyConfigured(f"{name}={number:g} must be between 0 and 1.")
+    return number

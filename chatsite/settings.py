@@ -14,6 +14,7 @@ from accounts.oidc_config import library_settings, oidc_config_from_env
 from chatsite.data_dir import prepare_data_dir
 from chatsite.env import (
     env_bool,
+    env_fraction,
     env_int,
     env_json,
     env_list,
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "policy",
     "usage",
     "sources",
+    "faq",
     "chatsite.sign_in.SignInRecordsConfig",  # django-axes: the sign-in throttle and its records
 ]
 
@@ -404,6 +406,12 @@ for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
 # Content policy (policy/): terms per word list, and the size of a .txt imported into one.
 POLICY_MAX_TERMS = env_int("POLICY_MAX_TERMS", 20_000, minimum=1)
 POLICY_IMPORT_MAX_KB = env_int("POLICY_IMPORT_MAX_KB", 1024, minimum=1)
+
+# FAQ knowledge (faq/): pairs per knowledge base, the size of an imported file, and how well a pair
+# must match a question (0-1) to be given to the model as a passage when it is below the FAQ threshold.
+FAQ_MAX_PAIRS = env_int("FAQ_MAX_PAIRS", 5000, minimum=1)
+FAQ_IMPORT_MAX_KB = env_int("FAQ_IMPORT_MAX_KB", 2048, minimum=1)
+FAQ_SUGGEST_FLOOR = env_fraction("FAQ_SUGGEST_FLOOR", 0.5)
 
 # The REST API (/api/v1/) and the OpenAI-compatible endpoint (/v1): a session or an API key, and
 # request rates per key and per user (whichever key or session the user calls with).

@@ -72,6 +72,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "chunk_overlap",
         "index_health",
         "hit_testing_link",
+        "faq_link",
     ]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["groups"]
@@ -92,6 +93,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
                         "retrieval_mode",
                         "top_k",
                         "relevance_floor",
+                        "faq_threshold",
                         "when_nothing_found",
                         "nothing_found_reply",
                         "chunk_overlap",
@@ -162,6 +164,11 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     def hit_testing_link(self, kb: KnowledgeBase) -> str:
         url = reverse("knowledge:hit_testing", args=[kb.slug])
         return format_html('<a class="kb-hit-testing" href="{}">{}</a>', url, _("Test retrieval"))
+
+    @admin.display(description=_("FAQ pairs"))
+    def faq_link(self, kb: KnowledgeBase) -> str:
+        url = reverse("admin:faq_faqpair_changelist") + f"?knowledge_base__id__exact={kb.id}"
+        return format_html('<a class="kb-faq" href="{}">{}</a>', url, kb.faq_pairs.count())
 
     @admin.action(description=_("Rebuild search index"))
     def rebuild_index(self, request, queryset) -> None:

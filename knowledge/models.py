@@ -76,6 +76,15 @@ class KnowledgeBase(models.Model):
             "Tokens of the previous chunk repeated at the start of the next; applies on (re-)indexing."
         ),
     )
+    faq_threshold = models.FloatField(
+        _("FAQ threshold"),
+        default=0.9,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_(
+            "A question that matches a curated FAQ question at least this well (0–1, shown on the "
+            "hit-testing page) gets its answer at once, without the model."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = KnowledgeBaseQuerySet.as_manager()

@@ -69,6 +69,9 @@ class Passage:
     # two so that they are shown in their reader's language (knowledge.locations).
     page: int | None = None
     heading: str = ""
+    # A curated FAQ pair given to the model as a passage (faq.matching), not a chunk of a document:
+    # chunk_id and document_id are then 0.
+    faq_pair_id: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -1,6 +1,7 @@
 import re
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from chat import rate_limits
 from chatsite.bad_requests import parse_id
+from faq import matching as faq_matching
 from knowledge import extract, originals, passages, retrieval
 from knowledge.models import Document, KnowledgeBase
 
@@ -126,11 +128,12 @@ def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
     readable = KnowledgeBase.objects.readable_by(request.user)
     kb = get_object_or_404(readable, slug=slug)
     form = HitTestingForm({"mode": kb.retrieval_mode, "top_k": kb.top_k, **request.GET.dict()})
-    result, query, mode = None, "", kb.retrieval_mode
+    result, query, mode, curated = None, "", kb.retrieval_mode, []
     if form.is_valid() and form.cleaned_data["q"].strip():
         query, mode = form.cleaned_data["q"], form.cleaned_data["mode"] or kb.retrieval_mode
         top_k = form.cleaned_data["top_k"] or kb.top_k
         result = retrieval.search(query=query, knowledge_bases=[kb], top_k=top_k, mode=mode)
+        curated = [m for m in faq_matching.match(question=query, knowledge_bases=[kb]) if m.score > 0]
     return render(
         request,
         "knowledge/hit_testing.html",
@@ -143,6 +146,8 @@ def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
             "query": query,
             "mode": mode,
             "hits": _hits(result, query) if result else [],
+            "faq_matches": curated,
+            "faq_floor": settings.FAQ_SUGGEST_FLOOR,
             "searched": result is not None,
             "below_floor": result.below_floor if result else 0,
             "timings": [

@@ -69,6 +69,12 @@ def _masked(matcher: Matcher, text: str) -> str:
     return mask(text, [hit for hit in matcher.find(text) if hit.action in hidden])
 
 
+def masked_text(text: str, matcher: Matcher) -> str:
+    """Text shown as an answer without being generated (a curated FAQ answer), masked as passages
+    are: terms of block and mask lists become asterisks. Not audited, as passages are not."""
+    return _masked(matcher, text)
+
+
 def masked_passages(passages: list["Passage"], matcher: Matcher) -> list["Passage"]:
     """Retrieved passages with the terms of block and mask lists masked, so they reach neither the
     model nor the sources shown. Not audited: documents were flagged when they were ingested, and a

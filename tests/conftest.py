@@ -22,7 +22,7 @@ from tests.directory import directory  # noqa: F401  (a fixture)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 from tests.processes import use_data_dir
 
-pytest_plugins = ["tests.api_fixtures", "tests.source_site"]
+pytest_plugins = ["tests.api_fixtures", "tests.source_site", "tests.faq_fixtures"]
 CORPUS = Path(__file__).resolve().parent / "data" / "deepseek-r1-guide.zh.md"
 
 
@@ -139,7 +139,7 @@ def outsider(db) -> User:
 
 
 def knowledge_manager(name: str, group: Group) -> User:
-    """A staff member in `group` with every permission on knowledge bases and documents."""
+    """A staff member in `group` with every permission on knowledge bases, documents and FAQ pairs."""
     manager = person(name, group)
     manager.is_staff = True
     manager.save(update_fields=["is_staff"])
@@ -148,8 +148,10 @@ def knowledge_manager(name: str, group: Group) -> User:
         for action in ("add", "change", "view", "delete")
         for model in ("document", "knowledgebase")
     ]
+    faq = [f"{action}_faqpair" for action in ("add", "change", "view", "delete")]
     manager.user_permissions.set(
         Permission.objects.filter(content_type__app_label="knowledge", codename__in=codenames)
+        | Permission.objects.filter(content_type__app_label="faq", codename__in=faq)
     )
     return manager
 

@@ -168,6 +168,7 @@ def kb_form(*groups, **fields) -> dict:
         "retrieval_mode": "hybrid",
         "top_k": 5,
         "relevance_floor": 0,
+        "faq_threshold": 0.9,
         "when_nothing_found": "reply",
         "chunk_overlap": 32,
         **fields,

@@ -60,3 +60,10 @@ def test_ask_exits_non_zero_on_an_upstream_error(admin_user, kb, guide, llm):
     llm.script(status=402)
     with pytest.raises(CommandError, match="balance"):
         call_command("ask", "DeepSeek-V3 有多少参数？", kb="guide")
+
+
+def test_ask_gives_a_curated_faq_answer_without_the_model(admin_user, kb, faq, llm, capsys):
+    call_command("ask", "年假有几天?", kb="guide", json=True)
+    result = json.loads(capsys.readouterr().out)
+    assert (result["grounding"], result["answer"]) == ("faq", "每年 15 天，入职满十年 20 天。")
+    assert llm.requests == []

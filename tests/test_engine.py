@@ -5,10 +5,13 @@ from unittest.mock import Mock
 
 import pytest
 
+from audit.models import Event
 from chat import engine
 from chat.model_config import ModelConfig, Price
 from chat.providers import Content, Done, Error, Reasoning, Usage
+from policy.models import WordList
 from tests.conftest import QUESTION
+from tests.policy_lists import word_list
 from tests.scripted_model import UNREACHABLE, ScriptedModel
 
 # Retrieval runs the ORM from pool threads: they must see committed rows.
@@ -156,3 +159,41 @@ def test_a_failure_of_ours_is_an_internal_error_that_tells_no_detail(kb, guide, 
     assert kinds(events) == ["Searching", "Error", "Outcome"]
     assert events[1].code == "internal" and "/srv/app" not in events[1].message
     assert events[-1].status == "failed"
+
+
+def test_a_curated_faq_question_gets_its_answer_without_the_model(kb, guide, faq):
+    model = ScriptedModel(Content("never"))
+    events = answer(kb, model, text="年假有几天?")
+    assert kinds(events) == ["Searching", "Passages", "Content", "Outcome"]
+    assert events[2].text == "每年 15 天，入职满十年 20 天。" and model.prompts == []
+    outcome = events[-1]
+    assert (outcome.grounding, outcome.mode, outcome.reasoning, outcome.citations) == ("faq", "llm", "", [])
+
+
+def test_a_faq_hit_answers_without_a_model_configured_too(kb, guide, faq):
+    outcome = answer(kb, config=None, text="how many vacation days do i get")[-1]
+    assert (outcome.grounding, outcome.content) == ("faq", "25 days a year, 30 after ten years.")
+
+
+def test_a_close_faq_pair_goes_to_the_model_first_and_is_cited(kb, guide, faq):
+    model = ScriptedModel(Content("15 days [1]."), Done("stop"))
+    events = answer(kb, model, text="公司的年假是多少天？")
+    passages, outcome = events[1].passages, events[-1]
+    assert passages[0].faq_pair_id == faq["年假有几天？"].id
+    assert "A: 每年 15 天" in model.prompts[0][1]["content"]  # the first passage, after the instructions
+    assert outcome.grounding == "documents" and outcome.citations[0]["faq_pair_id"] == passages[0].faq_pair_id
+
+
+def test_a_faq_hit_still_counts_against_the_quota_and_is_audited(kb, guide, faq, user, settings):
+    settings.QUOTA_QUESTIONS_PER_DAY = 1
+    first = answer(kb, ScriptedModel(Content("never")), text="年假有几天?", asker=user)
+    assert first[-1].grounding == "faq"
+    assert Event.objects.filter(kind="question", user=user, detail__grounding="faq").count() == 1
+    refused = answer(kb, ScriptedModel(Content("never")), text="年假有几天?", asker=user)
+    assert kinds(refused) == ["Error", "Outcome"] and refused[0].code == "insufficient_quota"
+
+
+def test_a_faq_answer_is_masked_by_the_content_policy_like_a_passage(kb, guide, faq):
+    word_list("内部", WordList.Action.MASK, "入职满十年")
+    outcome = answer(kb, ScriptedModel(Content("never")), text="年假有几天?")[-1]
+    assert (outcome.grounding, outcome.content) == ("faq", "每年 15 天，***** 20 天。")

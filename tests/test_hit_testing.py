@@ -114,3 +114,17 @@ def test_it_uses_the_knowledge_base_mode_and_floor_as_the_chat_does(reader, kb, 
     kb.save()
     page = reader.get(URL, {"q": QUESTION}).content.decode()
     assert chunk_ids(page) == [] and "Every passage found scored below the relevance floor" in page
+
+
+def test_it_shows_faq_matches_with_their_scores_above_the_passages(reader, kb, guide, faq):
+    page = reader.get(URL, {"q": "年假有几天?"}).content.decode()
+    assert page.index('class="ht-faq"') < page.index('class="hits"')
+    hit = re.search(r'<li class="faq-hit is-answer" data-pair-id="(\d+)">', page)
+    assert hit and int(hit[1]) == faq["年假有几天？"].id
+    assert "Answered from FAQ" in page and "<b>1.000</b>" in page
+
+
+def test_a_close_faq_match_is_shown_as_given_to_the_model(reader, kb, guide, faq):
+    page = reader.get(URL, {"q": "公司的年假是多少天？"}).content.decode()
+    assert 'class="faq-hit is-passage"' in page and "Given to the model as a passage" in page
+    assert "Answered from FAQ" not in page

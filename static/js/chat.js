@@ -42,6 +42,14 @@
     setTimeout(() => thanks.remove(), 2500);
   }
 
+  // ---- Save to FAQ: the admin's FAQ form, filled with this answer and its question, in a new tab
+
+  function saveToFaq(button) {
+    const article = button.closest(".msg-assistant");
+    const url = form.dataset.saveFaqUrl + "?from_message=" + encodeURIComponent(article.dataset.messageId);
+    window.open(url, "_blank", "noopener");
+  }
+
   // ---- Editing the last question
 
   function editQuestion(button) {
@@ -134,6 +142,7 @@
     [".action-copy", copyMessage],
     [".code-copy", (target) => copyText(target.closest(".highlight").querySelector("pre").innerText, target)],
     [".action-rate", rate],
+    [".action-save-faq", saveToFaq],
     [".feedback-cancel", (target) => { target.closest(".feedback-form").hidden = true; }],
     [".action-edit", editQuestion],
     [".version-prev, .version-next", switchVersion],

@@ -190,11 +190,10 @@
   }
 
   function showGrounding(view, grounding) {
-    const text = { general: strings.general, "not-found": strings.notFound }[grounding];
+    const text = { general: strings.general, "not-found": strings.notFound, faq: strings.faq }[grounding];
     if (!text || !view.answer) return;
-    const general = grounding === "general";
-    const note = el("p", "grounding-note" + (general ? " is-general" : ""), icon(general ? "alert" : "book"), text);
-    view.answer.before(note);
+    const look = { general: [" is-general", "alert"], faq: [" is-faq", "check"] }[grounding] || ["", "book"];
+    view.answer.before(el("p", "grounding-note" + look[0], icon(look[1]), text));
   }
 
   function showStopped(view) {

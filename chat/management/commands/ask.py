@@ -43,7 +43,14 @@ class Command(BaseCommand):
         return found
 
     async def _run(self, user, conversation: Conversation, question: str, *, as_json: bool) -> dict:
-        result: dict[str, Any] = {"reasoning": "", "answer": "", "citations": [], "mode": "", "error": ""}
+        result: dict[str, Any] = {
+            "reasoning": "",
+            "answer": "",
+            "citations": [],
+            "mode": "",
+            "grounding": "",
+            "error": "",
+        }
         section = ""
         async for event, data in answering.answer_question(
             user=user, conversation=conversation, question=question
@@ -63,6 +70,7 @@ class Command(BaseCommand):
                 result["error"] = data["message"]
             elif event == "done":
                 result["mode"] = data["mode"]  # retrieval-only, too, when the model could not be reached
+                result["grounding"] = data["grounding"]  # faq: a curated answer, without the model
                 result["citations"] = [
                     {"n": c["n"], "document": c["document"], "chunk_id": c["chunk_id"], "text": c["text"]}
                     for c in data["citations"]
