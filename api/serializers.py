@@ -48,6 +48,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "when_nothing_found",
             "nothing_found_reply",
             "chunk_overlap",
+            "ocr",
             "created_at",
         ]
 
@@ -94,6 +95,9 @@ class DocumentSerializer(serializers.ModelSerializer):
             "progress_percent",
             "chunks_done",
             "chunks_total",
+            "needs_ocr",
+            "ocr_pages_done",
+            "ocr_pages_total",
             "chunk_count",
             "error",
             "size",
