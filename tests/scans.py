@@ -42,17 +42,22 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
     return lines
 
 
-def render_page(
+def render_page(text: str | list[str], **layout: float) -> Image.Image:
+    """A page of `text` (a list: one column each, side by side) as a scanner sees it (typeset)."""
+    return typeset(text, **layout)[0]
+
+
+def typeset(
     text: str | list[str],
     *,
-    dpi: int = 150,
+    dpi: float = 150,
     width_mm: float = 210,
     height_mm: float = 297,
     point_size: float = 11,
     margin_mm: float = 20,
-) -> Image.Image:
-    """A page of `text` (a list: one column each, side by side) as a scanner at `dpi` sees it; text
-    that does not fit is cut at the page's foot."""
+) -> tuple[Image.Image, list[str]]:
+    """A page of `text` (a list: one column each, side by side) as a scanner at `dpi` sees it, and
+    the lines on it in reading order; text that does not fit is cut at the page's foot."""
     pixels = dpi / MM_PER_INCH
     page = Image.new("L", (round(width_mm * pixels), round(height_mm * pixels)), 255)
     draw = ImageDraw.Draw(page)
@@ -61,6 +66,7 @@ def render_page(
     margin, gap = margin_mm * pixels, 10 * pixels
     column_width = (page.width - 2 * margin - gap * (len(columns) - 1)) / len(columns)
     line_height = font.size * 1.6
+    shown: list[str] = []
     for index, column in enumerate(columns):
         x = margin + index * (column_width + gap)
         for number, line in enumerate(wrap(column, font, column_width)):
@@ -68,7 +74,8 @@ def render_page(
             if y + line_height > page.height - margin:
                 break
             draw.text((x, y), line, font=font, fill=0)
-    return page
+            shown.append(line)
+    return page, shown
 
 
 def degrade(page: Image.Image, *, degrees: float, noise: float, seed: int = 0) -> Image.Image:
