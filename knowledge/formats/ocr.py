@@ -47,7 +47,9 @@ def engine(threads: int) -> "RapidOCR":
         if threads not in _engines:
             from rapidocr_onnxruntime import RapidOCR  # onnxruntime and OpenCV: only where scans are read
 
-            _engines[threads] = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+            # Without the angle classifier: it took whole English lines for upside-down ones (a fifth
+            # of an English page's characters wrong, benchmarks/ocr.py) and cost half the time.
+            _engines[threads] = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1, use_cls=False)
         return _engines[threads]
 
 
