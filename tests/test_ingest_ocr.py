@@ -4,6 +4,7 @@ switch; the admin's progress label."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
 from knowledge import admin_views, ingestion, services, tasks
 from knowledge.models import Document
@@ -118,3 +119,11 @@ def test_reindexing_a_scan_sends_it_to_the_ocr_worker_again(kb, sent):
     document = Document.objects.create(knowledge_base=kb, title="scan.png", status="failed", needs_ocr=True)
     services.documents_reindex(documents=[document])
     assert sent == [("knowledge.tasks.ingest_scanned_documents", [document.id])]
+
+
+def test_the_ingest_command_reads_scans_inline(tmp_path, capsys):
+    (tmp_path / "notice.png").write_bytes(scan(ZH))
+    call_command("ingest", str(tmp_path), kb="notices", create=True, inline=True)
+    document = Document.objects.get()
+    assert document.status == Document.Status.READY, document.error
+    assert "1 of 1 new documents ready" in capsys.readouterr().out
