@@ -2,9 +2,12 @@
 read with their pages kept and progress per page, searchable over the REST API; the knowledge base's
 switch; the admin's progress label."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.urls import reverse
 
 from knowledge import admin_views, ingestion, services, tasks
 from knowledge.models import Document
@@ -127,3 +130,9 @@ def test_the_ingest_command_reads_scans_inline(tmp_path, capsys):
     document = Document.objects.get()
     assert document.status == Document.Status.READY, document.error
     assert "1 of 1 new documents ready" in capsys.readouterr().out
+
+
+def test_the_knowledge_base_admin_form_has_the_switch_on_by_default(admin_client, kb):
+    page = admin_client.get(reverse("admin:knowledge_knowledgebase_change", args=[kb.id])).content.decode()
+    assert re.search(r'<input type="checkbox" name="ocr"[^>]* checked', page)
+    assert "Read scans (OCR)" in page
