@@ -7,9 +7,10 @@ WORKDIR /app
 # The dependencies from pyproject.toml alone, so that a change to the code reuses this layer. The CPU
 # build of torch first, so sentence-transformers does not pull a CUDA build. python-ldap (for LDAP sign-in)
 # has no Linux wheels: it is compiled against OpenLDAP's headers, which go again; its libraries stay.
+# OpenCV (brought by rapidocr-onnxruntime, for OCR) loads libGL and GLib when imported.
 COPY pyproject.toml ./
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev libldap2-dev libsasl2-dev \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libldap2-dev libsasl2-dev libgl1 libglib2.0-0 \
     && apt-mark manual libldap-2.5-0 libsasl2-2 \
     && pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
     && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \

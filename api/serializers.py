@@ -50,6 +50,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "when_nothing_found",
             "nothing_found_reply",
             "chunk_overlap",
+            "ocr",
             "created_at",
         ]
 
@@ -96,6 +97,9 @@ class DocumentSerializer(serializers.ModelSerializer):
             "progress_percent",
             "chunks_done",
             "chunks_total",
+            "needs_ocr",
+            "ocr_pages_done",
+            "ocr_pages_total",
             "chunk_count",
             "error",
             "size",

@@ -13,15 +13,18 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _on_pool_process_start(**_kwargs) -> None:
     """Load the model as each process that ingests starts (a prefork pool process, or a solo worker),
-    before its first document, on its share of the cores; the sweeper never needs it."""
+    before its first document, on its share of the cores (the OCR worker on its OCR_THREADS); the
+    sweeper never needs it."""
     from django.conf import settings
 
     from knowledge.embedding import load_in_background
 
-    if settings.INGEST_QUEUE not in app.amqp.queues.consume_from:
-        return
-    cores = len(os.sched_getaffinity(0))
-    load_in_background(threads=max(1, cores // settings.CELERY_WORKER_CONCURRENCY))
+    queues = app.amqp.queues.consume_from
+    if settings.OCR_QUEUE in queues:
+        load_in_background(threads=settings.OCR_THREADS)
+    elif settings.INGEST_QUEUE in queues:
+        cores = len(os.sched_getaffinity(0))
+        load_in_background(threads=max(1, cores // settings.CELERY_WORKER_CONCURRENCY))
 
 
 @worker_ready.connect

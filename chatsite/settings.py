@@ -267,12 +267,18 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         "store_processed": False,
     }
 # Ingestion runs in several pool processes, so that one long document leaves the others to the rest;
-# the sweep has a queue and a process of its own (chatsite/workers.py), so it never waits behind them.
+# documents with scans go to a queue and a process of their own, so a long scan never holds up text
+# documents; the sweep has a queue and a process of its own (chatsite/workers.py), so it never waits
+# behind them.
 INGEST_QUEUE = "celery"
+OCR_QUEUE = "ocr"
 SWEEP_QUEUE = "sweep"
 CELERY_TASK_DEFAULT_QUEUE = INGEST_QUEUE
-CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in (INGEST_QUEUE, SWEEP_QUEUE)]
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in (INGEST_QUEUE, OCR_QUEUE, SWEEP_QUEUE)
+]
 CELERY_TASK_ROUTES = {
+    "knowledge.tasks.ingest_scanned_documents": {"queue": OCR_QUEUE},
     "knowledge.tasks.requeue_stalled_documents": {"queue": SWEEP_QUEUE},
     "knowledge.tasks.fail_stopped_documents": {"queue": SWEEP_QUEUE},
     "audit.tasks.purge_audit_log": {"queue": SWEEP_QUEUE},
@@ -327,6 +333,13 @@ INGEST_MAX_CHARS = env_int("INGEST_MAX_CHARS", 3_000_000, minimum=1)
 INGEST_MAX_UNPACKED_MB = env_int("INGEST_MAX_UNPACKED_MB", 100, minimum=1)
 INGEST_MAX_ZIP_RATIO = env_int("INGEST_MAX_ZIP_RATIO", 100, minimum=1)
 INGEST_READ_SECONDS = env_int("INGEST_READ_SECONDS", 300, minimum=1)
+# OCR (knowledge/formats/ocr.py): pages one document may have read, pixels of one image (checked before
+# it is decoded), the engine's threads, and seconds to read a document with scans (instead of
+# INGEST_READ_SECONDS; keep it below INGEST_TASK_SOFT_SECONDS).
+OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 200, minimum=1)
+OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 40_000_000, minimum=1)
+OCR_THREADS = env_int("OCR_THREADS", 1, minimum=1)
+OCR_READ_SECONDS = env_int("OCR_READ_SECONDS", 1500, minimum=1)
 # Celery's limits on one ingest task (a group): past the soft one the documents in hand fail with the
 # reason and the rest are queued again; past the hard one the pool process is replaced (prefork only).
 INGEST_TASK_SOFT_SECONDS = env_int("INGEST_TASK_SOFT_SECONDS", 1800, minimum=1)

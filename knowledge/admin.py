@@ -70,6 +70,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "document_count",
         "top_k",
         "chunk_overlap",
+        "ocr",
         "index_health",
         "hit_testing_link",
         "faq_link",
@@ -100,6 +101,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
                     ]
                 },
             ),
+            (_("Reading"), {"fields": ["ocr"]}),
         ]
         if obj is not None:
             fieldsets.append((_("Index"), {"fields": ["document_count", "index_health"]}))
@@ -182,7 +184,12 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     list_display = ["title", "knowledge_base", "state", "chunks", "size_display", "created_at"]
-    list_filter = ["status", ("knowledge_base", admin.RelatedOnlyFieldListFilter), FlaggedFilter]
+    list_filter = [
+        "status",
+        ("knowledge_base", admin.RelatedOnlyFieldListFilter),
+        "needs_ocr",
+        FlaggedFilter,
+    ]
     list_select_related = ["knowledge_base"]
     search_fields = ["title"]
     readonly_fields = [
@@ -190,6 +197,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "file_link",
         "state",
         "chunks",
+        "needs_ocr",
         "attempts",
         "sha256",
         "size_display",

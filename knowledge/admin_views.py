@@ -85,6 +85,11 @@ def failed_documents(documents: QuerySet[Document], knowledge_base_id: str | Non
 def _progress_label(document: Document) -> str:
     if document.status != Document.Status.PROCESSING:
         return ""
+    if document.reading_scans:
+        return _("OCR page %(done)d/%(total)d") % {
+            "done": min(document.ocr_pages_done + 1, document.ocr_pages_total),
+            "total": document.ocr_pages_total,
+        }
     if not document.chunks_total:
         return _("reading the file…")
     return _("%(done)d/%(total)d chunks · %(percent)d%%") % {
@@ -104,6 +109,8 @@ def progress_state(document: Document) -> dict:
         "progress_label": _progress_label(document),
         "chunks_done": document.chunks_done,
         "chunks_total": document.chunks_total,
+        "ocr_pages_done": document.ocr_pages_done,
+        "ocr_pages_total": document.ocr_pages_total,
         "chunk_count": document.chunk_count,
         "error": document.error,
     }

@@ -74,6 +74,8 @@ def _claim(document_ids: list[int]) -> list[Document]:
             error="",
             chunks_done=0,
             chunks_total=0,
+            ocr_pages_done=0,
+            ocr_pages_total=0,
             updated_at=timezone.now(),
         )
     return list(Document.objects.select_related("knowledge_base").filter(id__in=ids).order_by("id"))
@@ -107,14 +109,44 @@ def _reading_limits() -> extract.ReadingLimits:
     )
 
 
-def _prepare(document: Document) -> _Work:
-    """The document's text extracted and split, within the reading limits and INGEST_READ_SECONDS."""
+def _scans(document: Document, *, read_scans: bool) -> extract.Scans | None:
+    """What becomes of the document's scans: read here (the OCR worker), handed to the OCR worker, or,
+    with the knowledge base's OCR off, left out."""
+    if not document.knowledge_base.ocr:
+        return None
+    if not read_scans:
+        return extract.HandOff()
+
+    def report(done: int, total: int) -> None:  # also the heartbeat while a long scan is read
+        mine = Document.objects.filter(id=document.id, attempts=document.attempts)
+        mine.update(ocr_pages_done=done, ocr_pages_total=total, updated_at=timezone.now())
+
+    return extract.ScanReader(
+        max_pages=settings.OCR_MAX_PAGES,
+        max_pixels=settings.OCR_MAX_PIXELS,
+        threads=settings.OCR_THREADS,
+        on_page=report,
+    )
+
+
+def _read_seconds(*, read_scans: bool) -> tuple[int, str]:
+    if read_scans:
+        return settings.OCR_READ_SECONDS, "OCR_READ_SECONDS"
+    return settings.INGEST_READ_SECONDS, "INGEST_READ_SECONDS"
+
+
+def _prepare(document: Document, *, read_scans: bool) -> _Work:
+    """The document's text extracted and split, within the reading limits and INGEST_READ_SECONDS
+    (OCR_READ_SECONDS on the OCR worker)."""
     max_tokens = embedding.max_chunk_tokens()  # loads the model, which is not the file's time
-    with time_limit(settings.INGEST_READ_SECONDS):
+    with time_limit(_read_seconds(read_scans=read_scans)[0]):
         # Through the storage (STORAGES["default"]): the original may be in an object store, not on disk.
         with document.file.open("rb") as file:
             sections = extract.extract_sections_of_file(
-                file, filename=document.type_name, limits=_reading_limits()
+                file,
+                filename=document.type_name,
+                limits=_reading_limits(),
+                scans=_scans(document, read_scans=read_scans),
             )
         drafts = chunking.split_sections(
             sections,
@@ -147,23 +179,39 @@ def _stopped_by_task_limit(error: BaseException | None) -> bool:
     return False
 
 
-def _read(document: Document) -> _Work | None:
-    """The document read and split; None when it failed, which is then recorded with the reason."""
+def _read(document: Document, *, read_scans: bool) -> _Work | None:
+    """The document read and split; None when it failed, which is then recorded with the reason, or
+    when it holds scans and was handed to the OCR worker."""
     try:
-        return _prepare(document)
+        return _prepare(document, read_scans=read_scans)
     except TimeLimitReached:
-        seconds = settings.INGEST_READ_SECONDS
+        seconds, setting = _read_seconds(read_scans=read_scans)
         reason = ngettext(
-            "Reading the file took longer than %(seconds)s second, the limit (setting INGEST_READ_SECONDS).",
-            "Reading the file took longer than %(seconds)s seconds, the limit (setting INGEST_READ_SECONDS).",
+            "Reading the file took longer than %(seconds)s second, the limit (setting %(setting)s).",
+            "Reading the file took longer than %(seconds)s seconds, the limit (setting %(setting)s).",
             seconds,
-        ) % {"seconds": f"{seconds:,}"}
+        ) % {"seconds": f"{seconds:,}", "setting": setting}
+    except extract.NeedsOcr as exc:
+        if document.knowledge_base.ocr and not read_scans:
+            _hand_to_ocr(document)
+            return None
+        reason = str(exc)
     except Exception as exc:
         if _stopped_by_task_limit(exc):
             raise SoftTimeLimitExceeded from exc
         reason = _reason(document, exc)
     _fail(document, reason)
     return None
+
+
+def _hand_to_ocr(document: Document) -> None:
+    """Queue a document found to hold scans again, for the OCR worker, which reads it from the start."""
+    mine = Document.objects.filter(
+        id=document.id, attempts=document.attempts, status=Document.Status.PROCESSING
+    )
+    if mine.update(status=Document.Status.QUEUED, needs_ocr=True, updated_at=timezone.now()):
+        document.needs_ocr = True
+        services.documents_enqueue(documents=[document])
 
 
 def _reason(document: Document, error: Exception) -> str:
@@ -205,7 +253,7 @@ def _requeue(documents: list[Document]) -> None:
     services.documents_enqueue(documents=mine)
 
 
-def _read_all(documents: list[Document]) -> list[_Work] | None:
+def _read_all(documents: list[Document], *, read_scans: bool) -> list[_Work] | None:
     """Each document read and split (those that cannot be are failed with the reason); None when the
     task's soft time limit struck: the document being read fails with that reason, the others are
     queued again, so one slow file never costs the rest of its group."""
@@ -215,7 +263,7 @@ def _read_all(documents: list[Document]) -> list[_Work] | None:
     try:
         for document in documents:
             reading = document
-            if work := _read(document):
+            if work := _read(document, read_scans=read_scans):
                 works.append(work)
             reading = None
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
@@ -344,9 +392,10 @@ def documents_fail_stopped(*, document_ids: list[int]) -> int:
     )
 
 
-def ingest_documents(*, document_ids: list[int]) -> None:
-    """Ingest the queued documents among these ids; others are skipped."""
-    works = _read_all(_claim(document_ids))
+def ingest_documents(*, document_ids: list[int], read_scans: bool = False) -> None:
+    """Ingest the queued documents among these ids; others are skipped. Scans are read with
+    `read_scans` (the OCR worker); otherwise a document holding them is handed to the OCR worker."""
+    works = _read_all(_claim(document_ids), read_scans=read_scans)
     if works is None:
         return
     try:

@@ -85,6 +85,14 @@ class KnowledgeBase(models.Model):
             "hit-testing page) gets its answer at once, without the model."
         ),
     )
+    ocr = models.BooleanField(
+        _("read scans (OCR)"),
+        default=True,
+        help_text=_(
+            "Read the text of images and of scanned PDF pages by optical character recognition "
+            "(Chinese and English). Off: images are not indexed, and PDFs only by their text pages."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = KnowledgeBaseQuerySet.as_manager()
@@ -146,6 +154,11 @@ class Document(models.Model):
     chunk_count = models.PositiveIntegerField(_("chunks"), default=0, editable=False)
     chunks_done = models.PositiveIntegerField(default=0, editable=False)
     chunks_total = models.PositiveIntegerField(default=0, editable=False)
+    # Set once the document is known to hold scans (an image; a PDF with scanned pages): it is then
+    # queued to the OCR worker (settings.OCR_QUEUE), so scans never hold up the text documents.
+    needs_ocr = models.BooleanField(_("needs OCR"), default=False, editable=False)
+    ocr_pages_done = models.PositiveIntegerField(default=0, editable=False)
+    ocr_pages_total = models.PositiveIntegerField(default=0, editable=False)
     # When the task message was handed to the broker; None while it could not be (broker down).
     queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     attempts = models.PositiveIntegerField(_("attempts"), default=0, editable=False)
@@ -191,7 +204,14 @@ class Document(models.Model):
     def progress_percent(self) -> int:
         if self.status == self.Status.READY:
             return 100
+        if self.reading_scans:
+            return round(100 * self.ocr_pages_done / self.ocr_pages_total)
         return round(100 * self.chunks_done / self.chunks_total) if self.chunks_total else 0
+
+    @property
+    def reading_scans(self) -> bool:
+        """Whether the OCR worker is reading the document's scans (before its chunks are embedded)."""
+        return self.status == self.Status.PROCESSING and bool(self.ocr_pages_total) and not self.chunks_total
 
 
 class Chunk(models.Model):

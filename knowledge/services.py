@@ -103,6 +103,7 @@ def document_store(*, document: Document, file: File, name: str, sha256: str, us
     document.sha256 = sha256
     document.size = file.size
     document.mime = _detected_mime(file, name)
+    document.needs_ocr = extract.needs_ocr(document.mime)
     document.status = Document.Status.QUEUED
     document.uploaded_by = user if user is not None and user.is_authenticated else None
     document.file.save(Path(name).name, file, save=False)
@@ -279,19 +280,21 @@ def upload_files(
 
 
 def documents_enqueue(*, documents: list[Document]) -> None:
-    """Send the documents to the workers in groups, once the current transaction commits.
+    """Send the documents to the workers in groups, once the current transaction commits; documents
+    with scans go to the OCR worker one by one.
 
     A document whose message cannot be sent stays queued with a visible reason; the periodic
     sweep sends it again when the broker is back.
     """
-    from knowledge.tasks import ingest_documents
+    from knowledge.tasks import ingest_documents, ingest_scanned_documents
 
-    groups = _groups(documents)
+    sends = [(ingest_documents, group) for group in _groups([d for d in documents if not d.needs_ocr])]
+    sends += [(ingest_scanned_documents, [d.id]) for d in documents if d.needs_ocr]
 
     def send() -> None:
-        for group in groups:
+        for task, group in sends:
             try:
-                ingest_documents.apply_async(
+                task.apply_async(
                     args=[group],
                     retry=False,
                     soft_time_limit=settings.INGEST_TASK_SOFT_SECONDS,

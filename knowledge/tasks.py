@@ -19,6 +19,12 @@ def ingest_documents(document_ids: list[int]) -> None:
     ingestion.ingest_documents(document_ids=document_ids)
 
 
+# Documents with scans, on the OCR worker's queue (settings.CELERY_TASK_ROUTES), one per task.
+@shared_task(base=IngestTask, acks_late=True, reject_on_worker_lost=True)
+def ingest_scanned_documents(document_ids: list[int]) -> None:
+    ingestion.ingest_documents(document_ids=document_ids, read_scans=True)
+
+
 @shared_task(ignore_result=True)
 def requeue_stalled_documents() -> int:
     return services.documents_requeue_stalled()

@@ -93,10 +93,18 @@ def _wait_until_answering(workers: dict[str, tuple[subprocess.Popen, Path]]) -> 
 
 @contextmanager
 def celery_worker(
-    data_dir: Path, *, log: Path, name: str = "worker", beat: bool = False, purge: bool = True, **env: str
+    data_dir: Path,
+    *,
+    log: Path,
+    name: str = "worker",
+    beat: bool = False,
+    ocr: bool = False,
+    purge: bool = True,
+    **env: str,
 ) -> Iterator[subprocess.Popen]:
     """A real ingest worker on the real broker, started as `manage.py serve` starts it (prefork pool,
-    INGEST_WORKER_PROCESSES processes) in a process group of its own; with `beat`, the sweeper too."""
+    INGEST_WORKER_PROCESSES processes) in a process group of its own; with `beat`, the sweeper too,
+    and with `ocr` the OCR worker."""
     if purge:
         celery_app.control.purge()
     environment = app_env(data_dir, **env)
@@ -107,6 +115,11 @@ def celery_worker(
         commands[sweeper] = (
             workers.sweeper(sys.executable, name=sweeper, schedule=schedule),
             log.with_name(f"{log.stem}-sweeper.log"),
+        )
+    if ocr:
+        commands[f"{name}-ocr"] = (
+            workers.ocr_worker(sys.executable, name=f"{name}-ocr"),
+            log.with_name(f"{log.stem}-ocr.log"),
         )
     with ExitStack() as stack:
         started = {

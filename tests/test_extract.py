@@ -273,7 +273,7 @@ def test_it_rejects_corrupt_pdf(tmp_path):
 
 def test_it_rejects_pdf_without_text(tmp_path):
     path = make_pdf(tmp_path, [""])
-    with fails_with("No extractable text; OCR is not enabled."):
+    with fails_with("No extractable text."):
         extract_sections(path, filename="doc.pdf")
 
 

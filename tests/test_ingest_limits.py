@@ -124,9 +124,9 @@ def test_past_the_soft_limit_the_file_being_read_fails_and_the_rest_are_queued_a
     first, slow, last = upload(kb, ("a.txt", b"One."), ("slow.txt", b"Two."), ("c.txt", b"Three."))
     real = extract.extract_sections_of_file
 
-    def soft_limit_on_the_slow_one(file, *, filename, limits):
+    def soft_limit_on_the_slow_one(file, *, filename, limits, scans):
         if filename != "slow.txt":
-            return real(file, filename=filename, limits=limits)
+            return real(file, filename=filename, limits=limits, scans=scans)
         if not struck_in_reader:
             raise SoftTimeLimitExceeded
         try:  # as pypdf and python-docx do: their `except Exception` wraps the limit in an error of theirs

@@ -122,10 +122,10 @@ def test_it_turns_each_file_in_a_zip_into_a_document(kb):
         archive.writestr("handbook/leave.txt", "Parental leave is 16 weeks.")
         archive.writestr("handbook/travel.md", "# Travel\n\nTrains under 500 km.")
         archive.writestr("__MACOSX/._leave.txt", "junk")
-        archive.writestr("handbook/logo.png", b"\x89PNG\r\n")
+        archive.writestr("handbook/logo.gif", b"GIF89a")  # images other than PNG, JPEG, TIFF, WebP
     report = upload(kb, ("docs.zip", buffer.getvalue()))
     assert sorted(d.title for d in report.created) == ["handbook/leave.txt", "handbook/travel.md"]
-    assert "logo.png" in str(report.rejected[0])
+    assert "logo.gif" in str(report.rejected[0])
 
 
 def test_it_rejects_a_damaged_zip(kb):

@@ -12,6 +12,10 @@ class ExtractionError(Exception):
     """Extraction failed; the message is a reason a person understands, e.g. 'The PDF is encrypted.'"""
 
 
+class NeedsOcr(ExtractionError):
+    """The file holds scans (images, PDF pages without text) and OCR is not done where it was read."""
+
+
 @dataclass(frozen=True)
 class ReadingLimits:
     """What reading one file may cost; a reason names the setting of the limit it met."""

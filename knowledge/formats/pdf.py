@@ -1,32 +1,89 @@
 """PDF text, one section per page so that citations can name the page; each page's lines joined into
 the paragraphs they were broken from (see ``pdf_lines``)."""
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from django.utils.translation import gettext as _
-from pypdf import PasswordType, PdfReader
+from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError
-from pypdf.generic import DictionaryObject
+from pypdf.generic import DictionaryObject, IndirectObject
 
-from knowledge.formats.common import NO_LIMITS, ExtractionError, ReadingLimits, Section
+from knowledge.formats.common import NO_LIMITS, ExtractionError, NeedsOcr, ReadingLimits, Section
 from knowledge.formats.pdf_lines import page_text
 
+if TYPE_CHECKING:
+    from knowledge.formats.ocr import Scans
 
-def extract_pdf(file: IO[bytes], limits: ReadingLimits = NO_LIMITS) -> list[Section]:
+
+def extract_pdf(
+    file: IO[bytes], limits: ReadingLimits = NO_LIMITS, scans: "Scans | None" = None
+) -> list[Section]:
+    """The PDF's pages with text; the scanned ones (no text, an image) read by `scans`, or left out
+    when it is None (OCR off), which fails a PDF that is nothing but scans with NeedsOcr."""
     try:
         reader = PdfReader(file)
         if reader.is_encrypted and not _decrypt_without_password(reader):
             raise ExtractionError("The PDF is encrypted; upload a copy without a password.")
         _check_pages(reader, limits)
         texts = _page_texts(reader, limits)
+        scanned = [
+            n for n, text in enumerate(texts, start=1) if not text.strip() and _has_image(reader.pages[n - 1])
+        ]
     except ExtractionError:
         raise
     except Exception as error:  # pypdf raises many exception types on damaged input
         raise ExtractionError("The PDF could not be read (damaged or not a PDF).") from error
+    if scanned and scans is not None:
+        texts = _with_read_scans(texts, scans.read_pdf_pages(file, scanned), limits)
     sections = [Section(text=text, page=number) for number, text in enumerate(texts, start=1) if text.strip()]
+    if not sections and scanned and scans is None:
+        raise NeedsOcr(
+            _(
+                "No extractable text: the PDF is scanned, and reading scans (OCR) is turned off for "
+                "this knowledge base (its setting “Read scans (OCR)”)."
+            )
+        )
     if not sections:
-        raise ExtractionError("No extractable text; OCR is not enabled.")
+        raise ExtractionError(_("No extractable text."))
     return sections
+
+
+def _has_image(page: PageObject) -> bool:
+    """Whether the page draws an image (directly or in a form it draws): a page without text that
+    does is a scan; one that does not is blank."""
+    return _holds_image(page.get("/Resources"), depth=0)
+
+
+def _holds_image(resources: object, *, depth: int) -> bool:
+    resources = resources.get_object() if isinstance(resources, IndirectObject) else resources
+    if depth > 3 or not isinstance(resources, DictionaryObject):
+        return False
+    objects = resources.get("/XObject")
+    objects = objects.get_object() if isinstance(objects, IndirectObject) else objects
+    if not isinstance(objects, DictionaryObject):
+        return False
+    for reference in objects.values():
+        xobject = reference.get_object()
+        if not isinstance(xobject, DictionaryObject):
+            continue
+        if xobject.get("/Subtype") == "/Image":
+            return True
+        if xobject.get("/Subtype") == "/Form" and _holds_image(xobject.get("/Resources"), depth=depth + 1):
+            return True
+    return False
+
+
+def _with_read_scans(texts: list[str], read: dict[int, str], limits: ReadingLimits) -> list[str]:
+    merged = [read.get(number, text) for number, text in enumerate(texts, start=1)]
+    if sum(map(len, merged)) > limits.characters:
+        raise ExtractionError(
+            _(
+                "With its scans read the PDF has more than %(limit)s characters of text, the limit "
+                "(setting INGEST_MAX_CHARS)."
+            )
+            % {"limit": f"{limits.characters:,}"}
+        )
+    return merged
 
 
 def _check_pages(reader: PdfReader, limits: ReadingLimits) -> None:

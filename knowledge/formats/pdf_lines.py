@@ -36,7 +36,7 @@ _WORD = re.compile(r"\w+(?:[-\u2010]\w+)*")
 
 
 @dataclass
-class _Line:
+class Line:
     text: str = ""
     y: float | None = None  # of the baseline, in page space (up is larger)
     size: float = 0.0  # font size in page space
@@ -46,14 +46,14 @@ def page_text(page: PageObject) -> str:
     return reflow(_lines(page))
 
 
-def _lines(page: PageObject) -> list[_Line]:
+def _lines(page: PageObject) -> list[Line]:
     """The page's lines as pypdf extracts them, each with the position and size of its first text."""
-    lines = [_Line()]
+    lines = [Line()]
 
     def visit(text: str, cm: list[float], tm: list[float], _font: object, size: float) -> None:
         for number, part in enumerate(normalise(text).split("\n")):
             if number:
-                lines.append(_Line())
+                lines.append(Line())
             line = lines[-1]
             if line.y is None and part.strip():
                 line.y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
@@ -64,7 +64,7 @@ def _lines(page: PageObject) -> list[_Line]:
     return lines
 
 
-def reflow(lines: list[_Line]) -> str:
+def reflow(lines: list[Line]) -> str:
     """The lines' text with the lines of each paragraph joined, paragraphs separated by a blank line."""
     kept = [(line, index == 0 or not lines[index - 1].text.strip()) for index, line in enumerate(lines)]
     kept = [(line, after_blank) for line, after_blank in kept if line.text.strip()]
@@ -89,7 +89,7 @@ def reflow(lines: list[_Line]) -> str:
     return "\n\n".join(paragraphs)
 
 
-def _usual_spacing(lines: list[_Line]) -> float:
+def _usual_spacing(lines: list[Line]) -> float:
     """The median distance between a line and the one below it; 0 when no line is below another."""
     gaps = [
         previous.y - line.y

@@ -24,6 +24,7 @@ class Command(BaseCommand):
         commands = {
             "web": [python, "-m", "uvicorn", "chatsite.asgi:application", "--host", host, "--port", port],
             "worker": workers.ingest_worker(python),
+            "ocr": workers.ocr_worker(python),
             "sweeper": workers.sweeper(python),
         }
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}

@@ -95,7 +95,8 @@ class Command(BaseCommand):
         with tqdm(total=len(documents), unit="doc", disable=not documents) as bar:
             while pending:
                 if inline:
-                    ingestion.ingest_documents(document_ids=list(pending)[:group])
+                    # Scans too: there is no OCR worker to hand them to.
+                    ingestion.ingest_documents(document_ids=list(pending)[:group], read_scans=True)
                 else:
                     time.sleep(POLL_SECONDS)
                 for fresh in Document.objects.filter(id__in=pending, status__in=["ready", "failed"]):
