@@ -128,3 +128,12 @@ def test_a_close_faq_match_is_shown_as_given_to_the_model(reader, kb, guide, faq
     page = reader.get(URL, {"q": "公司的年假是多少天？"}).content.decode()
     assert 'class="faq-hit is-passage"' in page and "Given to the model as a passage" in page
     assert "Answered from FAQ" not in page
+
+
+def test_a_score_without_a_rank_shows_no_rank(monkeypatch, reader, kb, guide):
+    """A passage one search did not return among its best is scored exactly, and has no rank there."""
+    monkeypatch.setattr(retrieval, "CANDIDATES", kb.top_k)  # shallow searches: each misses some
+    question = "How many parameters does DeepSeek-V3 have?"
+    passages = retrieval.search(query=question, knowledge_bases=[kb]).passages
+    assert any(p.lexical_score is not None and p.lexical_rank is None for p in passages)
+    assert "#None" not in reader.get(URL, {"q": question}).content.decode()
