@@ -8,7 +8,6 @@ including the browser going away.
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from asgiref.sync import sync_to_async
 from django.utils.translation import gettext as _
 
 from chat import citations, engine, llm, recording, rendering, stopping
@@ -65,7 +64,8 @@ async def answer_question(
     detail = outcome.error.detail if sees_error_detail(user) and outcome.error is not None else ""
     # Rendering takes up to a second of CPU and waits for the highlighter's processes: off the event
     # loop, where every answer this process streams would wait for it.
-    yield "done", await sync_to_async(done_payload, thread_sensitive=False)(message, detail=detail)
+    # In a pool thread that gives its connection back: the cards look up the web pages cited.
+    yield "done", await in_pool(done_payload, message=message, detail=detail)
 
 
 def sees_error_detail(user) -> bool:

@@ -21,7 +21,7 @@ def share(tmp_path, settings):
         "# Travel\n\nTrain tickets are booked by the office manager."
     )
     (root / "leave.txt").write_text("Every employee has twenty-five days of leave a year.")
-    (root / "photo.jpg").write_bytes(b"\xff\xd8\xff not a document type")
+    (root / "drawing.dwg").write_bytes(b"AC1032 not a document type")
     (root / ".hidden.txt").write_text("hidden")
     (tmp_path / "outside.txt").write_text("Salaries of the board.")
     os.symlink(tmp_path / "outside.txt", root / "board.txt")
