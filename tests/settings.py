@@ -21,3 +21,6 @@ SHARED_CACHE = {
     "BACKEND": "django.core.cache.backends.redis.RedisCache",
     "LOCATION": os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/11"),
 }
+
+# Users are created in nearly every test: hash their passwords cheaply (see tests/hashers.py).
+PASSWORD_HASHERS = ["tests.hashers.OneIterationPBKDF2PasswordHasher"]
