@@ -6,7 +6,7 @@ model (by its upstream id or its name). Errors use OpenAI's error object and sta
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import replace
 
@@ -25,6 +25,7 @@ from api.async_views import AsyncAPIView, Handled
 from api.errors import ApiError, api_exception, drf_response
 from api.key_watch import revocation_check
 from chat import engine, llm, providers
+from chatsite import metrics
 from knowledge.models import KnowledgeBase
 from policy import screening
 from usage import quotas
@@ -162,7 +163,8 @@ async def _respond(answer: engine.Answer, params: dict, staff: bool, language: s
         raise _refused()
     if params["stream"]:
         include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
-        chunks = _stream(answer, params["model"], include_usage, staff, language)
+        watch = metrics.AnswerWatch(metrics.OPENAI)
+        chunks = watch.relayed(_stream(answer, params["model"], include_usage, staff, language, watch))
         response = StreamingHttpResponse(chunks, content_type="text/event-stream; charset=utf-8")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
@@ -216,8 +218,13 @@ async def _complete(answer: engine.Answer, model: str, staff: bool) -> Response:
 
 
 async def _stream(
-    answer: engine.Answer, model: str, include_usage: bool, staff: bool, language: str
-) -> AsyncIterator[bytes]:
+    answer: engine.Answer,
+    model: str,
+    include_usage: bool,
+    staff: bool,
+    language: str,
+    watch: metrics.AnswerWatch,
+) -> AsyncGenerator[bytes, None]:
     """The answer as chat.completion.chunk objects. A distill's untagged text is held back until a
     closing tag shows it was reasoning, or the reply ends without one and it is the answer: each
     piece reaches the client once, in the field the non-streaming reply would give it."""
@@ -252,6 +259,7 @@ async def _stream(
                 case _:
                     continue
             held.clear()
+            watch.token_sent()
             yield openai_format.sse_data(openai_format.chunk(head, delta))
     outcome = answer.outcome()
     last = openai_format.chunk(head, {"content": "", "reasoning_content": None}, outcome.finish_reason)

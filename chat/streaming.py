@@ -8,7 +8,7 @@ import asyncio
 import contextvars
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from django.http import StreamingHttpResponse
 from django.utils import translation
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from chat import answering, engine
 from chat.models import Conversation, Message
+from chatsite import metrics
 
 Event = tuple[str, dict]
 
@@ -45,7 +46,9 @@ def _merged(items: list[Event]) -> list[Event]:
     return merged
 
 
-async def _relay(queue: asyncio.Queue, head: Sequence[Event | None] = ()) -> AsyncIterator[bytes]:
+async def _relay(
+    queue: asyncio.Queue, watch: metrics.AnswerWatch, head: Sequence[Event | None] = ()
+) -> AsyncGenerator[bytes, None]:
     """The events `head` already taken from the queue, then the queue's, until its None."""
     if head:
         yield b"".join(sse(*event) for event in head if event is not None)
@@ -56,11 +59,14 @@ async def _relay(queue: asyncio.Queue, head: Sequence[Event | None] = ()) -> Asy
         while not queue.empty():
             items.append(queue.get_nowait())
         events = _merged([item for item in items if item is not None])
+        text = any(name in ("reasoning", "content") for name, _data in events)
+        if text:
+            watch.token_sent()
         if events:
             yield b"".join(sse(*event) for event in events)
         if items[-1] is None:
             return
-        if any(name in ("reasoning", "content") for name, _data in events):
+        if text:
             await asyncio.sleep(COALESCE_SECONDS)  # the first piece of text is never held back
 
 
@@ -123,8 +129,9 @@ def answer_stream(
 def relay_response(queue: asyncio.Queue, head: list[Event | None] | None = None) -> StreamingHttpResponse:
     """A text/event-stream response relaying an answer's queue, after the events `head` already
     taken from it (see `opening_events`)."""
+    watch = metrics.AnswerWatch(metrics.EVENTS)
     response = StreamingHttpResponse(
-        _relay(queue, head or ()), content_type="text/event-stream; charset=utf-8"
+        watch.relayed(_relay(queue, watch, head or ())), content_type="text/event-stream; charset=utf-8"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

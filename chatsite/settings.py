@@ -25,6 +25,7 @@ from chatsite.env import (
     env_str,
     env_url,
 )
+from chatsite.object_storage import default_storage_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # ENV_FILE names the file of variables to load (default: .env beside manage.py); empty loads none.
@@ -97,6 +98,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, before anything reads a session or checks the host (chatsite/health.py).
+    "chatsite.health.HealthMiddleware",
+    # Requests and latency per URL name (chatsite/metrics.py), timing the whole chain below.
+    "chatsite.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chatsite.response_security.ResponseSecurityMiddleware",  # CSP; Secure cookies over HTTPS
     "chatsite.static_files.StaticFilesMiddleware",
@@ -225,16 +230,10 @@ MEDIA_URL = "media/"
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # Uploaded originals are written, read and deleted through this storage alone: files under MEDIA_ROOT
-# by default, or any Django storage by its dotted path, e.g. django-storages' S3Storage with its options
-# (bucket_name, endpoint_url, access_key, secret_key, ...) as a JSON object.
-_storage_options = env_json("FILE_STORAGE_OPTIONS", {})
-if not isinstance(_storage_options, dict):
-    raise ImproperlyConfigured("FILE_STORAGE_OPTIONS must be a JSON object of the storage's options.")
+# by default; S3-compatible object storage when STORAGE_S3_BUCKET is set; or any Django storage by its
+# dotted path (FILE_STORAGE_BACKEND) with its options as a JSON object (FILE_STORAGE_OPTIONS).
 STORAGES = {
-    "default": {
-        "BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"),
-        "OPTIONS": _storage_options,
-    },
+    "default": default_storage_from_env(),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -396,6 +395,21 @@ if 0 < AUDIT_RETENTION_DAYS < AUDIT_RETENTION_MIN_DAYS:
         f"the audit log, so keep at least {AUDIT_RETENTION_MIN_DAYS} days (or 0 to keep events forever)."
     )
 AUDIT_QUESTION_TEXT = env_bool("AUDIT_QUESTION_TEXT", False)
+
+# /readyz (chatsite/health.py): dotted paths of functions returning (ok, detail); the answer is 200
+# when all are ok, else 503. Each is named in the answer by its function's name.
+READINESS_CHECKS = [
+    "chatsite.readiness.database",
+    "chatsite.readiness.broker",
+    "chatsite.readiness.embedding_model",
+]
+# /metrics (chatsite/metrics.py): readable with `Authorization: Bearer <METRICS_TOKEN>` (empty: no
+# token is accepted), from this machine's loopback addresses while METRICS_LOOPBACK, and by signed-in
+# staff; anyone else gets a 404. METRICS_COLLECTORS: dotted paths of prometheus_client collectors
+# (classes, made with no arguments) whose figures are read when /metrics is.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_LOOPBACK = env_bool("METRICS_LOOPBACK", True)
+METRICS_COLLECTORS = ["knowledge.metrics.IngestionCollector"]
 
 # The LLM. With neither a key nor a base URL the app answers in retrieval-only mode.
 LLM_BASE_URL = env_url("LLM_BASE_URL", schemes=("http", "https"))

@@ -155,11 +155,21 @@ def skills() -> dict[str, float]:
         return _measure_skills()
 
 
+# Set once warm_up has loaded and probed the model: the web process is ready to answer (/readyz).
+_warm = threading.Event()
+
+
 def warm_up() -> None:
     """Load and probe the model, as the web server starts: the first question must not wait for it."""
     get_model()
     measured = skills()
+    _warm.set()
     logger.info("Embedding model %s loaded and probed (skill per script: %s).", model_path(), measured)
+
+
+def is_warm() -> bool:
+    """Whether warm_up has finished in this process."""
+    return _warm.is_set()
 
 
 def load_in_background(*, threads: int) -> None:

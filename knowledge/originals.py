@@ -8,7 +8,10 @@ anything (PDF, raster images, plain text) opens in the tab; everything else is a
 forbids sniffing and carries a sandboxing policy, so no type, right or wrong, runs script here.
 """
 
+import asyncio
 import io
+import sys
+from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
 from typing import IO
 
@@ -28,23 +31,53 @@ TEXT_TYPES = frozenset([extract.TEXT, extract.MARKDOWN, extract.CSV, extract.TSV
 UTF8_TEXT = "text/plain; charset=utf-8"
 # Downloads keep these types, so the reader's system opens them with the right program.
 DOWNLOAD_TYPES = frozenset([extract.DOCX, extract.XLSX, extract.HTML])
+# Bytes read from the storage and sent at a time.
+STREAM_BLOCK_BYTES = 64 * 1024
 
 
 def original_response(document: Document) -> FileResponse:
     """The document's original file, shown in the tab when that is safe, else as a download."""
     mime = document.mime if document.mime in SHOWN_TYPES | TEXT_TYPES | DOWNLOAD_TYPES else extract.OPAQUE
-    content, content_type = document.file.open("rb"), mime
-    if mime in TEXT_TYPES:
-        content, content_type = _as_utf8(content)
+    stored, size = _opened(document)
+    content, content_type = _as_utf8(stored) if mime in TEXT_TYPES else (stored, mime)
     response = FileResponse(
         content,
         content_type=content_type,
         as_attachment=content_type not in SHOWN_TYPES and content_type != UTF8_TEXT,
         filename=download_name(document.title, mime),
     )
+    if content is stored:
+        # Headers from the file, and its bytes sent as they are read: Django would collect a file's
+        # blocks into one list before sending them under ASGI.
+        response.streaming_content = _blocks(stored)
+        if size is not None and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(size)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = SANDBOX_POLICY
     return response
+
+
+def _opened(document: Document) -> tuple[IO[bytes], int | None]:
+    """The original to be read in blocks as the response goes out, and its size when the file object
+    does not tell it. An object in S3 is read from the body of its GET as it arrives: S3Storage's own
+    file object would first copy the whole object into memory (or a temporary file)."""
+    stored = document.file.storage.open(document.file.name, "rb")
+    # Loaded by the storage when it is S3Storage; looked up rather than imported, so that a process
+    # keeping its originals on disk never loads boto3.
+    s3 = sys.modules.get("storages.backends.s3")
+    if s3 is None or not isinstance(stored, s3.S3File):
+        return stored, None
+    got = stored.obj.get()
+    return got["Body"], got["ContentLength"]
+
+
+async def _blocks(file: IO[bytes]) -> AsyncIterator[bytes]:
+    """The file's bytes, a block at a time, each read in a thread (the storage's reads block)."""
+    try:
+        while block := await asyncio.to_thread(file.read, STREAM_BLOCK_BYTES):
+            yield block
+    finally:
+        await asyncio.to_thread(file.close)
 
 
 def citation_url(citation: dict) -> str:

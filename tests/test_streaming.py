@@ -1,6 +1,7 @@
 import asyncio
 
 from chat import streaming
+from chatsite import metrics
 from tests.sse import events_in
 
 
@@ -17,7 +18,7 @@ def relay(items: list, spread: float = 0.0) -> list[bytes]:
                     await asyncio.sleep(spread)
 
         feeding = asyncio.create_task(feed())
-        chunks = [chunk async for chunk in streaming._relay(queue)]
+        chunks = [chunk async for chunk in streaming._relay(queue, metrics.AnswerWatch(metrics.EVENTS))]
         await feeding
         return chunks
 

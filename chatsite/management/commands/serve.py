@@ -3,9 +3,10 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chatsite import workers
+from chatsite import metrics_dir, workers
 
 
 def _interrupt(*_args) -> None:
@@ -20,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
 
     def handle(self, *args, host: str, port: str, **options) -> None:
+        metrics_dir.prepare(settings.DATA_DIR)  # before the processes that write metrics start
         python = sys.executable
         commands = {
             "web": [python, "-m", "uvicorn", "chatsite.asgi:application", "--host", host, "--port", port],

@@ -1,0 +1,74 @@
+"""What /readyz checks (READINESS_CHECKS): each a function returning whether its part is ready and a
+short detail for the operator. Details name a state or an error's kind, never a URL, a password or a
+trace: the answer is public.
+"""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from kombu import Connection
+
+from knowledge import embedding
+
+Result = tuple[bool, str]
+
+# A probe storm must not become a connection storm on the broker: its state is reused this long.
+BROKER_CHECK_CACHE_SECONDS = 2.0
+BROKER_CONNECT_TIMEOUT_SECONDS = 0.3
+DATABASE_CHECK_SECONDS = 2.0
+
+_broker_lock = threading.Lock()
+_broker_seen: dict[str, tuple[float, Result]] = {}
+
+
+def database() -> Result:
+    try:
+        pool = getattr(connection, "pool", None)
+        if pool is not None:
+            # PostgreSQL's pool would wait its whole timeout (a minute) for a server that is down.
+            with pool.connection(timeout=DATABASE_CHECK_SECONDS) as pooled:
+                pooled.execute("SELECT 1")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+    except Exception as error:  # the database's errors, and the pool's timeout
+        return False, f"unreachable ({type(error).__name__})"
+    return True, "ok"
+
+
+def broker() -> Result:
+    url = settings.CELERY_BROKER_URL
+    with _broker_lock:
+        checked_at, result = _broker_seen.get(url, (float("-inf"), (False, "")))
+        if time.monotonic() - checked_at < BROKER_CHECK_CACHE_SECONDS:
+            return result
+        result = _filesystem_broker() if url.startswith("filesystem:") else _broker_server(url)
+        _broker_seen[url] = (time.monotonic(), result)
+        return result
+
+
+def _filesystem_broker() -> Result:
+    """The embedded broker is a folder: it must be there and writable."""
+    folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        return False, "folder missing or not writable"
+    return True, "ok (folder)"
+
+
+def _broker_server(url: str) -> Result:
+    try:
+        with Connection(url, connect_timeout=BROKER_CONNECT_TIMEOUT_SECONDS) as broker_connection:
+            broker_connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
+    except Exception as error:  # kombu and the transports raise many kinds; each means "not reachable"
+        return False, f"unreachable ({type(error).__name__})"
+    return True, "ok"
+
+
+def embedding_model() -> Result:
+    if embedding.is_warm():
+        return True, "loaded"
+    return False, "loading"
