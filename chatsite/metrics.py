@@ -22,7 +22,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -30,6 +29,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -168,4 +168,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     # Refused as "not found": whoever may not read the metrics is not told where they are.
     if not may_read_metrics(request):
         raise Http404
-    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+    # The text format every Prometheus reads (our names need none of 1.0.0's escaping).
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_PLAIN_0_0_4)
