@@ -9,6 +9,7 @@ Requests are labelled by the name of the URL pattern that matched, never by the 
 number of series stays bounded whatever clients ask for.
 """
 
+import atexit
 import hmac
 import ipaddress
 import os
@@ -16,6 +17,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from contextlib import aclosing
 from contextvars import ContextVar
+from functools import cache
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -30,7 +32,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 from chatsite.metrics_dir import VARIABLE
@@ -67,6 +69,11 @@ FIRST_TOKEN = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 
+if os.environ.get(VARIABLE):
+    # A process that ends takes its live gauges (answers in flight) with it; one that is killed
+    # leaves them until the folder is emptied at the next start.
+    atexit.register(mark_process_dead, os.getpid())
+
 # When the request being handled started: read by the answer streams its view starts.
 _request_started: ContextVar[float | None] = ContextVar("request_started", default=None)
 
@@ -93,8 +100,15 @@ def _record(request: HttpRequest, response: HttpResponseBase, started: float) ->
     match = request.resolver_match
     route = match.view_name if match is not None else UNMATCHED
     method = request.method if request.method in METHODS else OTHER
-    REQUESTS.labels(route, method, response.status_code).inc()
-    LATENCY.labels(route).observe(time.perf_counter() - started)
+    requests, latency = _series(route, method, response.status_code)
+    requests.inc()
+    latency.observe(time.perf_counter() - started)
+
+
+@cache  # bounded: URL names, methods and status codes are few
+def _series(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    """The request's counter and histogram; prometheus_client's own lookup costs more than the count."""
+    return REQUESTS.labels(route, method, status), LATENCY.labels(route)
 
 
 class AnswerWatch:

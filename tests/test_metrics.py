@@ -189,5 +189,5 @@ def test_processes_add_up_in_the_emptied_folder(tmp_path, monkeypatch, settings)
     samples = [found for family in metrics.registry().collect() for found in family.samples]
     requests = [(s.labels["route"], s.value) for s in samples if s.name == "kbchat_http_requests_total"]
     assert requests == [("chat:ask", 2.0)]
-    # A live gauge keeps what ended processes left until they are marked dead (see the README).
-    assert sum(s.value for s in samples if s.name == "kbchat_answers_in_flight") == 2.0
+    # Answers in flight are live figures: a process that has ended has none.
+    assert sum(s.value for s in samples if s.name == "kbchat_answers_in_flight") == 0
