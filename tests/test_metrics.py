@@ -94,7 +94,7 @@ def test_it_is_read_from_loopback_unless_that_is_turned_off(settings):
 @pytest.mark.django_db
 def test_it_counts_requests_by_url_name_not_by_path(client):
     login = {"name": "kbchat_http_requests_total", "route": "login", "method": "GET", "status": "200"}
-    unmatched = {"name": "kbchat_http_requests_total", "route": "unmatched", "status": "404"}
+    unmatched = {"name": "kbchat_http_requests_total", "route": "unmatched", "method": "GET", "status": "404"}
     before = scrape()
     client.get(reverse("login"))
     client.get("/no-such-page-12345/")
@@ -111,18 +111,24 @@ def test_it_counts_requests_by_url_name_not_by_path(client):
 async def test_it_counts_an_answer_in_flight_and_times_its_first_token(async_client, user, kb, guide, llm):
     first_tokens = {"name": "kbchat_answer_first_token_seconds_count", "stream": "events"}
     in_flight = {"name": "kbchat_answers_in_flight", "stream": "events"}
-    before = scrape()
+    before = await ascrape(async_client)
     llm.script(reasoning="想一想。", content="6710 亿 [1]。", delay=0.05)
     await async_client.aforce_login(user)
     response = await async_client.post(reverse("chat:ask"), {"question": QUESTION, "knowledge_base": kb.id})
     body = [part async for part in _until_first_part(response)]
-    during = scrape()
+    during = await ascrape(async_client)
     body += [part async for part in response.streaming_content]
-    after = scrape()
+    after = await ascrape(async_client)
     assert b"event: done" in b"".join(body)
     assert sample(during, **in_flight) == sample(before, **in_flight) + 1
     assert sample(after, **in_flight) == sample(before, **in_flight)
     assert sample(after, **first_tokens) == sample(before, **first_tokens) + 1
+
+
+async def ascrape(async_client) -> str:
+    response = await async_client.get("/metrics")
+    assert response.status_code == 200
+    return response.content.decode()
 
 
 async def _until_first_part(response):
@@ -137,7 +143,7 @@ async def _until_first_part(response):
 async def test_it_times_the_first_token_of_a_v1_stream(async_client, user, guide, llm):
     first_tokens = {"name": "kbchat_answer_first_token_seconds_count", "stream": "openai"}
     in_flight = {"name": "kbchat_answers_in_flight", "stream": "openai"}
-    before = scrape()
+    before = await ascrape(async_client)
     llm.script(reasoning="想一想。", content="6710 亿 [1]。")
     asked = {"model": "kb:guide", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
     response = await async_client.post(
@@ -147,7 +153,7 @@ async def test_it_times_the_first_token_of_a_v1_stream(async_client, user, guide
         headers={"Authorization": f"Bearer {key_for(user)}"},
     )
     body = b"".join([part async for part in response.streaming_content])
-    after = scrape()
+    after = await ascrape(async_client)
     assert body.endswith(b"data: [DONE]\n\n")
     assert sample(after, **first_tokens) == sample(before, **first_tokens) + 1
     assert sample(after, **in_flight) == sample(before, **in_flight)
