@@ -421,8 +421,8 @@ def document_delete(*, document: Document, user=None) -> None:
 
 
 def knowledge_base_delete(*, knowledge_base: KnowledgeBase, user=None) -> None:
-    """Delete a knowledge base with its documents, their files, and its index folder; `user` deleted
-    it (None: a command)."""
+    """Delete a knowledge base with its documents and their files; every node drops its index when it
+    applies the logged drop. `user` deleted it (None: a command)."""
     kb_id = knowledge_base.id
     with transaction.atomic():
         files = [document.file for document in knowledge_base.documents.only("id", "file")]
