@@ -10,7 +10,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from knowledge import embedding, index, index_log, index_sync, search_index, services
+from knowledge import embedding, index, index_log, index_sync, search_index, services, tasks
 from knowledge.models import Chunk, IndexChange, KnowledgeBase
 from tests.conftest import PRODUCTS, ingest_texts
 from tests.processes import ROOT, app_env, use_data_dir
@@ -123,9 +123,10 @@ def test_a_node_behind_the_pruned_log_rebuilds(products, settings, tmp_path):
     assert held(products) == chunk_ids(products)
 
 
-def test_pruning_an_idle_log_leaves_it_alone(products):
+def test_pruning_an_idle_log_leaves_it_alone(products, settings):
+    settings.INDEX_CHANGES_KEEP_DAYS = 7
     IndexChange.objects.update(created_at=timezone.now() - timedelta(days=8))
-    assert index_log.prune(days=7) > 0
+    assert tasks.prune_index_changes() > 0  # the sweeper's hourly task
     IndexChange.objects.update(created_at=timezone.now() - timedelta(days=8))
     assert index_log.prune(days=7) == 0
     assert list(IndexChange.objects.values_list("operation", flat=True)) == [Op.PRUNE]
