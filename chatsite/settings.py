@@ -313,6 +313,11 @@ INDEX_DIR = DATA_DIR / "indexes"
 # lists probed per query: 0 picks max(64, lists / 16), which benchmarks/search_latency.py measures.
 INDEX_APPROXIMATE_FROM = env_int("INDEX_APPROXIMATE_FROM", 100_000, minimum=1)
 INDEX_APPROXIMATE_PROBES = env_int("INDEX_APPROXIMATE_PROBES", 0, minimum=0)
+# Each node keeps its own indexes, applying the database's log of index changes (knowledge.index_sync):
+# a web process looks for new changes this often; the log keeps this many days of changes (a node
+# further behind rebuilds its indexes from the database).
+INDEX_SYNC_SECONDS = env_int("INDEX_SYNC_SECONDS", 2, minimum=1)
+INDEX_CHANGES_KEEP_DAYS = env_int("INDEX_CHANGES_KEEP_DAYS", 7, minimum=1)
 # Ingestion: documents per task (the embedder batches across them), chunks per embedding call,
 # and when the periodic sweep re-queues work that no worker is moving.
 INGEST_GROUP_SIZE = env_int("INGEST_GROUP_SIZE", 128, minimum=1)
@@ -380,6 +385,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(INGEST_SWEEP_SECONDS),
     },
     "purge-audit-log": {"task": "audit.tasks.purge_audit_log", "schedule": float(24 * 3600)},
+    "prune-index-changes": {"task": "knowledge.tasks.prune_index_changes", "schedule": float(3600)},
     "sync-due-sources": {"task": "sources.tasks.sync_due_sources", "schedule": float(SOURCE_SWEEP_SECONDS)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

@@ -21,7 +21,7 @@ from django.core.files.base import ContentFile
 from django.utils.text import slugify
 from tqdm import tqdm
 
-from knowledge import ingestion, retrieval, services
+from knowledge import index_sync, ingestion, retrieval, services
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 # Chunks asked of search per query: several chunks of one document collapse into one, and Recall@100
@@ -246,6 +246,7 @@ def evaluate(
         finally:
             if not keep:
                 services.knowledge_base_delete(knowledge_base=knowledge_base)
+                index_sync.catch_up()  # this node built its index: remove it now, not at the next search
 
     def mean(metric: Callable[[list[str], dict[str, int]], float]) -> float:
         return round(float(np.mean([metric(rankings[q], dataset.qrels[q]) for q in rankings])), 4)

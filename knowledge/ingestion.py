@@ -1,4 +1,4 @@
-"""Ingesting documents: claim, extract, chunk, embed, store, index.
+"""Ingesting documents: claim, extract, chunk, embed, store (and log for the indexes).
 
 Documents are processed in small groups so the embedding model sees large batches (its throughput
 on a CPU depends on it), while each document keeps its own status, progress and failure reason.
@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from knowledge import chunking, embedding, extract, search_index, services
+from knowledge import chunking, embedding, extract, index_log, services
 from knowledge.locations import location_label
 from knowledge.models import Chunk, Document
 from knowledge.time_limit import TimeLimitReached, time_limit
@@ -327,10 +327,12 @@ def _chunk_rows(work: _Work) -> list[Chunk]:
 
 
 def _store(works: list[_Work]) -> None:
-    """Replace the chunks of every document this attempt still owns, and index them, in one transaction.
+    """Replace the chunks of every document this attempt still owns, and log them for the indexes,
+    in one transaction.
 
-    One transaction and one index update per knowledge base for the whole group: per-document
-    writes would cost more than embedding short documents.
+    One transaction for the whole group: per-document writes would cost more than embedding short
+    documents. Each node's indexes apply the log (knowledge.index_sync); the log goes last, as
+    index_log asks.
     """
     with transaction.atomic():
         owned = Document.objects.select_for_update().filter(
@@ -349,19 +351,6 @@ def _store(works: list[_Work]) -> None:
         chunks = Chunk.objects.bulk_create(
             [chunk for work in mine for chunk in _chunk_rows(work)], batch_size=500
         )
-        added: dict[int, list[Chunk]] = {}
-        for chunk in chunks:
-            added.setdefault(chunk.knowledge_base_id, []).append(chunk)
-        for kb_id in removed.keys() | added.keys():
-            new = added.get(kb_id, [])
-            vectors = [np.frombuffer(c.vector, dtype=np.float32) for c in new]
-            search_index.backend().update(
-                kb_id,
-                remove_ids=removed.get(kb_id, []),
-                add_ids=[c.id for c in new],
-                add_vectors=np.stack(vectors) if vectors else None,
-                add_texts=[c.text for c in new],
-            )
         now = timezone.now()
         for work in mine:
             count = len(work.drafts)
@@ -373,6 +362,10 @@ def _store(works: list[_Work]) -> None:
                 chunks_total=count,
                 updated_at=now,
             )
+        added: dict[int, list[int]] = {}
+        for chunk in chunks:
+            added.setdefault(chunk.knowledge_base_id, []).append(chunk.id)
+        index_log.record_chunks(removed=removed, added=added)
 
 
 def documents_fail_stopped(*, document_ids: list[int]) -> int:

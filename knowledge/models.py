@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from knowledge.locations import location_label
@@ -237,3 +238,28 @@ class Chunk(models.Model):
     @property
     def location(self) -> str:
         return location_label(page=self.page, heading=self.heading)
+
+
+class IndexChange(models.Model):
+    """One change to the search indexes, in the order changes committed (knowledge.index_log).
+
+    Each node applies the log after its cursor to its own copy of the indexes (knowledge.index_sync).
+    The ids of a knowledge base and a chunk are plain numbers, not keys: the change outlives them.
+    """
+
+    class Operation(models.TextChoices):
+        ADD = "add"
+        REMOVE = "remove"
+        DROP = "drop"  # the knowledge base was deleted
+        REBUILD = "rebuild"  # rebuild the knowledge base's index from the database
+        PRUNE = "prune"  # older changes were deleted, up to `pruned_through`
+
+    id = models.BigAutoField(primary_key=True)
+    knowledge_base_id = models.BigIntegerField(null=True)
+    chunk_id = models.BigIntegerField(null=True)
+    operation = models.CharField(max_length=10, choices=Operation.choices)
+    pruned_through = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.operation} kb {self.knowledge_base_id} chunk {self.chunk_id}"

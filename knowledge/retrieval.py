@@ -31,7 +31,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from knowledge import embedding, lexical, probe, search_index
+from knowledge import embedding, index_sync, lexical, probe, search_index
 from knowledge.models import Chunk, KnowledgeBase
 
 CANDIDATES = 50
@@ -198,6 +198,7 @@ def search(
     """
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    index_sync.ensure_current()
     if not knowledge_bases or not query.strip():
         return SearchResult([])
     weighted = [

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
@@ -20,7 +19,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from knowledge import archives, audit_trail, embedding, extract, search_index
+from knowledge import archives, audit_trail, extract, index_log, index_sync, search_index
 from knowledge.models import TITLE_CHARS, Chunk, Document, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -417,14 +416,13 @@ def document_delete(*, document: Document, user=None) -> None:
         audit_trail.record_document_delete(document=document, user=user)
         chunk_ids = list(document.chunks.values_list("id", flat=True))
         document.delete()
-        if chunk_ids:
-            search_index.backend().update(document.knowledge_base_id, remove_ids=chunk_ids)
         _delete_files_on_commit([document.file])
+        index_log.record_chunks(removed={document.knowledge_base_id: chunk_ids})
 
 
 def knowledge_base_delete(*, knowledge_base: KnowledgeBase, user=None) -> None:
-    """Delete a knowledge base with its documents, their files, and its index folder; `user` deleted
-    it (None: a command)."""
+    """Delete a knowledge base with its documents and their files; every node drops its index when it
+    applies the logged drop. `user` deleted it (None: a command)."""
     kb_id = knowledge_base.id
     with transaction.atomic():
         files = [document.file for document in knowledge_base.documents.only("id", "file")]
@@ -433,23 +431,18 @@ def knowledge_base_delete(*, knowledge_base: KnowledgeBase, user=None) -> None:
         )
         knowledge_base.delete()
         _delete_files_on_commit(files)
-    search_index.backend().drop(kb_id)
+        index_log.record_drop(kb_id=kb_id)
 
 
 def knowledge_base_rebuild_index(*, knowledge_base: KnowledgeBase, user=None) -> int:
-    """Rewrite the knowledge base's index from the chunks in the database; returns the vector count.
-    `user` asked for it (None: a command)."""
-    dim = embedding.dimension()
-    with transaction.atomic():
-        chunks = Chunk.objects.filter(knowledge_base=knowledge_base).order_by("id")
-        rows = list(chunks.values_list("id", "vector", "text"))
-        ids = [row[0] for row in rows]
-        vectors = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=np.float32).reshape(-1, dim)
-        search_index.backend().replace(
-            knowledge_base.id, ids=ids, vectors=vectors, texts=[row[2] for row in rows]
-        )
-    audit_trail.record_rebuild(knowledge_base=knowledge_base, vectors=len(ids), user=user)
-    return len(ids)
+    """Rebuild the knowledge base's index from the chunks in the database, on this node now and on
+    every other node when it reaches the logged rebuild; returns this node's vector count. `user`
+    asked for it (None: a command)."""
+    index_log.record_rebuild(kb_id=knowledge_base.id)
+    index_sync.catch_up()
+    count = len(search_index.backend().ids(knowledge_base.id))
+    audit_trail.record_rebuild(knowledge_base=knowledge_base, vectors=count, user=user)
+    return count
 
 
 @dataclass(frozen=True)
@@ -466,6 +459,7 @@ class IndexCheck:
 
 
 def knowledge_base_check_index(*, knowledge_base: KnowledgeBase) -> IndexCheck:
+    index_sync.ensure_current()
     chunk_ids = set(Chunk.objects.filter(knowledge_base=knowledge_base).values_list("id", flat=True))
     vector_ids = search_index.backend().ids(knowledge_base.id)
     return IndexCheck(

@@ -1,7 +1,8 @@
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
+from django.conf import settings
 
-from knowledge import ingestion, services
+from knowledge import index_log, ingestion, services
 
 
 class IngestTask(Task):
@@ -33,3 +34,8 @@ def requeue_stalled_documents() -> int:
 @shared_task(ignore_result=True)
 def fail_stopped_documents(document_ids: list[int]) -> int:
     return ingestion.documents_fail_stopped(document_ids=document_ids)
+
+
+@shared_task(ignore_result=True)
+def prune_index_changes() -> int:
+    return index_log.prune(days=settings.INDEX_CHANGES_KEEP_DAYS)

@@ -14,7 +14,7 @@ from django.utils import translation
 
 from chat import answering, rate_limits
 from chat.models import Conversation, Message
-from knowledge import embedding, index, ingestion, services, tasks
+from knowledge import embedding, index, index_sync, ingestion, search_index, services, tasks
 from knowledge.models import Document, KnowledgeBase
 from policy import matching as policy_matching
 from tests.browser import chromium, live_app, page  # noqa: F401  (fixtures)
@@ -221,6 +221,12 @@ def ingest(knowledge_base: KnowledgeBase, path: Path, name: str | None = None) -
     ingestion.ingest_documents(document_ids=[document.id])
     document.refresh_from_db()
     return document
+
+
+def indexed(kb_id: int) -> set[int]:
+    """The chunk ids this node's index of the knowledge base holds once it has applied the log."""
+    index_sync.ensure_current()
+    return search_index.backend().ids(kb_id)
 
 
 # Two short documents that share words, for ranking and follow-up questions.

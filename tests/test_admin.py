@@ -11,10 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from knowledge import embedding, search_index, services
+from knowledge import embedding, index_sync, search_index, services
 from knowledge.models import Chunk, Document
 from tests.browser import ARTIFACTS
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, indexed
 
 UPLOAD = reverse("admin:knowledge_document_add")
 PROGRESS = reverse("admin:knowledge_document_progress")
@@ -188,20 +188,21 @@ def test_it_reindexes_the_selected_documents(admin_client, kb, sent, django_capt
 
 
 def test_it_deletes_a_document_with_its_chunks_and_vectors(admin_client, kb, guide):
-    assert search_index.backend().ids(kb.id)
+    assert indexed(kb.id)
     admin_client.post(reverse("admin:knowledge_document_delete", args=[guide.id]), {"post": "yes"})
     assert not Document.objects.exists() and not Chunk.objects.exists()
-    assert search_index.backend().ids(kb.id) == set()
+    assert indexed(kb.id) == set()
 
 
 def test_it_deletes_selected_documents_with_their_vectors(admin_client, kb, guide):
     data = {"action": "delete_selected", "_selected_action": [guide.id], "post": "yes"}
     admin_client.post(CHANGELIST, data)
     assert not Chunk.objects.exists()
-    assert search_index.backend().ids(kb.id) == set()
+    assert indexed(kb.id) == set()
 
 
 def test_it_rebuilds_the_index_and_shows_its_health(admin_client, kb, guide):
+    index_sync.ensure_current()
     search_index.backend().replace(
         kb.id, ids=[], vectors=np.zeros((0, embedding.dimension()), dtype=np.float32), texts=[]
     )

@@ -12,11 +12,7 @@ from django.utils import timezone
 
 from knowledge import embedding, ingestion, search_index, services, tasks
 from knowledge.models import Chunk, Document
-from tests.conftest import CORPUS, ingest
-
-
-def indexed(kb_id: int) -> set[int]:
-    return search_index.backend().ids(kb_id)
+from tests.conftest import CORPUS, indexed, ingest
 
 
 def upload(kb, *files: tuple[str, bytes]) -> services.UploadReport:
@@ -157,7 +153,7 @@ def test_it_removes_chunks_and_vectors_on_delete(guide):
 
 def test_it_rebuilds_the_index_from_the_database(guide, settings, tmp_path):
     settings.INDEX_DIR = tmp_path / "lost-indexes"
-    assert indexed(guide.knowledge_base_id) == set()
+    assert search_index.backend().ids(guide.knowledge_base_id) == set()
     count = services.knowledge_base_rebuild_index(knowledge_base=guide.knowledge_base)
     assert count == guide.chunk_count
     assert indexed(guide.knowledge_base_id) == set(guide.chunks.values_list("id", flat=True))

@@ -11,8 +11,9 @@ from django.core.files.storage import InMemoryStorage, default_storage
 from django.db import transaction
 from django.urls import reverse
 
-from knowledge import retrieval, search_index, services, tasks
+from knowledge import retrieval, services, tasks
 from knowledge.models import Document, KnowledgeBase
+from tests.conftest import indexed
 
 LEAVE = "# 年假\n\n员工入职满一年后，每年有十五天带薪年假。\n\n## 申请\n\n年假需提前两周在系统中申请。\n"
 
@@ -58,7 +59,7 @@ def test_it_uploads_ingests_searches_serves_and_deletes_without_a_disk(
     name = document.file.name
     with django_capture_on_commit_callbacks(execute=True):
         services.document_delete(document=document)
-    assert not default_storage.exists(name) and search_index.backend().ids(kb.id) == set()
+    assert not default_storage.exists(name) and indexed(kb.id) == set()
     assert no_files_on_disk(settings)
 
 
@@ -96,5 +97,5 @@ def test_a_file_the_storage_cannot_delete_leaves_the_deletion_standing(
     monkeypatch.setattr(InMemoryStorage, "delete", refuse)
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
         services.document_delete(document=document)
-    assert not Document.objects.exists() and search_index.backend().ids(kb.id) == set()
+    assert not Document.objects.exists() and indexed(kb.id) == set()
     assert document.file.name in caplog.text
