@@ -1,7 +1,9 @@
 """Stopping an answer that is streaming, from whichever web process took the stop request.
 
 A stop asked of the process streaming the answer is noticed at once; one asked of another process
-travels through the shared cache (Redis) and is noticed at most STOP_CHECK_SECONDS later.
+travels through the shared cache (files under DATA_DIR for the processes of one machine, Redis across
+machines) and is noticed at most STOP_CHECK_SECONDS later. A server shutting down stops the answers it
+still streams the same way (`stop_all`, from chatsite/draining.py).
 """
 
 import time
@@ -25,7 +27,8 @@ def _stop_key(message_id: int) -> str:
 
 
 def _cache_is_shared() -> bool:
-    """Whether other processes see this cache (Redis), so a stop can reach an answer streamed elsewhere."""
+    """Whether other processes see this cache (files or Redis), so a stop can reach an answer
+    streamed elsewhere."""
     return not isinstance(caches["default"], LocMemCache)
 
 
@@ -35,6 +38,16 @@ async def request_stop(message_id: int) -> None:
         _stop_requested.add(message_id)
     elif _cache_is_shared():
         await cache.aset(_stop_key(message_id), True, timeout=STOP_REQUEST_SECONDS)
+
+
+def stop_all() -> int:
+    """Stop every answer this process is streaming, as if each user had pressed stop; how many."""
+    _stop_requested.update(_streaming)
+    return len(_streaming)
+
+
+def streaming_count() -> int:
+    return len(_streaming)
 
 
 class StopWatch:
