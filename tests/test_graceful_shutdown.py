@@ -14,7 +14,6 @@ from chat.models import Message
 from chatsite.web_server import shutdown_seconds
 from tests.api_fixtures import key_for
 from tests.conftest import PRODUCTS, ingest_texts
-from tests.fake_llm import _shared_fake_llm
 from tests.live_chat import ask, browser_cookies
 from tests.processes import use_data_dir, web_server
 
@@ -45,8 +44,8 @@ async def _first_text(chunks) -> str:
     raise AssertionError("the /v1 stream ended before any text")
 
 
-def test_it_finishes_short_answers_stops_long_ones_and_refuses_new_connections(user, kb, tmp_path):
-    fake = _shared_fake_llm()
+def test_it_finishes_short_answers_stops_long_ones_and_refuses_new_connections(fake_llm, user, kb, tmp_path):
+    fake = fake_llm
     data_dir = tmp_path / "server"
     env = {
         "LLM_BASE_URL": fake.base_url,
