@@ -172,6 +172,16 @@ def web_server(
 
 
 @contextmanager
+def serve_web_only(data_dir: Path, *, log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`manage.py serve --web-only` with one web process; yields its base URL once it answers, and
+    the command's process (to signal)."""
+    port = free_port()
+    command = [sys.executable, "manage.py", "serve", "--web-only", "--workers", "1", "--port", str(port)]
+    with _serving(command, port, log=log, env=app_env(data_dir, **env)) as served:
+        yield served
+
+
+@contextmanager
 def _serving(
     command: list[str], port: int, *, log: Path, env: dict[str, str]
 ) -> Iterator[tuple[str, subprocess.Popen]]:

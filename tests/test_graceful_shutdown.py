@@ -4,6 +4,8 @@ what had arrived, marked stopped), and exits 0. Against the real server, as `ser
 
 import asyncio
 import signal
+import subprocess
+import sys
 
 import aiohttp
 import openai
@@ -15,7 +17,7 @@ from chatsite.web_server import shutdown_seconds
 from tests.api_fixtures import key_for
 from tests.conftest import PRODUCTS, ingest_texts
 from tests.live_chat import ask, browser_cookies
-from tests.processes import use_data_dir, web_server
+from tests.processes import serve_web_only, use_data_dir, web_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,3 +106,14 @@ def test_it_finishes_short_answers_stops_long_ones_and_refuses_new_connections(f
     # The /v1 stream ended as a finished one does, with what had arrived.
     assert seen["v1_finish"] == "stop"
     assert seen["v1_text"] and LONG.startswith(seen["v1_text"]) and seen["v1_text"] != LONG
+
+
+def test_serve_web_only_runs_no_worker_and_exits_0_on_sigterm(tmp_path):
+    env = {"SHUTDOWN_GRACE_SECONDS": str(GRACE)}
+    with serve_web_only(tmp_path / "data", log=tmp_path / "serve.log", **env) as (url, serve):
+        ps = ["ps", "-ww", "-o", "args=", "--ppid", str(serve.pid)]
+        children = subprocess.run(ps, capture_output=True, text=True, check=True).stdout.splitlines()
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=shutdown_seconds(GRACE) + 30) == 0
+    port = url.rpartition(":")[2]
+    assert children == [f"{sys.executable} -m chatsite.web_server --host 127.0.0.1 --port {port} --workers 1"]
