@@ -27,4 +27,6 @@ RUN useradd --create-home --uid 1000 app && mkdir -p /data && chown app /data
 USER app
 VOLUME /data
 EXPOSE 8000
-CMD ["python", "-m", "uvicorn", "chatsite.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+# WEB_CONCURRENCY web processes (default: the cores the container may use); on SIGTERM answers streaming
+# get SHUTDOWN_GRACE_SECONDS to finish (chatsite/web_server.py), so give it that much more to stop.
+CMD ["python", "-m", "chatsite.web_server", "--host", "0.0.0.0", "--port", "8000"]

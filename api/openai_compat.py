@@ -25,7 +25,7 @@ from api.async_views import AsyncAPIView, Handled
 from api.errors import ApiError, api_exception, drf_response
 from api.key_watch import revocation_check
 from chat import engine, llm, providers
-from chatsite import metrics
+from chatsite import draining, metrics
 from knowledge.models import KnowledgeBase
 from policy import screening
 from usage import quotas
@@ -149,7 +149,8 @@ class ChatCompletions(_OpenAIView, AsyncAPIView):
         params = body.validated_data
         kb, config = _resolve_model(request.user, params["model"])
         question = _question(request.user, kb, config, params["messages"])
-        answer = engine.Answer(question, revoked=revocation_check(request))
+        # Stopped, like the chat page's answers, when a shutdown's grace period ends (chatsite/draining.py).
+        answer = engine.Answer(question, stopped=draining.past_grace, revoked=revocation_check(request))
         return _respond(answer, params, request.user.is_staff, translation.get_language())
 
 

@@ -9,10 +9,11 @@ of an answer shown (VERSION_SWITCH_RATE_PER_USER: a write each time). The API al
 requests per key and per user (api/throttles.py) with the same counters.
 
 A limit is a moving window: at most so many uses in any period of its length. The counts live in
-Redis at CACHE_URL when it is set, shared by every web process, else in the process; each use is
-recorded atomically (the `limits` library; a Lua script on Redis), so requests arriving together
-cannot slip past a limit. DRF's throttles read a list of timestamps and wrote it back: six threads
-sending 120 requests at once got 36 of them through a limit of 10.
+Redis at CACHE_URL when it is set, shared by every web process of every machine, else in a SQLite file
+under DATA_DIR shared by the web processes of this machine (chat/rate_limit_storage.py); each use is
+recorded atomically (the `limits` library; a Lua script on Redis, a write transaction in SQLite), so
+requests arriving together cannot slip past a limit. DRF's throttles read a list of timestamps and
+wrote it back: six threads sending 120 requests at once got 36 of them through a limit of 10.
 """
 
 import math
@@ -23,6 +24,7 @@ from functools import cache
 from django.conf import settings
 from limits import RateLimitItemPerSecond, storage, strategies
 
+from chat import rate_limit_storage  # noqa: F401  (registers sqlite:// with `limits`)
 from chatsite.env import rate_parts
 
 

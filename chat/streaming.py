@@ -115,6 +115,11 @@ def start_answer(
     return queue
 
 
+def running_answers() -> set[asyncio.Task]:
+    """The answers this process is producing, whether or not a client still reads them."""
+    return set(_running)
+
+
 def answer_stream(
     user,
     conversation: Conversation,

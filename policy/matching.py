@@ -2,7 +2,8 @@
 
 An automaton is built once per list version and kept in the process. Whether the lists changed is
 one cache read (a stamp that every change replaces, so all processes sharing the cache see it at
-once); a process whose cache is its own (the in-process default) recomputes the stamp from the
+once: the processes of a machine share the default file cache, every machine Redis at CACHE_URL);
+a process whose cache is not shared with the one that made the change recomputes the stamp from the
 database every STAMP_SECONDS. Only the lists whose version moved are rebuilt.
 
 Terms made of letters of alphabetic scripts match whole words only ("ass" is not found in "class");

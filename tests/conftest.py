@@ -86,8 +86,15 @@ def _fresh_word_lists() -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
-    """Each test starts with no use of any rate limit recorded (a new in-process store)."""
+    """Each test starts with no use of any rate limit recorded (user ids recur after rollbacks)."""
     rate_limits._limiter.cache_clear()
+    rate_limits._limiter(django_settings.RATE_LIMITS_STORAGE).storage.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_stops() -> None:
+    """Each test starts with no stop request left in the cache by another for a message id reused."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from django.db import connection
 
 from chatsite import workers
 from chatsite.celery import app as celery_app
+from chatsite.web_server import command as web_server_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,9 +155,38 @@ def asgi_server(
     base URL once it answers, which is after it has loaded the embedding model."""
     port = port or free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
+    with _serving(command, port, log=log, env=app_env(data_dir, **env)) as (url, _process):
+        yield url
+
+
+@contextmanager
+def web_server(
+    data_dir: Path, *, log: Path, workers: int = 1, **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The app as `manage.py serve` and the image serve it (chatsite/web_server.py), with `workers`
+    processes; yields its base URL once it answers, and the server's process (to signal)."""
+    port = free_port()
+    command = web_server_command(sys.executable, host="127.0.0.1", port=str(port), workers=workers)
+    with _serving(command, port, log=log, env=app_env(data_dir, **env)) as served:
+        yield served
+
+
+@contextmanager
+def serve_web_only(data_dir: Path, *, log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`manage.py serve --web-only` with one web process; yields its base URL once it answers, and
+    the command's process (to signal)."""
+    port = free_port()
+    command = [sys.executable, "manage.py", "serve", "--web-only", "--workers", "1", "--port", str(port)]
+    with _serving(command, port, log=log, env=app_env(data_dir, **env)) as served:
+        yield served
+
+
+@contextmanager
+def _serving(
+    command: list[str], port: int, *, log: Path, env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen]]:
     with log.open("wb") as output:
-        environment = app_env(data_dir, **env)
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 300  # a busy machine takes minutes to load the model
@@ -169,6 +199,6 @@ def asgi_server(
                         output_tail = log.read_text()[-3000:]
                         raise RuntimeError(f"The web server did not start:\n{output_tail}") from None
                     time.sleep(0.3)
-            yield url
+            yield url, process
         finally:
             _stop(process)

@@ -6,7 +6,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chatsite import metrics_dir, workers
+from chatsite import metrics_dir, web_server
+from chatsite import workers as workers_module
 
 
 def _interrupt(*_args) -> None:
@@ -14,24 +15,35 @@ def _interrupt(*_args) -> None:
 
 
 class Command(BaseCommand):
-    help = "Run the ASGI web server and the Celery workers together; Ctrl-C stops them all."
+    help = (
+        "Run the ASGI web server (WEB_CONCURRENCY processes) and the Celery workers together; "
+        "Ctrl-C or SIGTERM stops them all, letting answers streaming finish (SHUTDOWN_GRACE_SECONDS)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", default="8000")
+        parser.add_argument("--workers", type=int, help="Web processes (default: WEB_CONCURRENCY).")
+        parser.add_argument(
+            "--web-only", action="store_true", help="Only the web server: the workers run elsewhere."
+        )
 
-    def handle(self, *args, host: str, port: str, **options) -> None:
+    def handle(self, *args, host: str, port: str, workers: int | None, web_only: bool, **options) -> None:
         metrics_dir.prepare(settings.DATA_DIR)  # before the processes that write metrics start
         python = sys.executable
-        commands = {
-            "web": [python, "-m", "uvicorn", "chatsite.asgi:application", "--host", host, "--port", port],
-            "worker": workers.ingest_worker(python),
-            "ocr": workers.ocr_worker(python),
-            "sweeper": workers.sweeper(python),
-        }
+        commands = {"web": web_server.command(python, host=host, port=port, workers=workers)}
+        if not web_only:
+            commands |= {
+                "worker": workers_module.ingest_worker(python),
+                "ocr": workers_module.ocr_worker(python),
+                "sweeper": workers_module.sweeper(python),
+            }
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        processes_count = workers or settings.WEB_CONCURRENCY
         self.stdout.write(
-            f"Knowledge Chat on http://{host}:{port}/ (Ctrl-C stops the web server and the workers)"
+            f"Knowledge Chat on http://{host}:{port}/ ({processes_count} web processes"
+            + ("" if web_only else " and the workers")
+            + "; Ctrl-C stops them)"
         )
         signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -42,11 +54,18 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            for process in processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
-            for process in processes.values():
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            _stop_all(processes)
+
+
+def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM to the web server, which drains its answers (a second SIGINT would cut them short);
+    SIGINT, a warm shutdown, to the Celery workers."""
+    for name, process in processes.items():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM if name == "web" else signal.SIGINT)
+    for name, process in processes.items():
+        wait = web_server.shutdown_seconds(settings.SHUTDOWN_GRACE_SECONDS) if name == "web" else 15
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
