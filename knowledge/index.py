@@ -164,6 +164,8 @@ def _mapped(path: Path) -> np.ndarray:
 
 def _read_segment(kb_id: int, name: str) -> Segment:
     folder = _folder(kb_id) / name
+    if not folder.is_dir():
+        raise FileNotFoundError(folder)  # removed by a compaction since the manifest was read
     arrays = {path.stem: _mapped(path) for path in folder.glob("*.npy")}
     return Segment(arrays["ids"], arrays["vectors"], lexical.Postings.from_arrays(arrays))
 

@@ -362,7 +362,8 @@ def _segment_scores(segment: Segment, weights: dict[str, float], avgdl: float) -
     each posting once).
     """
     postings = segment.postings
-    columns = [(postings.terms[term], weight) for term, weight in weights.items() if term in postings.terms]
+    found = [(postings.terms.get(term), weight) for term, weight in weights.items()]
+    columns = [(column, weight) for column, weight in found if column is not None]
     if not columns:
         return None
     base = np.float32(K1 * (1 - B))
