@@ -15,8 +15,10 @@ of each index in the page cache, and a process opens an index in milliseconds.
 Vector search is exact (a matrix-vector product over each mapped segment) until a knowledge base
 holds INDEX_APPROXIMATE_FROM chunks. From then on compaction also trains an inverted-file index
 (FAISS IVF) over the compacted segment and saves it next to it; readers map it too
-(`IO_FLAG_MMAP`) and search it approximately. Segments added later are searched exactly beside it
-until they make up half the index, which triggers a compaction that trains afresh.
+(`IO_FLAG_MMAP`) and search it approximately. A large segment added later gets an IVF index of its
+own over the same centroids (assigning vectors to lists needs no training), mapped alike and
+searched with the same probes; small ones are searched exactly. When the segments added since
+make up half the index, a compaction trains afresh.
 
 Deleted chunks are filtered at search time: mapped files are never changed, so tombstones become
 a small per-process mask (a byte per row of a segment that has deletions) and an id filter on the
@@ -52,6 +54,9 @@ MAX_SEGMENTS = 32
 MAX_TOMBSTONE_FRACTION = 0.2
 _KEEP_VERSIONS = 2  # files of the previous version stay for readers that read CURRENT just before a switch
 _TRAINING_POINTS_PER_LIST = 64
+# Segments added to an approximate index from this size get an IVF index; smaller ones (a group of
+# documents is a few hundred chunks) are cheaper to search exactly than to map a quantizer for.
+_APPROXIMATE_SEGMENT_FROM = 4096
 
 
 class IndexOutdated(Exception):
@@ -78,9 +83,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Approximate:
-    """A mapped IVF index and what its searches pass: probes, and the filter of deleted ids."""
+    """What searches of the mapped IVF indexes pass: probes, and the filter of deleted ids."""
 
-    index: faiss.Index  # as read; it owns the IVF index and its mapping
     nlist: int
     parameters: faiss.SearchParametersIVF
     selectors: tuple[faiss.IDSelector, ...]  # referenced here: FAISS objects only point at them
@@ -91,7 +95,8 @@ class LoadedIndex:
     version: int
     segments: tuple[str, ...]
     mapped: tuple[Segment, ...]
-    approximate: Approximate | None  # over mapped[0]
+    ivfs: tuple[faiss.Index | None, ...]  # a mapped IVF index per segment, or None: searched exactly
+    approximate: Approximate | None
     tombstones: np.ndarray
     lexical: tuple[lexical.Segment, ...]  # one per segment, with its deleted rows
 
@@ -176,8 +181,13 @@ def _read_tombstones(kb_id: int, manifest: Manifest) -> np.ndarray:
     return np.load(_folder(kb_id) / manifest.tombstones)
 
 
-def _write_segment(kb_id: int, version: int, segment: Segment) -> tuple[str, int]:
-    """Write the segment as a folder of .npy files: into a temporary folder, flushed, then renamed."""
+def _write_segment(
+    kb_id: int, version: int, segment: Segment, *, centroids_of: Path | None = None
+) -> tuple[str, int]:
+    """Write the segment as a folder of .npy files: into a temporary folder, flushed, then renamed.
+
+    With `centroids_of` (a trained IVF index), also an IVF index of the segment over its centroids.
+    """
     name = f"seg-{version}"
     tmp = _folder(kb_id) / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)  # left by a writer that died
@@ -192,6 +202,8 @@ def _write_segment(kb_id: int, version: int, segment: Segment) -> tuple[str, int
             np.save(handle, array, allow_pickle=False)
             handle.flush()
             os.fsync(handle.fileno())
+    if centroids_of is not None:
+        _save_ivf(_trained_like(centroids_of), segment, tmp / "ivf.faiss")
     _fsync(tmp)
     os.replace(tmp, _folder(kb_id) / name)
     _fsync(_folder(kb_id))
@@ -216,13 +228,26 @@ def _write_approximate(kb_id: int, version: int, segment: Segment) -> str:
     sample_size = min(count, ivf.nlist * _TRAINING_POINTS_PER_LIST)
     sample = np.random.default_rng(version).choice(count, sample_size, replace=False)
     ivf.train(np.ascontiguousarray(segment.vectors[np.sort(sample)], dtype=np.float32))
-    ivf.add_with_ids(np.ascontiguousarray(segment.vectors, dtype=np.float32), segment.ids.astype(np.int64))
     name = f"ivf-{version}.faiss"
-    tmp = _folder(kb_id) / f".{name}.tmp"
+    _save_ivf(ivf, segment, _folder(kb_id) / name)
+    return name
+
+
+def _trained_like(path: Path) -> faiss.IndexIVFFlat:
+    """An empty IVF index with the centroids of the saved one: trained, as its quantizer holds them."""
+    saved = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    trained = faiss.extract_index_ivf(saved)
+    quantizer = faiss.IndexFlatIP(trained.d)
+    quantizer.add(trained.quantizer.reconstruct_n(0, trained.nlist))
+    return faiss.IndexIVFFlat(quantizer, trained.d, trained.nlist, faiss.METRIC_INNER_PRODUCT)
+
+
+def _save_ivf(ivf: faiss.IndexIVFFlat, segment: Segment, path: Path) -> None:
+    ivf.add_with_ids(np.ascontiguousarray(segment.vectors, dtype=np.float32), segment.ids.astype(np.int64))
+    tmp = path.with_name(f".{path.name}.tmp")
     faiss.write_index(ivf, str(tmp))
     _fsync(tmp)
-    os.replace(tmp, _folder(kb_id) / name)
-    return name
+    os.replace(tmp, path)
 
 
 def _commit(
@@ -361,7 +386,10 @@ def update(
             parts = [_read_segment(kb_id, name) for name in manifest.segments]
             return _commit_compacted(kb_id, version, _merged([*parts, *([new] if new else [])], tombstones))
         if new is not None:
-            segments.append(_write_segment(kb_id, version, new))
+            centroids_of = None
+            if manifest.approximate and len(new.ids) >= _APPROXIMATE_SEGMENT_FROM:
+                centroids_of = _folder(kb_id) / manifest.approximate
+            segments.append(_write_segment(kb_id, version, new, centroids_of=centroids_of))
         return _commit(kb_id, version, segments, tombstones, manifest.approximate)
 
 
@@ -385,51 +413,61 @@ def _dead(ids: np.ndarray, tombstones: np.ndarray) -> np.ndarray | None:
     return dead
 
 
-def _open_approximate(kb_id: int, name: str, tombstones: np.ndarray) -> Approximate:
-    """Map the IVF index: its inverted lists stay in the file's pages, which processes share
-    (FAISS reads them through `OnDiskInvertedLists`), and it starts no prefetch threads."""
-    index = faiss.read_index(str(_folder(kb_id) / name), faiss.IO_FLAG_MMAP)
+def _map_ivf(path: Path) -> faiss.Index:
+    """Map an IVF index: its inverted lists stay in the file's pages, which processes share (FAISS
+    reads them through `OnDiskInvertedLists`), and it starts no prefetch threads."""
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
     ivf = faiss.extract_index_ivf(index)
     lists = ivf.invlists and faiss.downcast_InvertedLists(ivf.invlists)
     if isinstance(lists, faiss.OnDiskInvertedLists):
         lists.prefetch_nthread = 0
-    return _filtered(index, ivf.nlist, tombstones)
+    return index
 
 
-def _filtered(index: faiss.Index, nlist: int, tombstones: np.ndarray) -> Approximate:
+def _ivf_of(kb_id: int, manifest: Manifest, position: int, name: str) -> faiss.Index | None:
+    if position == 0 and manifest.approximate:
+        return _map_ivf(_folder(kb_id) / manifest.approximate)
+    path = _folder(kb_id) / name / "ivf.faiss"
+    return _map_ivf(path) if path.exists() else None
+
+
+def _filtered(nlist: int, tombstones: np.ndarray) -> Approximate:
     """Search parameters that skip the deleted ids inside the IVF search, so none need over-fetching."""
     parameters = faiss.SearchParametersIVF()
     parameters.nprobe = probes(nlist)
     if not len(tombstones):
-        return Approximate(index, nlist, parameters, ())
+        return Approximate(nlist, parameters, ())
     deleted = faiss.IDSelectorBatch(tombstones)
     parameters.sel = live = faiss.IDSelectorNot(deleted)
-    return Approximate(index, nlist, parameters, (deleted, live))
+    return Approximate(nlist, parameters, (deleted, live))
 
 
 def _catch_up(kb_id: int, cached: LoadedIndex, manifest: Manifest) -> LoadedIndex:
     """Map what changed since the cached version: new segments, then new tombstones."""
-    mapped = cached.mapped + tuple(
-        _read_segment(kb_id, name) for name in manifest.segments[len(cached.mapped) :]
+    start = len(cached.mapped)
+    names = manifest.segments[start:]
+    mapped = cached.mapped + tuple(_read_segment(kb_id, name) for name in names)
+    ivfs = cached.ivfs + tuple(
+        _ivf_of(kb_id, manifest, position, name) for position, name in enumerate(names, start=start)
     )
     tombstones = _read_tombstones(kb_id, manifest)
+    changed = len(tombstones) != len(cached.tombstones)
     approximate = cached.approximate
-    lexical_segments = cached.lexical[: len(mapped)]
-    if len(tombstones) != len(cached.tombstones) or len(lexical_segments) < len(mapped):
-        if approximate is not None and len(tombstones) != len(cached.tombstones):
-            approximate = _filtered(approximate.index, approximate.nlist, tombstones)
+    first = ivfs[0] if ivfs else None
+    if manifest.approximate and first is not None and (approximate is None or changed):
+        approximate = _filtered(faiss.extract_index_ivf(first).nlist, tombstones)
+    lexical_segments = cached.lexical
+    if changed or names:
         lexical_segments = tuple(
             lexical.Segment(s.postings, s.ids, _dead(s.ids, tombstones), ids_sorted=True) for s in mapped
         )
-    return LoadedIndex(manifest.version, manifest.segments, mapped, approximate, tombstones, lexical_segments)
+    return LoadedIndex(
+        manifest.version, manifest.segments, mapped, ivfs, approximate, tombstones, lexical_segments
+    )
 
 
 def _load_fresh(kb_id: int, manifest: Manifest) -> LoadedIndex:
-    tombstones = _read_tombstones(kb_id, manifest)
-    approximate = None
-    if manifest.approximate:
-        approximate = _open_approximate(kb_id, manifest.approximate, tombstones)
-    empty = LoadedIndex(manifest.version, (), (), approximate, tombstones, ())
+    empty = LoadedIndex(manifest.version, (), (), (), None, np.zeros(0, dtype=np.int64), ())
     return _catch_up(kb_id, empty, manifest)
 
 
@@ -499,10 +537,9 @@ def search_dense(kb_id: int, query: np.ndarray, *, k: int) -> list[tuple[int, fl
         return []
     vector = np.asarray(query, dtype=np.float32).reshape(-1)
     found_ids, found_scores = [], []
-    for position, (segment, lexical_segment) in enumerate(zip(loaded.mapped, loaded.lexical, strict=True)):
-        if position == 0 and loaded.approximate is not None:
-            approximate = loaded.approximate
-            scores, ids = approximate.index.search(vector.reshape(1, -1), k, params=approximate.parameters)
+    for segment, ivf, lexical_segment in zip(loaded.mapped, loaded.ivfs, loaded.lexical, strict=True):
+        if ivf is not None and loaded.approximate is not None:
+            scores, ids = ivf.search(vector.reshape(1, -1), k, params=loaded.approximate.parameters)
             kept = ids[0] != -1
             found_ids.append(ids[0][kept])
             found_scores.append(scores[0][kept])

@@ -139,17 +139,23 @@ def test_segments_are_mapped_read_only_in_chunk_id_order():
     assert found_by_words(5) == {5} and found_by_words(3) == set()
 
 
-def test_the_ivf_index_is_mapped_and_filters_deleted_chunks(settings):
+def test_ivf_indexes_are_mapped_and_filter_deleted_chunks(settings, monkeypatch):
     settings.INDEX_APPROXIMATE_FROM = 300
+    monkeypatch.setattr(index, "_APPROXIMATE_SEGMENT_FROM", 20)
     add(list(range(1, 301)))
-    index.update(KB, remove_ids=list(range(1, 40)))
-    approximate = index._load(KB).approximate
-    assert approximate is not None
-    lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(approximate.index).invlists)
-    assert isinstance(lists, faiss.OnDiskInvertedLists) and lists.prefetch_nthread == 0
-    found = {hit for i in range(1, 40) for hit, _ in index.search_dense(KB, vectors([i])[0], k=5)}
-    assert found and not found & set(range(1, 40))
-    assert len(index.search_dense(KB, vectors([50])[0], k=500)) == 261
+    add(list(range(301, 321)))  # large enough for an IVF index over the same centroids
+    add([321])  # searched exactly
+    index.update(KB, remove_ids=[*range(1, 40), 305])
+    loaded = index._load(KB)
+    assert loaded.approximate is not None and [ivf is not None for ivf in loaded.ivfs] == [True, True, False]
+    for ivf in loaded.ivfs[:2]:
+        lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(ivf).invlists)
+        assert isinstance(lists, faiss.OnDiskInvertedLists) and lists.prefetch_nthread == 0
+    deleted = {*range(1, 40), 305}
+    found = {hit for i in deleted for hit, _ in index.search_dense(KB, vectors([i])[0], k=5)}
+    assert found and not found & deleted
+    assert [nearest(vectors([i])[0]) for i in (310, 321, 50)] == [310, 321, 50]
+    assert len(index.search_dense(KB, vectors([50])[0], k=500)) == 281
 
 
 def test_an_index_from_an_older_version_asks_for_a_rebuild():
