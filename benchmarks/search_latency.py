@@ -127,10 +127,10 @@ def main() -> None:
         memory["disk_mb"] = folder_mb(Path(settings.INDEX_DIR) / f"kb-{KB_ID}")
         memory["build_peak_rss_mb"] = round(build_peak_mb)
 
-        vectors = warm(questions).vectors
+        approximate = warm(questions).approximate
         latency = {mode: timed_searches(questions, mode) for mode in ("hybrid", "dense", "lexical")}
         default_recall = recall(questions, exact)
-        lists = getattr(vectors, "nlist", None)
+        lists = approximate.nlist if approximate else None
         result = {
             "machine": machine,
             "knowledge_base": {
@@ -140,7 +140,7 @@ def main() -> None:
                 "segment": args.segment,
                 "approximate_from": settings.INDEX_APPROXIMATE_FROM,
                 "ivf_lists": lists,
-                "default_nprobe": getattr(vectors, "nprobe", None),
+                "default_nprobe": approximate.parameters.nprobe if approximate else None,
                 "lexical_segments": len(index._cache[KB_ID].lexical),
                 "candidates": retrieval.CANDIDATES,
                 "example_question": questions.texts[position],
@@ -150,7 +150,7 @@ def main() -> None:
             "recall": default_recall,
             "memory": memory,
         }
-        del vectors
+        del approximate
         if lists:
             probes = sorted({*map(int, args.probes.split(",")), index.probes(lists)})
             result["probes"] = probe_table(questions, exact, probes)

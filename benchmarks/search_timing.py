@@ -93,7 +93,8 @@ def probe_table(questions: Batch, exact: ExactTop, probes: list[int]) -> list[di
     for count in probes:
         with override_settings(INDEX_APPROXIMATE_PROBES=count):
             index._cache.pop(KB_ID, None)
-            nprobe = getattr(warm(questions).vectors, "nprobe", None)
+            approximate = warm(questions).approximate
+            nprobe = approximate.parameters.nprobe if approximate else None
             rows.append(
                 {
                     "nprobe": nprobe,

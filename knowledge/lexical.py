@@ -17,14 +17,15 @@ because removing them would mean rewriting postings; they are never returned.
 This module is pure (no Django, no files): callers store the arrays and hold the loaded segments.
 """
 
+import bisect
 import itertools
 import logging
 import math
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import jieba
@@ -37,7 +38,7 @@ jieba.setLogLevel(logging.WARNING)
 K1 = 1.5
 B = 0.75
 # Stored with the arrays: postings built by another tokenizer would not match today's query tokens.
-FORMAT = 1
+FORMAT = 2  # 2: terms sorted, with an offsets array, so a mapped segment is searched without a dict
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Runs of Chinese characters go to jieba; other words are split by the regular expression, which is
@@ -78,14 +79,51 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+class Terms(Mapping[str, int]):
+    """A segment's term table as stored: the sorted terms' UTF-8 bytes end to end and where each
+    starts, so that a mapped segment answers term -> column by binary search instead of each process
+    building a dict of every term. Column j is the j-th term in sorted order."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self._blob, self._offsets = blob, offsets
+
+    def _term(self, column: int) -> bytes:
+        return self._blob[self._offsets[column] : self._offsets[column + 1]].tobytes()
+
+    def __getitem__(self, term: str) -> int:
+        wanted = term.encode()
+        column = bisect.bisect_left(range(len(self)), wanted, key=self._term)
+        if column == len(self) or self._term(column) != wanted:
+            raise KeyError(term)
+        return column
+
+    def __iter__(self) -> Iterator[str]:
+        text = self._blob.tobytes()
+        for start, end in itertools.pairwise(self._offsets.tolist()):
+            yield text[start:end].decode()
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+
+def _in_term_order(names: Sequence[str]) -> tuple[dict[str, int], np.ndarray]:
+    """Columns renumbered so that terms are in sorted order (code points, as their UTF-8 bytes sort,
+    which `Terms` searches): the new term table and the new column of each old one."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    renumbered = np.empty(len(names), dtype=np.int64)
+    renumbered[order] = np.arange(len(names))
+    return {names[old]: new for new, old in enumerate(order)}, renumbered
+
+
 @dataclass(frozen=True, eq=False)
 class Postings:
     """One segment's inverted index, as flat arrays that save to an npz file without pickle.
 
     Compressed sparse columns: column j (a term) lists the rows that contain it and how often.
+    Columns are in sorted term order.
     """
 
-    terms: dict[str, int]  # term -> column
+    terms: Mapping[str, int]  # term -> column: a dict when built, `Terms` when read
     indptr: np.ndarray  # int64, len(terms) + 1; column j's postings are rows[indptr[j]:indptr[j+1]]
     rows: np.ndarray  # int32 row numbers (the order of the token lists given to build)
     freqs: np.ndarray  # float32 term frequencies
@@ -102,6 +140,8 @@ class Postings:
             dtype=np.int64,
             count=int(lengths.sum()),
         )
+        terms, renumbered = _in_term_order(list(vocabulary))
+        term_ids = renumbered[term_ids]
         # One key per token, term * n_rows + row: sorted, each run of equal keys is one posting and
         # its length the term frequency, and postings come out ordered by column, then row.
         keys = term_ids * max(n_rows, 1) + np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
@@ -112,7 +152,7 @@ class Postings:
         indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(columns, minlength=len(vocabulary)), out=indptr[1:])
         return cls(
-            terms=dict(vocabulary),
+            terms=terms,
             indptr=indptr,
             rows=rows.astype(np.int32),
             freqs=np.diff(starts, append=len(keys)).astype(np.float32),
@@ -147,20 +187,32 @@ class Postings:
             n_rows += int(keep.sum())
         if not parts:
             return cls.build([])
-        all_columns, all_rows = np.concatenate(columns), np.concatenate(rows)
+        all_rows = np.concatenate(rows)
+        counts = np.bincount(np.concatenate(columns), minlength=len(terms))
+        names = [""] * len(terms)
+        for term, column in terms.items():
+            names[column] = term
+        used = np.flatnonzero(counts > 0)
+        used_terms, renumbered = _in_term_order([names[column] for column in used])
+        new_column = np.full(len(terms), -1, dtype=np.int64)
+        new_column[used] = renumbered
+        all_columns = new_column[np.concatenate(columns)]
         order = np.argsort(all_columns, kind="stable")  # rows ascend within a part, parts in order
-        counts = np.bincount(all_columns, minlength=len(terms))
-        used = counts > 0
-        renumbered = np.cumsum(used) - 1
-        indptr = np.zeros(int(used.sum()) + 1, dtype=np.int64)
-        np.cumsum(counts[used], out=indptr[1:])
+        indptr = np.zeros(len(used) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(all_columns, minlength=len(used)), out=indptr[1:])
         return cls(
-            terms={term: int(renumbered[column]) for term, column in terms.items() if used[column]},
+            terms=used_terms,
             indptr=indptr,
             rows=all_rows[order].astype(np.int32),
             freqs=np.concatenate(freqs)[order],
             lengths=np.concatenate(lengths).astype(np.int32),
         )
+
+    def reordered(self, order: np.ndarray) -> "Postings":
+        """The same postings with rows renumbered so that new row i is old row order[i] (a permutation)."""
+        new_row = np.empty(len(order), dtype=np.int32)
+        new_row[order] = np.arange(len(order), dtype=np.int32)
+        return replace(self, rows=new_row[self.rows], lengths=self.lengths[order])
 
     def _names(self) -> list[str]:
         """Terms in column order."""
@@ -170,14 +222,18 @@ class Postings:
         return names
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Arrays to store in a segment's npz file; "lex_" keeps them apart from the vectors' arrays.
+        """Arrays to store in a segment; "lex_" keeps them apart from the vectors' arrays.
 
-        Terms are one array of UTF-8 bytes joined by newlines (tokens never hold whitespace), because
-        an array of Python strings would need pickle.
+        Terms are one array of UTF-8 bytes end to end plus where each starts (`Terms`), because an
+        array of Python strings would need pickle and could not be mapped.
         """
+        encoded = [name.encode() for name in self._names()]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(term) for term in encoded], out=offsets[1:])
         return {
             "lex_format": np.array(FORMAT, dtype=np.int32),
-            "lex_terms": np.frombuffer("\n".join(self._names()).encode(), dtype=np.uint8),
+            "lex_terms": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            "lex_term_offsets": offsets,
             "lex_indptr": self.indptr,
             "lex_rows": self.rows,
             "lex_freqs": self.freqs,
@@ -186,17 +242,17 @@ class Postings:
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "Postings":
-        """The inverse of `to_arrays`, e.g. from an np.load NpzFile; checks only what is cheap to check.
+        """The inverse of `to_arrays`, e.g. from an np.load NpzFile or mapped .npy files, without
+        copying them; checks only what is cheap to check.
 
         Raises ValueError for another format (rebuild the segment) or inconsistent arrays.
         """
         found = int(arrays["lex_format"]) if "lex_format" in arrays else None
         if found != FORMAT:
             raise ValueError(f"lexical postings format {found}, expected {FORMAT}")
-        text = np.asarray(arrays["lex_terms"], dtype=np.uint8).tobytes().decode()
-        names = text.split("\n") if text else []
+        offsets = np.asarray(arrays["lex_term_offsets"], dtype=np.int64)
         postings = cls(
-            terms=dict(zip(names, range(len(names)), strict=False)),
+            terms=Terms(np.asarray(arrays["lex_terms"], dtype=np.uint8), offsets),
             indptr=np.asarray(arrays["lex_indptr"], dtype=np.int64),
             rows=np.asarray(arrays["lex_rows"], dtype=np.int32),
             freqs=np.asarray(arrays["lex_freqs"], dtype=np.float32),
@@ -204,8 +260,9 @@ class Postings:
         )
         nnz = len(postings.rows)
         if (
-            len(postings.terms) != len(names)
-            or len(postings.indptr) != len(names) + 1
+            len(offsets) < 1
+            or offsets[-1] != len(arrays["lex_terms"])
+            or len(postings.indptr) != len(offsets)
             or postings.indptr[0] != 0
             or postings.indptr[-1] != nnz
             or len(postings.freqs) != nnz
@@ -221,11 +278,6 @@ class Postings:
         """Summed once per loaded segment: every search needs it for the global average length."""
         return int(self.lengths.sum(dtype=np.int64))
 
-    @cached_property
-    def _float_lengths(self) -> np.ndarray:
-        """float32 copy, so that scoring stays in float32 (int32 with float32 would give float64)."""
-        return self.lengths.astype(np.float32)
-
     def document_frequency(self, term: str) -> int:
         column = self.terms.get(term)
         return 0 if column is None else int(self.indptr[column + 1] - self.indptr[column])
@@ -238,6 +290,7 @@ class Segment:
     postings: Postings
     ids: np.ndarray  # int64 chunk id per row
     dead: np.ndarray | None  # bool per row, True = deleted (tombstoned); None = none dead
+    ids_sorted: bool = False  # rows in chunk id order, as the segment index stores them
 
     def __post_init__(self) -> None:
         if len(self.ids) != len(self.postings) or (self.dead is not None and len(self.dead) != len(self.ids)):
@@ -246,9 +299,9 @@ class Segment:
             raise ValueError("dead flags must be a bool array (a mask, not row numbers)")
 
     @cached_property
-    def sorted_order(self) -> np.ndarray:
-        """Rows in chunk id order, to find the rows of given ids."""
-        return np.argsort(self.ids, kind="stable")
+    def sorted_order(self) -> np.ndarray | None:
+        """Rows in chunk id order, to find the rows of given ids (None when that is every row in order)."""
+        return None if self.ids_sorted else np.argsort(self.ids, kind="stable")
 
 
 @dataclass(frozen=True)
@@ -309,7 +362,8 @@ def _segment_scores(segment: Segment, weights: dict[str, float], avgdl: float) -
     each posting once).
     """
     postings = segment.postings
-    columns = [(postings.terms[term], weight) for term, weight in weights.items() if term in postings.terms]
+    found = [(postings.terms.get(term), weight) for term, weight in weights.items()]
+    columns = [(column, weight) for column, weight in found if column is not None]
     if not columns:
         return None
     base = np.float32(K1 * (1 - B))
@@ -320,7 +374,8 @@ def _segment_scores(segment: Segment, weights: dict[str, float], avgdl: float) -
         rows = postings.rows[start:end].astype(np.intp)  # numpy would convert int32 at each indexing
         tf = postings.freqs[start:end]
         # In place: weight * tf / (tf + k1 * (1 - b) + k1 * b / avgdl * dl)
-        term_scores = postings._float_lengths.take(rows)
+        # float32, so that scoring stays in float32 (int32 with float32 would give float64)
+        term_scores = postings.lengths.take(rows).astype(np.float32)
         term_scores *= per_length
         term_scores += base
         term_scores += tf
@@ -383,10 +438,12 @@ def scores(segments: Sequence[Segment], query: Query | str, ids: Sequence[int]) 
 
 def _rows_of(segment: Segment, ids: np.ndarray) -> np.ndarray:
     """The live row holding each id, or -1."""
+    if not len(segment.ids):
+        return np.full(len(ids), -1)
     order = segment.sorted_order
-    positions = np.searchsorted(segment.ids, ids, sorter=order).clip(max=max(len(order) - 1, 0))
-    rows = order[positions] if len(order) else np.full(len(ids), -1)
-    found = (segment.ids[rows] == ids) if len(order) else np.zeros(len(ids), dtype=bool)
+    positions = np.searchsorted(segment.ids, ids, sorter=order).clip(max=len(segment.ids) - 1)
+    rows = positions if order is None else order[positions]
+    found = segment.ids[rows] == ids
     if segment.dead is not None:
         found &= ~segment.dead[rows]
     return np.where(found, rows, -1)

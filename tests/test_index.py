@@ -1,7 +1,8 @@
-"""The segment index on disk and the in-memory copies that follow it."""
+"""The segment index on disk and the mapped copies that follow it."""
 
 import threading
 
+import faiss
 import numpy as np
 import pytest
 
@@ -49,7 +50,7 @@ def test_a_loaded_copy_catches_up_with_changes_made_elsewhere():
     add([21])
     index.update(KB, remove_ids=[1])
     caught_up = index._load(KB)
-    assert caught_up.vectors is loaded.vectors  # the same copy, brought up to date, not reloaded
+    assert caught_up.mapped[0] is loaded.mapped[0]  # the same mapping, brought up to date, not reopened
     assert caught_up.version == index.current_version(KB)
     assert nearest(vectors([21])[0]) == 21
     assert 1 not in {hit for hit, _ in index.search_dense(KB, vectors([1])[0], k=20)}
@@ -67,7 +68,7 @@ def test_it_compacts_segments_and_tombstones(monkeypatch):
     manifest = index._manifest(KB, index.current_version(KB))
     assert len(manifest.segments) <= 3
     assert index.ids(KB) == set(range(4, 13))
-    assert index._load(KB).vectors is not loaded.vectors  # a compaction means a fresh load
+    assert index._load(KB).mapped[0] is not loaded.mapped[0]  # a compaction means a fresh load
     assert index._load(KB).size == 9
     assert [found_by_words(i) for i in (3, 4, 12)] == [set(), {4}, {12}]
 
@@ -123,11 +124,50 @@ def test_large_indexes_search_approximately_and_stay_up_to_date(settings):
     assert index.ids(KB) == set(range(1, 702)) - {5}
 
 
+def test_segments_are_mapped_read_only_in_chunk_id_order():
+    add([5, 3, 9])
+    add([2, 7])
+    index.update(KB, remove_ids=[3])
+    for segment in index._load(KB).mapped:
+        assert isinstance(segment.vectors.base, np.memmap) and not segment.vectors.flags.writeable
+        assert list(segment.ids) == sorted(segment.ids)
+    np.testing.assert_allclose(
+        index.dense_scores(KB, vectors([9])[0], [9, 3, 2, 4]),
+        [1.0, 0.0, float(vectors([2])[0] @ vectors([9])[0]), 0.0],
+        rtol=1e-5,
+    )
+    assert found_by_words(5) == {5} and found_by_words(3) == set()
+
+
+def test_ivf_indexes_are_mapped_and_filter_deleted_chunks(settings, monkeypatch):
+    settings.INDEX_APPROXIMATE_FROM = 300
+    monkeypatch.setattr(index, "_APPROXIMATE_SEGMENT_FROM", 20)
+    add(list(range(1, 301)))
+    add(list(range(301, 321)))  # large enough for an IVF index over the same centroids
+    add([321])  # searched exactly
+    index.update(KB, remove_ids=[*range(1, 40), 305])
+    loaded = index._load(KB)
+    assert loaded.approximate is not None and [ivf is not None for ivf in loaded.ivfs] == [True, True, False]
+    for ivf in loaded.ivfs[:2]:
+        lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(ivf).invlists)
+        assert isinstance(lists, faiss.OnDiskInvertedLists) and lists.prefetch_nthread == 0
+    deleted = {*range(1, 40), 305}
+    found = {hit for i in deleted for hit, _ in index.search_dense(KB, vectors([i])[0], k=5)}
+    assert found and not found & deleted
+    assert [nearest(vectors([i])[0]) for i in (310, 321, 50)] == [310, 321, 50]
+    assert len(index.search_dense(KB, vectors([50])[0], k=500)) == 281
+
+
 def test_an_index_from_an_older_version_asks_for_a_rebuild():
     add([1])
     folder = index._folder(KB)
     manifest = folder / f"manifest-{index.current_version(KB)}.json"
-    manifest.write_text(manifest.read_text().replace('"format": 2, ', ""))
+    manifest.write_text(manifest.read_text().replace('"format": 3, ', ""))
     index._cache.clear()
     with pytest.raises(index.IndexOutdated, match="rebuild_index"):
         index.search_dense(KB, vectors([1])[0], k=1)
+    with pytest.raises(index.IndexOutdated):
+        add([2])
+    index.replace(KB, ids=[1, 2], vectors=vectors([1, 2]), texts=texts([1, 2]))  # the rebuild
+    assert index.ids(KB) == {1, 2} and nearest(vectors([2])[0]) == 2
+    assert sorted(path.name for path in folder.glob("seg-*")) == [f"seg-{index.current_version(KB)}"]
