@@ -69,6 +69,7 @@ SCIFACT = ROOT.parent / "shared" / "eval" / "scifact"
 KB_SLUG = "load"
 ZH_QUESTIONS = [question for question in QUESTIONS if not question.isascii()]
 BUDGET_MS = 100.0
+CPUS = sorted(os.sched_getaffinity(0))  # before this process moves itself to the load's CPU
 # `/v1` chunks as the app writes them (json.dumps' default separators) or as DeepSeek does (none).
 V1_REASONING = re.compile(rb'"reasoning_content": ?"[^"]')
 V1_CONTENT = re.compile(rb'"content": ?"[^"]')
@@ -450,9 +451,8 @@ def over(figures: dict) -> bool:
 
 
 def run_workers(args, data_dir: Path, prepared: dict, workers: int, profile: str = "") -> dict:
-    cpus = sorted(os.sched_getaffinity(0))
-    load_cpu = cpus[-1]
-    server_cpus = str(cpus[0]) if workers == 1 else ",".join(map(str, cpus))
+    load_cpu = CPUS[-1]
+    server_cpus = str(CPUS[0]) if workers == 1 else ",".join(map(str, CPUS))
     os.sched_setaffinity(0, {load_cpu})
     full = {
         "reasoning": _text(REASONING, args.reasoning_tokens),
@@ -553,27 +553,27 @@ def _per_answer(after: dict, before: dict, answers: int) -> dict:
 
 # What each part of an answer is, by the functions that do it (file ends with, function name).
 PARTS = {
-    "request: Django's handler, middleware (session, auth, CSRF), the view": [
-        ("django/core/handlers/base.py", "_get_response_async"),
-    ],
-    "session loaded": [
-        ("django/contrib/sessions/backends/db.py", "load"),
-        ("django/contrib/sessions/backends/cached_db.py", "load"),
-    ],
-    "user looked up": [("django/contrib/auth/__init__.py", "get_user")],
-    "/v1 key, throttles, request body (DRF)": [("api/async_views.py", "_handle")],
+    "chat page: the request's hop (session, user, rate limit, conversation)": [("chat/views.py", "_asking")],
+    "/v1: the request's hop (key, throttles, body, model)": [("api/async_views.py", "_handle")],
+    "CSRF check": [("django/middleware/csrf.py", "process_view")],
     "turn recorded (conversation, question and answer rows)": [("chat/recording.py", "start_turn")],
     "retrieval (search, passages' rows)": [("knowledge/retrieval.py", "retrieve_passages")],
-    "question embedded": [("sentence_transformers/SentenceTransformer.py", "encode")],
-    "upstream request opened": [("chat/openai_compatible.py", "_opened_stream")],
+    "  of which the question's embedding": [("knowledge/embedding.py", "embed_queries")],
+    "upstream request opened (SDK)": [("chat/openai_compatible.py", "_opened_stream")],
+    "  of which the SDK's request transform": [("openai/_utils/_transform.py", "async_maybe_transform")],
     "answer saved": [("chat/recording.py", "save_answer")],
     "question audited": [("chat/question_log.py", "record_question")],
     "done event (citations, Markdown rendered)": [("chat/answering.py", "done_payload")],
-    "upstream stream read and parsed": [("chat/openai_compatible.py", "_server_sent_events")],
+    "database connections opened and closed (one per hop)": [
+        ("django/db/backends/base/base.py", "connect"),
+        ("django/db/backends/base/base.py", "close"),
+    ],
+    "upstream stream read and cut into events": [("chat/openai_compatible.py", "_server_sent_events")],
     "JSON of upstream chunks": [("json/__init__.py", "loads")],
+    "answer screened (content policy)": [("policy/streams.py", "read")],
     "chat page: events out (sse)": [("chat/streaming.py", "sse")],
     "/v1: chunks out": [("api/openai_format.py", "sse_data")],
-    "answer screened (content policy)": [("policy/streams.py", "feed")],
+    "uvicorn's writes": [("uvicorn/protocols/http/httptools_impl.py", "send")],
 }
 
 
