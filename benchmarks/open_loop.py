@@ -27,6 +27,11 @@ the ladder of rates until the p95 of the added time is clearly over 100 ms.
     .venv/bin/python benchmarks/open_loop.py [--workers 1 --workers 2] [--rates 1,2,5,10,15,25]
         [--seconds 60] [--data-dir DIR] [--database-url URL] [--json]
 
+    .venv/bin/python benchmarks/open_loop.py --data-dir DIR --profile PREFIX --rates 2 --seconds 30
+        # one process under cProfile (benchmarks/profiled_server.py): where the CPU goes, by part
+    .venv/bin/python benchmarks/open_loop.py --data-dir DIR --burst 10,50,100,200
+        # N at the same instant through each endpoint, against the upstream alone
+
 --data-dir keeps the prepared database and index (ingesting the abstracts takes minutes) for later
 runs; PostgreSQL: --database-url postgres://postgres@127.0.0.1:5432/NAME (created if missing).
 """
