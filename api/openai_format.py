@@ -174,8 +174,12 @@ def chunk(head: dict, delta: dict, finish_reason: str | None = None) -> dict:
     return head | {"choices": [choice], "usage": None}
 
 
+# json.dumps with options builds a new encoder on every call: once per token of every stream.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def sse_data(payload: dict | str) -> bytes:
-    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    text = payload if isinstance(payload, str) else _ENCODE(payload)
     return f"data: {text}\n\n".encode()
 
 

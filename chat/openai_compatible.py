@@ -134,19 +134,48 @@ def _retry_wait(exc: openai.APIStatusError, attempt: int) -> float | None:
 
 
 async def _server_sent_events(response: httpx2.Response) -> AsyncIterator[tuple[str, str]]:
-    """(event name, data) of each server-sent event; comments (keep-alives) are skipped."""
+    """(event name, data) of each server-sent event; comments (keep-alives) are skipped.
+
+    Each read from the connection is cut into events in one pass over its bytes: a token's chunk is
+    one event, and going through httpx's text and line iterators cost a decoder and three generator
+    steps per line, for every token of every stream. Lines may end in LF, CRLF or CR, as the spec
+    allows; a CR at the end of a read may be half of a CRLF, so it waits for the next read."""
+    pending = b""
+    async for received in response.aiter_bytes():
+        pending += received
+        if b"\r" in pending:
+            pending = _lf_line_ends(pending)
+        end = pending.rfind(b"\n\n")
+        if end < 0:
+            continue
+        complete, pending = pending[:end], pending[end + 2 :]
+        for block in complete.split(b"\n\n"):
+            if (event := _event(block)) is not None:
+                yield event
+    if pending.endswith(b"\r"):
+        pending = pending[:-1] + b"\n"
+    if (event := _event(pending)) is not None:
+        yield event
+
+
+def _lf_line_ends(data: bytes) -> bytes:
+    """CRLF and CR line ends as LF; a CR that ends `data` is kept for the LF that may follow it."""
+    held = data.endswith(b"\r")
+    data = (data[:-1] if held else data).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data + b"\r" if held else data
+
+
+def _event(block: bytes) -> tuple[str, str] | None:
+    """(event name, data) of one event's lines, or None when it has no data (a comment, say)."""
+    if block.startswith(b"data: ") and b"\n" not in block:  # a token's chunk: by far the most common
+        return "", block[6:].decode("utf-8", "replace")
     name, data = "", list[str]()
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield name, "\n".join(data)
-            name, data = "", []
-        elif line.startswith("data:"):
+    for line in block.decode("utf-8", "replace").split("\n"):
+        if line.startswith("data:"):
             data.append(line[6:] if line.startswith("data: ") else line[5:])
         elif line.startswith("event:"):
             name = line[6:].strip()
-    if data:
-        yield name, "\n".join(data)
+    return (name, "\n".join(data)) if data else None
 
 
 class _ReplyReader:

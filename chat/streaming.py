@@ -25,8 +25,12 @@ logger = logging.getLogger(__name__)
 _running: set[asyncio.Task] = set()
 
 
+# json.dumps with options builds a new encoder on every call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def sse(event: str, data: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    return f"event: {event}\ndata: {_ENCODE(data)}\n\n".encode()
 
 
 # Pieces of text that arrive within this time go out as one event: a few hundred streams of single

@@ -32,6 +32,9 @@ class TextScreen:
 
     def _release(self, *, final: bool) -> str:
         pending = self._pending
+        if not self._matcher:  # no word lists: nothing to hold back or mask, token by token
+            self._pending = ""
+            return pending
         hits = self._matcher.find(pending, context_before=self._before, text_ends=final)
         block = next((hit for hit in hits if hit.action == WordList.Action.BLOCK), None)
         if block is not None or self.blocked is not None:
@@ -46,7 +49,8 @@ class TextScreen:
         self._found.extend(released)
         self._before = pending[cut - 1] if cut else self._before
         self._pending = pending[cut:]
-        return mask(pending[:cut], [hit for hit in released if hit.action == WordList.Action.MASK])
+        masked = [hit for hit in released if hit.action == WordList.Action.MASK]
+        return mask(pending[:cut], masked) if masked else pending[:cut]
 
 
 class AnswerScreen:

@@ -5,6 +5,8 @@ They drive the real `openai` client over HTTP against tests/fake_llm.py.
 
 import asyncio
 import socket
+import threading
+import time
 from collections.abc import AsyncGenerator
 
 import openai
@@ -390,3 +392,58 @@ def test_it_streams_explicit_reasoning_before_the_tag_closes() -> None:
 
 def test_it_streams_untagged_content_at_once_without_implicit_reasoning() -> None:
     assert ThinkSplitter(implicit_open=False).feed("Hello") == [Part(False, "Hello")]
+
+
+def _serve_raw_stream(pieces: list[bytes]) -> tuple[str, threading.Thread]:
+    """A one-request HTTP server sending an event stream in exactly these pieces, a pause between
+    them so that each arrives as a read of its own."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _address = listener.accept()
+        with connection, listener:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(
+                next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:]
+            )
+            while len(body) < length:
+                body += connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            for piece in pieces:
+                connection.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                time.sleep(0.02)
+            connection.sendall(b"0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread
+
+
+def test_it_reads_events_cut_anywhere_with_any_line_ends() -> None:
+    # CRLF and CR line ends (both allowed by the spec), a CRLF cut between its CR and LF, a Chinese
+    # character cut between its bytes, a comment, an event's data on two lines, and a last event
+    # that the server never closes with a blank line.
+    reasoning = '{"choices":[{"index":0,"delta":{"content":null,"reasoning_content":"想一想"}}]}'.encode()
+    content = '{"choices":[{"index":0,"delta":{"content":"年假 25 天","reasoning_content":null}}]}'.encode()
+    stop = b'{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}]}'
+    cut = content.index("天".encode()) + 1
+    pieces = [
+        b": keep-alive\r\n\r\n",
+        b"data: " + reasoning + b"\r",
+        b"\n\r\ndata: " + content[:cut],
+        content[cut:] + b"\r\r",
+        b'data: {"choices":[{"index":0,\ndata: "delta":{"content":"[1]"}}]}\n\n',
+        b"data: " + stop + b"\r\n\r\ndata: [DONE]",
+    ]
+    url, server = _serve_raw_stream(pieces)
+    config = ModelConfig(name="Raw", model="deepseek-reasoner", base_url=url, api_key="sk-test", timeout=10.0)
+    events = stream(config)
+    server.join(10)
+    assert text_of(events, Reasoning) == "想一想"
+    assert text_of(events, Content) == "年假 25 天[1]"
+    assert events[-1] == Done("stop")
