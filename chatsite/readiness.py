@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
-from knowledge import embedding
+from knowledge import embedding, index_sync
 
 Result = tuple[bool, str]
 
@@ -72,3 +72,23 @@ def embedding_model() -> Result:
     if embedding.is_warm():
         return True, "loaded"
     return False, "loading"
+
+
+def index() -> Result:
+    """This node's search indexes are built and hold every change in the database: the probe applies
+    any it lacks first (what a search would do), so a node that fell behind is not ready until it has
+    caught up. Without a database it cannot tell, and asks it no further (PostgreSQL's pool would
+    wait its whole timeout for a connection)."""
+    reachable, _ = database()
+    if not reachable:
+        return False, "database unreachable"
+    try:
+        index_sync.ensure_current()
+        state = index_sync.status()
+    except Exception as error:  # the database's errors, and a rebuild that failed
+        return False, f"not current ({type(error).__name__})"
+    if not state.loaded:
+        return False, "not built"
+    if state.lag:
+        return False, f"{state.lag} changes behind"
+    return True, f"current (change {state.applied})"

@@ -419,6 +419,7 @@ READINESS_CHECKS = [
     "chatsite.readiness.database",
     "chatsite.readiness.broker",
     "chatsite.readiness.embedding_model",
+    "chatsite.readiness.index",
 ]
 # /metrics (chatsite/metrics.py): readable with `Authorization: Bearer <METRICS_TOKEN>` (empty: no
 # token is accepted), from this machine's loopback addresses while METRICS_LOOPBACK, and by signed-in
@@ -426,7 +427,7 @@ READINESS_CHECKS = [
 # (classes, made with no arguments) whose figures are read when /metrics is.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_LOOPBACK = env_bool("METRICS_LOOPBACK", True)
-METRICS_COLLECTORS = ["knowledge.metrics.IngestionCollector"]
+METRICS_COLLECTORS = ["knowledge.metrics.IngestionCollector", "knowledge.metrics.IndexCollector"]
 
 # The LLM. With neither a key nor a base URL the app answers in retrieval-only mode.
 LLM_BASE_URL = env_url("LLM_BASE_URL", schemes=("http", "https"))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from knowledge import embedding, index, index_log, search_index
 from knowledge.models import Chunk, IndexChange, KnowledgeBase
@@ -269,10 +269,14 @@ def _keep_current() -> None:
 
 def start() -> None:
     """Build or catch up this node's indexes now (before the server listens), then keep them current
-    from a background thread. Call once per web process at start-up."""
+    from a background thread. Call once per web process at start-up. A database that cannot be
+    reached does not stop the start: the process is alive but not ready (/readyz), and the thread
+    builds the indexes once the database answers."""
     global _thread
     try:
         catch_up()
+    except DatabaseError:
+        logger.exception("This node's search indexes cannot be built yet; trying again shortly")
     finally:
         connections.close_all()
     if _thread is None:

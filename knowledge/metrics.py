@@ -1,5 +1,6 @@
-"""Ingestion's figures for /metrics, read from the database when /metrics is read: the queue is the
-documents' rows, shared by every node, so any web process can tell it."""
+"""Ingestion's and the search index's figures for /metrics, read when /metrics is read. The queue is
+the documents' rows, shared by every node, so any web process can tell it; the index lag is this
+node's: the logged changes its own index copy has not applied yet."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -9,6 +10,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from knowledge import index_sync
 from knowledge.models import Document
 
 # Documents finished within this window are counted as the ingestion rate.
@@ -39,6 +41,16 @@ class IngestionCollector(Collector):
         for status in FINISHED:
             finished.add_metric([status], done.get(status, 0))
         yield finished
+
+
+class IndexCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        state = index_sync.status()
+        yield GaugeMetricFamily(
+            "kbchat_index_lag_changes",
+            "Changes to the search indexes logged in the database that this node has not applied yet.",
+            value=state.lag,
+        )
 
 
 def _counts(documents) -> dict[str, int]:

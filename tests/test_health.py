@@ -11,8 +11,9 @@ import urllib.request
 import pytest
 from django.test import override_settings
 
-from knowledge import embedding
-from tests.processes import ROOT, _stop, app_env, free_port
+from knowledge import embedding, index, index_log, index_sync, search_index
+from tests.conftest import PRODUCTS, ingest_texts
+from tests.processes import ROOT, _stop, app_env, free_port, use_data_dir
 
 FOREIGN_HOST = "10.1.2.3:8000"  # a probe calls the node by its address, which ALLOWED_HOSTS does not list
 
@@ -39,9 +40,23 @@ def test_it_is_ready_when_the_database_broker_and_model_are(client, warm):
             "database": {"ok": True, "detail": "ok"},
             "broker": {"ok": True, "detail": "ok"},
             "embedding_model": {"ok": True, "detail": "loaded"},
+            "index": {"ok": True, "detail": f"current (change {index_log.latest()})"},
         },
     }
     assert not response.cookies
+
+
+def test_a_node_behind_the_database_catches_up_before_it_is_ready(client, warm, kb, tmp_path, settings):
+    ingest_texts(kb, tmp_path, PRODUCTS)  # logs its chunks; this node's folder is then switched for a new one
+    use_data_dir(settings, tmp_path / "later-node")
+    index._cache.clear()
+    assert not index_sync.status().loaded
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    current = {"ok": True, "detail": f"current (change {index_log.latest()})"}
+    assert response.json()["checks"]["index"] == current
+    assert index_sync.status().lag == 0
+    assert search_index.backend().ids(kb.id) == set(kb.chunks.values_list("id", flat=True)) != set()
 
 
 @pytest.mark.django_db
@@ -112,6 +127,7 @@ def test_a_server_whose_database_and_broker_are_down_is_alive_but_not_ready(tmp_
     checks = json.loads(body)["checks"]
     assert status == 503
     assert checks["database"]["ok"] is False and checks["broker"]["ok"] is False
+    assert checks["index"] == {"ok": False, "detail": "database unreachable"}
     assert checks["embedding_model"] == {"ok": True, "detail": "loaded"}  # warmed up by the start-up
     assert b"secret" not in body and str(down).encode() not in body
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatsite import metrics, metrics_dir
-from knowledge import ingestion, services
+from knowledge import index_sync, ingestion, services
 from tests.api_fixtures import key_for
 from tests.conftest import QUESTION, person, signed_in
 
@@ -173,6 +173,19 @@ def test_it_shows_the_ingestion_queue_and_rate_from_the_database(kb):
     assert sample(queued, "kbchat_ingestion_finished_recently", status="ready") == 0
     assert sample(later, "kbchat_ingestion_documents", status="queued") == 2
     assert sample(later, "kbchat_ingestion_finished_recently", status="ready") == 1
+
+
+@pytest.mark.django_db
+def test_it_shows_how_far_this_nodes_index_is_behind_the_database(kb):
+    index_sync.catch_up()
+    report = services.upload_files(
+        knowledge_base=kb, files=[("note.txt", ContentFile(b"Parking is free on Fridays."))], enqueue=False
+    )
+    ingestion.ingest_documents(document_ids=[report.created[0].id])
+    behind = sample(scrape(), "kbchat_index_lag_changes")
+    index_sync.catch_up()
+    assert behind == kb.chunks.count() > 0  # one logged change per chunk added
+    assert sample(scrape(), "kbchat_index_lag_changes") == 0
 
 
 COUNT_ONE = (
