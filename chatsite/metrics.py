@@ -1,9 +1,9 @@
 """Prometheus metrics of the web processes, and /metrics.
 
 Several web processes on a machine add up their counts through prometheus_client's multiprocess mode
-when PROMETHEUS_MULTIPROC_DIR is set (chatsite/metrics_dir.py; `serve` sets it); otherwise /metrics
-shows this process's alone. Figures read from the database (METRICS_COLLECTORS) are computed when
-/metrics is read, by the process that answers it.
+when PROMETHEUS_MULTIPROC_DIR is set (chatsite/metrics_dir.py; chatsite/web_server.py sets it);
+otherwise /metrics shows this process's alone. Figures read from the database (METRICS_COLLECTORS)
+are computed when /metrics is read, by the process that answers it.
 
 Requests are labelled by the name of the URL pattern that matched, never by the path, so that the
 number of series stays bounded whatever clients ask for.

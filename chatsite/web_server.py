@@ -10,9 +10,12 @@ SAVE_SECONDS more for them to be saved before it cancels what still runs. The pr
 
 import argparse
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -58,13 +61,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=settings.WEB_CONCURRENCY)
     options = parser.parse_args(argv)
+    from chatsite import metrics_dir
+
+    # The processes of this server add up their metrics in a folder of their own: not in DATA_DIR,
+    # which the servers of several containers on one machine may share. Set before they start.
+    metrics_home = Path(tempfile.mkdtemp(prefix="kbchat-metrics-"))
+    metrics_dir.prepare(metrics_home)
+    try:
+        _run(options.host, options.port, options.workers, settings.SHUTDOWN_GRACE_SECONDS)
+    finally:
+        shutil.rmtree(metrics_home, ignore_errors=True)
+
+
+def _run(host: str, port: int, workers: int, grace: int) -> None:
     config = uvicorn.Config(
         APP,
-        host=options.host,
-        port=options.port,
-        workers=max(1, options.workers),
+        host=host,
+        port=port,
+        workers=max(1, workers),
         lifespan="on",
-        timeout_graceful_shutdown=settings.SHUTDOWN_GRACE_SECONDS + SAVE_SECONDS,
+        timeout_graceful_shutdown=grace + SAVE_SECONDS,
     )
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _exit_quietly)

@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from chatsite import metrics_dir, web_server
+from chatsite import web_server
 from chatsite import workers as workers_module
 
 
@@ -29,7 +29,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host: str, port: str, workers: int | None, web_only: bool, **options) -> None:
-        metrics_dir.prepare(settings.DATA_DIR)  # before the processes that write metrics start
         python = sys.executable
         commands = {"web": web_server.command(python, host=host, port=port, workers=workers)}
         if not web_only:
