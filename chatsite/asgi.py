@@ -9,7 +9,8 @@ django_application = get_asgi_application()
 # WhiteNoise serves static files with a synchronous iterator; that is fine for small files.
 warnings.filterwarnings("ignore", "StreamingHttpResponse must consume synchronous iterators")
 
-from chatsite import draining  # noqa: E402  (needs the app registry)
+from chat import openai_compatible  # noqa: E402  (needs the app registry)
+from chatsite import draining  # noqa: E402
 from chatsite.lifespan import with_lifespan  # noqa: E402
 from knowledge import index_sync  # noqa: E402
 from knowledge.embedding import warm_up  # noqa: E402
@@ -17,9 +18,10 @@ from knowledge.embedding import warm_up  # noqa: E402
 # The server binds its port only once the model and its probe are loaded and this node's search
 # indexes are built or caught up, so the first question waits for neither (uvicorn runs the lifespan
 # startup before it listens). Each web process loads its own model. On shutdown, answers still
-# streaming get the grace period (chatsite/draining.py), then the index sync thread stops.
+# streaming get the grace period (chatsite/draining.py), then the index sync thread stops. The answers'
+# upstream connections are pooled for the server's life.
 application = with_lifespan(
     django_application,
-    startup=[warm_up, index_sync.start, draining.start],
-    shutdown=[draining.finish, index_sync.stop],
+    startup=[warm_up, index_sync.start, openai_compatible.open_pool, draining.start],
+    shutdown=[draining.finish, openai_compatible.close_pool, index_sync.stop],
 )

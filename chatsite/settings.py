@@ -523,8 +523,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
-        "httpx": {"level": "WARNING"},
-        "httpx2": {"level": "WARNING"},
         "bm25s": {"level": "WARNING"},
         "jieba": {"level": "WARNING"},
         "faiss.loader": {"level": "WARNING"},
