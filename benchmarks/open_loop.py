@@ -182,9 +182,18 @@ def _free_port() -> int:
 
 
 @contextmanager
-def web_server(data_dir: Path, workers: int, cpus: str, env: dict[str, str], log: Path, profile: str = ""):
+def web_server(
+    data_dir: Path,
+    workers: int,
+    cpus: str,
+    env: dict[str, str],
+    log: Path,
+    profile: str = "",
+    app: str = "chatsite.asgi:application",
+    ready_path: str = "/accounts/login/",
+):
     port = _free_port()
-    command = ["taskset", "-c", cpus, sys.executable, "-m", "uvicorn", "chatsite.asgi:application"]
+    command = ["taskset", "-c", cpus, sys.executable, "-m", "uvicorn", app]
     command += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
     if profile:  # one process, profiled
         command = ["taskset", "-c", cpus, sys.executable, str(ROOT / "benchmarks" / "profiled_server.py")]
@@ -197,7 +206,7 @@ def web_server(data_dir: Path, workers: int, cpus: str, env: dict[str, str], log
             deadline = time.monotonic() + 600
             while True:
                 try:
-                    urllib.request.urlopen(f"{url}/accounts/login/", timeout=10).close()
+                    urllib.request.urlopen(f"{url}{ready_path}", timeout=10).close()
                     break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
