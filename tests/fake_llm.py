@@ -105,6 +105,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.hung_up = 0  # streamed answers whose client closed the connection before their end
+        self.connections = 0  # TCP connections accepted
         self._script = Script()
         self._failed = 0
         self._server: _Server | None = None
@@ -178,6 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake.connections += 1
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/models", "/v1/models"):

@@ -13,7 +13,7 @@ import openai
 import pytest
 from django.utils import translation
 
-from chat import providers
+from chat import openai_compatible, providers
 from chat.providers import Content, Done, Error, Event, ModelConfig, Reasoning, Usage, stream_chat
 from chat.thinking import Part, ThinkSplitter
 from tests.fake_llm import DEFAULT_CONTENT, DEFAULT_REASONING, ERROR_BODIES, FakeLLM
@@ -303,6 +303,28 @@ def test_it_survives_a_client_that_leaves_mid_stream(fake_llm: FakeLLM) -> None:
     assert isinstance(asyncio.run(first_event()), Reasoning)
     fake_llm.script()
     assert text_of(stream(fake_llm.model_config()), Content) == DEFAULT_CONTENT
+
+
+def test_a_servers_streams_share_its_connections(fake_llm: FakeLLM) -> None:
+    # A web process opens the pool at start (chatsite/asgi.py): answers after the first reuse its
+    # connection instead of each opening one (and, to a hosted API, a TLS session).
+    config = fake_llm.model_config()
+
+    async def answers(pooled: bool) -> list[str]:
+        if pooled:
+            await openai_compatible.open_pool()
+        try:
+            return [
+                text_of([event async for event in stream_chat(config, MESSAGES)], Content) for _ in range(3)
+            ]
+        finally:
+            await openai_compatible.close_pool()
+
+    connections = fake_llm.connections
+    assert asyncio.run(answers(pooled=True)) == [DEFAULT_CONTENT] * 3
+    assert fake_llm.connections == connections + 1
+    assert asyncio.run(answers(pooled=False)) == [DEFAULT_CONTENT] * 3
+    assert fake_llm.connections == connections + 4
 
 
 def test_it_serves_the_v1_paths_and_model_list(fake_llm: FakeLLM) -> None:
