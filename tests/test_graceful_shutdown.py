@@ -1,6 +1,7 @@
 """A web server told to stop (SIGTERM) refuses new connections at once, lets the answers it streams
 finish for SHUTDOWN_GRACE_SECONDS, stops those still streaming then as a user's stop does (saved with
-what had arrived, marked stopped), and exits 0. Against the real server, as `serve` runs it."""
+what had arrived, marked stopped), and exits 0. Answers whose browser went away before the signal
+are waited for the same way. Against the real server, as `serve` runs it."""
 
 import asyncio
 import signal
@@ -66,6 +67,10 @@ def test_it_finishes_short_answers_stops_long_ones_and_refuses_new_connections(f
                 fake.script(reasoning="Passage [1].", content=LONG, delay=0.1)
                 long = await ask(session, url, cookies, kb.id, QUESTION)
                 await long.until("content")
+                # Its browser goes away: the answer runs on without a client.
+                gone_long = await ask(session, url, cookies, kb.id, QUESTION)
+                await gone_long.until("content")
+                gone_long.response.close()
                 client = openai.AsyncOpenAI(api_key=secret, base_url=f"{url}/v1", max_retries=0, timeout=300)
                 messages = [{"role": "user", "content": QUESTION}]
                 chunks = await client.chat.completions.create(
@@ -75,6 +80,9 @@ def test_it_finishes_short_answers_stops_long_ones_and_refuses_new_connections(f
                 fake.script(reasoning="Passage [1].", content=SHORT, delay=0.1)
                 short = await ask(session, url, cookies, kb.id, QUESTION)
                 await short.until("reasoning")
+                gone_short = await ask(session, url, cookies, kb.id, QUESTION)
+                await gone_short.until("reasoning")
+                gone_short.response.close()
                 server.send_signal(signal.SIGTERM)
                 refused = await _refused(int(url.rpartition(":")[2]))
                 async for chunk in chunks:
@@ -91,6 +99,7 @@ def test_it_finishes_short_answers_stops_long_ones_and_refuses_new_connections(f
                     "long_id": long.message_id,
                     "v1_text": v1_text,
                     "v1_finish": v1_finish,
+                    "gone_ids": (gone_short.message_id, gone_long.message_id),
                 }
 
         seen = asyncio.run(shut_down_while_streaming())
@@ -103,6 +112,12 @@ def test_it_finishes_short_answers_stops_long_ones_and_refuses_new_connections(f
     assert (saved_short.status, saved_short.content) == (Message.Status.COMPLETE, SHORT)
     saved_long = Message.objects.get(id=seen["long_id"])
     assert (saved_long.status, saved_long.content) == (Message.Status.STOPPED, seen["long_text"])
+    # Without a client, the short answer was finished and the long one stopped at the grace period's
+    # end, each saved before the process exited.
+    gone_short, gone_long = (Message.objects.get(id=number) for number in seen["gone_ids"])
+    assert (gone_short.status, gone_short.content) == (Message.Status.COMPLETE, SHORT)
+    assert gone_long.status == Message.Status.STOPPED
+    assert gone_long.content and LONG.startswith(gone_long.content) and gone_long.content != LONG
     # The /v1 stream ended as a finished one does, with what had arrived.
     assert seen["v1_finish"] == "stop"
     assert seen["v1_text"] and LONG.startswith(seen["v1_text"]) and seen["v1_text"] != LONG
