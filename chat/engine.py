@@ -183,14 +183,14 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
 
 
 async def until_revoked(
-    stream: AsyncGenerator[providers.Event, None], revoked: Check | None
+    stream: AsyncGenerator[providers.Event, None], revoked: Check
 ) -> AsyncGenerator[providers.Event, None]:
     """The model's events until the API key the question came with is revoked (or its user
     deactivated): then the upstream request is closed, so no more tokens are generated or billed,
     and the stream ends with an Error, as when the upstream fails."""
     async with aclosing(stream):
         async for event in stream:
-            if revoked is not None and await revoked():
+            if await revoked():
                 break
             yield event
         else:
@@ -344,7 +344,9 @@ class Answer:
         yield Passages(self._passages)
         if await self._stop_asked():  # while the passages were being found
             return
-        stream = until_revoked(self._stream_chat(config, prompt.messages), self._revoked)
+        stream = self._stream_chat(config, prompt.messages)
+        if self._revoked is not None:  # asked with an API key; a layer less for every token otherwise
+            stream = until_revoked(stream, self._revoked)
         screen = AnswerScreen((await self.checked_question()).matcher)
         async with aclosing(stream):
             async for event in stream:
