@@ -16,16 +16,16 @@ warnings.filterwarnings("ignore", "StreamingHttpResponse must consume synchronou
 from chat import openai_compatible  # noqa: E402  (needs the app registry)
 from chatsite import draining  # noqa: E402
 from chatsite.lifespan import with_lifespan  # noqa: E402
-from knowledge import index_sync  # noqa: E402
+from knowledge import index_sync, lexical  # noqa: E402
 from knowledge.embedding import warm_up  # noqa: E402
 
-# The server binds its port only once the model and its probe are loaded and this node's search
-# indexes are built or caught up, so the first question waits for neither (uvicorn runs the lifespan
-# startup before it listens). Each web process loads its own model. On shutdown, answers still
-# streaming get the grace period (chatsite/draining.py), then the index sync thread stops. The answers'
-# upstream connections are pooled for the server's life.
+# The server binds its port only once the model and its probe, jieba's dictionary and this node's
+# search indexes are loaded, built or caught up, so the first question waits for none of them
+# (uvicorn runs the lifespan startup before it listens). Each web process loads its own model. On
+# shutdown, answers still streaming get the grace period (chatsite/draining.py), then the index sync
+# thread stops. The answers' upstream connections are pooled for the server's life.
 application = with_lifespan(
     django_application,
-    startup=[warm_up, index_sync.start, openai_compatible.open_pool, draining.start],
+    startup=[warm_up, lexical.warm_up, index_sync.start, openai_compatible.open_pool, draining.start],
     shutdown=[draining.finish, openai_compatible.close_pool, index_sync.stop],
 )

@@ -1,11 +1,14 @@
 """The lexical (BM25) index: scores as bm25s gives them, global statistics over segments, storage."""
 
 import io
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import bm25s
 import numpy as np
 import pytest
+from django.conf import settings
 
 from knowledge import lexical
 from knowledge.lexical import Postings, Segment, search, tokenize
@@ -279,3 +282,12 @@ def test_earlier_turns_help_a_follow_up_but_never_outweigh_it():
 def test_chinese_runs_and_other_words_are_split_alike():
     assert tokenize("DeepSeek-R1模型的推理能力") == ["deepseek", "r1", "模型", "的", "推理", "能力"]
     assert "专家" in tokenize("混合专家模型")
+
+
+def test_warming_up_loads_the_chinese_dictionary() -> None:
+    # In a fresh interpreter: this one's dictionary was loaded by earlier tests.
+    check = (
+        "import jieba; from knowledge import lexical; assert not jieba.dt.initialized; "
+        "lexical.warm_up(); assert jieba.dt.initialized"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=settings.BASE_DIR, timeout=120)
