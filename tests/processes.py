@@ -8,7 +8,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from django.db import connection
@@ -129,6 +130,18 @@ def celery_worker(
         }
         _wait_until_answering(started)
         yield started[name][0]
+
+
+def started_together(stack: ExitStack, *managers: AbstractContextManager) -> list:
+    """Enter the context managers at once (each start loads the embedding model, seconds of one
+    core's time); exit them with the stack. At most one may be a Celery worker: the workers' pings
+    share one reply queue."""
+    with ThreadPoolExecutor(len(managers)) as pool:
+        futures = [pool.submit(manager.__enter__) for manager in managers]
+    for manager, future in zip(managers, futures, strict=True):
+        if future.exception() is None:
+            stack.push(manager)
+    return [future.result() for future in futures]
 
 
 def wait_for(condition, seconds: float = 180, what: str = "condition"):

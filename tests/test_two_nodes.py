@@ -4,8 +4,7 @@ own search indexes in its own DATA_DIR, built and kept current from the database
 import json
 import secrets
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from chat.models import Conversation
 from knowledge import index, index_sync, search_index
 from knowledge.models import Chunk, Document
 from tests.conftest import PRODUCTS
-from tests.processes import asgi_server, celery_worker, use_data_dir, wait_for
+from tests.processes import asgi_server, celery_worker, started_together, use_data_dir, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -29,17 +28,6 @@ pytestmark = [
     ),
 ]
 QUESTION = "How much memory does the Atlas server need?"
-
-
-def started_together(stack: ExitStack, *managers: AbstractContextManager) -> list:
-    """Enter the context managers at once (each start loads the embedding model); exit them with
-    the stack."""
-    with ThreadPoolExecutor(len(managers)) as pool:
-        futures = [pool.submit(manager.__enter__) for manager in managers]
-    for manager, future in zip(managers, futures, strict=True):
-        if future.exception() is None:
-            stack.push(manager)
-    return [future.result() for future in futures]
 
 
 def on_disk(settings, data_dir: Path, kb_id: int) -> set[int]:

@@ -16,7 +16,7 @@ from chat.models import Message
 from tests.conftest import PRODUCTS, ingest_texts
 from tests.fake_llm import _shared_fake_llm
 from tests.live_chat import ask, browser_cookies, stop
-from tests.processes import use_data_dir, web_server
+from tests.processes import started_together, use_data_dir, web_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,11 +40,10 @@ def two_processes(request, django_db_setup, tmp_path_factory):
         "USAGE_PAGE_RATE_PER_USER": f"{USAGE_PAGES_PER_MINUTE}/min",
     }
     with ExitStack() as servers:
-        urls = [
-            servers.enter_context(web_server(data_dir, log=data_dir / f"server-{n}.log", **env))[0]
-            for n in (1, 2)
-        ]
-        yield urls, data_dir
+        started = started_together(
+            servers, *(web_server(data_dir, log=data_dir / f"server-{n}.log", **env) for n in (1, 2))
+        )
+        yield [url for url, _process in started], data_dir
 
 
 def test_it_stops_an_answer_streaming_on_the_other_process(two_processes, fake_llm, user, kb, tmp_path):
