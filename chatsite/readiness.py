@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 from kombu import Connection
 
+from chatsite import database_probe
 from knowledge import embedding, index_sync
 
 Result = tuple[bool, str]
@@ -19,25 +19,13 @@ Result = tuple[bool, str]
 # A probe storm must not become a connection storm on the broker: its state is reused this long.
 BROKER_CHECK_CACHE_SECONDS = 2.0
 BROKER_CONNECT_TIMEOUT_SECONDS = 0.3
-DATABASE_CHECK_SECONDS = 2.0
 
 _broker_lock = threading.Lock()
 _broker_seen: dict[str, tuple[float, Result]] = {}
 
 
 def database() -> Result:
-    try:
-        pool = getattr(connection, "pool", None)
-        if pool is not None:
-            # PostgreSQL's pool would wait its whole timeout (a minute) for a server that is down.
-            with pool.connection(timeout=DATABASE_CHECK_SECONDS) as pooled:
-                pooled.execute("SELECT 1")
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-    except Exception as error:  # the database's errors, and the pool's timeout
-        return False, f"unreachable ({type(error).__name__})"
-    return True, "ok"
+    return database_probe.answers()
 
 
 def broker() -> Result:

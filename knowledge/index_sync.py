@@ -31,6 +31,7 @@ import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 
+from chatsite import database_probe
 from knowledge import embedding, index, index_log, search_index
 from knowledge.models import Chunk, IndexChange, KnowledgeBase
 
@@ -260,7 +261,8 @@ _thread: threading.Thread | None = None
 def _keep_current() -> None:
     while not _stopping.wait(settings.INDEX_SYNC_SECONDS):
         try:
-            ensure_current()
+            if database_probe.answers()[0]:  # else the pool's wait would hold up a shutdown's `stop`
+                ensure_current()
         except Exception:
             logger.exception("Catching up the search indexes failed; trying again shortly")
         finally:
@@ -274,7 +276,11 @@ def start() -> None:
     builds the indexes once the database answers."""
     global _thread
     try:
-        catch_up()
+        reachable, detail = database_probe.answers()
+        if reachable:
+            catch_up()
+        else:
+            logger.warning("This node's search indexes cannot be built yet: database %s", detail)
     except DatabaseError:
         logger.exception("This node's search indexes cannot be built yet; trying again shortly")
     finally:
