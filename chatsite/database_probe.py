@@ -11,6 +11,7 @@ def answers(timeout: float = PROBE_SECONDS) -> tuple[bool, str]:
     try:
         pool = getattr(connection, "pool", None)
         if pool is not None:
+            pool.open()  # as Django's first connection does; it may not have been made yet
             with pool.connection(timeout=timeout) as pooled:
                 pooled.execute("SELECT 1")
         else:
