@@ -3,9 +3,9 @@
 DRF's views are synchronous; a streaming answer held by a thread would cap a process at its
 thread pool, and one holding the request's database connection would cap it at the connection pool.
 An `AsyncAPIView`'s handler is a plain method that runs with DRF's own authentication, permission
-and throttle checks in one hop to the request's thread (chatsite.db_threads): it validates the
-input, looks up what it needs and returns a response, or an awaitable of one for the long work. The
-request's connection is given back as the hop ends, and the awaitable runs on the event loop, where
+and throttle checks in one hop to a pool thread (chatsite.db_threads): it validates the input,
+looks up what it needs and returns a response, or an awaitable of one for the long work. The hop's
+connection is released as it ends, and the awaitable runs on the event loop, where
 the answer's database work goes through pool threads. So the async endpoints are authenticated,
 limited, documented and their errors shaped exactly like the synchronous ones.
 """
@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponseBase
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from chatsite.db_threads import in_request_thread
+from chatsite.db_threads import in_pool
 
 Handled = HttpResponseBase | Awaitable[HttpResponseBase]
 
@@ -31,7 +31,7 @@ class AsyncAPIView(APIView):
         self.request = drf_request
         self.headers = self.default_response_headers
         try:
-            response = await in_request_thread(self._handle, drf_request, *args, **kwargs)
+            response = await in_pool(self._handle, drf_request, *args, **kwargs)
             if inspect.isawaitable(response):
                 response = await response
         except Exception as exc:

@@ -12,7 +12,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from chat.models import Conversation, Message
-from chatsite.db_threads import in_pool, in_request_thread
+from chatsite.db_threads import in_pool
 from chatsite.urls import urlpatterns as site_urls
 
 
@@ -44,7 +44,7 @@ async def _events(answer: Message) -> AsyncIterator[bytes]:
 
 @require_POST
 async def start(request: HttpRequest) -> JsonResponse | StreamingHttpResponse:
-    answer = await in_request_thread(_turn, request)
+    answer = await in_pool(_turn, request)
     if answer is None:
         return JsonResponse({"error": "Log in first."}, status=401)
     return StreamingHttpResponse(_events(answer), content_type="text/event-stream")

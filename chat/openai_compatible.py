@@ -144,7 +144,9 @@ async def _opened_stream(
 async def _error_body(response: aiohttp.ClientResponse) -> object:
     """An error response's body: the `error` object (OpenAI, DeepSeek, Ollama) or the whole body
     (vLLM puts `message` at the top level; some servers send a bare string)."""
-    raw = await response.content.read(MAX_ERROR_BODY)
+    raw = b""
+    while len(raw) < MAX_ERROR_BODY and (piece := await response.content.read(MAX_ERROR_BODY - len(raw))):
+        raw += piece  # a read gives what has arrived, which may be part of the body
     try:
         body = json.loads(raw)
     except ValueError:

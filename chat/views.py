@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chat import answering, conversations, llm, rate_limits, rendering, streaming
 from chat.models import Conversation, Message
 from chatsite.bad_requests import parse_id
-from chatsite.db_threads import in_request_thread
+from chatsite.db_threads import in_pool
 from chatsite.signed_in import SignedInRequest
 from faq import selectors as faq_selectors
 from knowledge.models import KnowledgeBase
@@ -289,7 +289,7 @@ def _answered(request: HttpRequest, asking: _Asking | JsonResponse) -> JsonRespo
 
 @require_POST
 async def ask(request: HttpRequest) -> JsonResponse | StreamingHttpResponse:
-    return _answered(request, await in_request_thread(_asking, request))
+    return _answered(request, await in_pool(_asking, request))
 
 
 @require_POST
@@ -297,7 +297,7 @@ async def resend(request: HttpRequest, conversation_id: int) -> JsonResponse | S
     """Answer the last question again (regenerate): a new version of its answer, the earlier ones
     kept. Or ask an edited version of it (edit and resend): the edited question and its answers
     leave the conversation (kept, with their feedback, for the admin's feedback list)."""
-    return _answered(request, await in_request_thread(_resending, request, conversation_id))
+    return _answered(request, await in_pool(_resending, request, conversation_id))
 
 
 @require_POST

@@ -36,29 +36,21 @@ def _releasing_connections(work: Callable[P, T], /, *args: P.args, **kwargs: P.k
                 used.close()
 
 
-async def in_request_thread(work: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run the request's database work in one hop to a pool thread.
-
-    Not in Django's thread for the request, which is made for each request and ends with it: a
-    connection opened there would be opened for every request."""
-    return await sync_to_async(
-        partial(_releasing_connections, work, *args, **kwargs), thread_sensitive=False
-    )()
-
-
 # SQLite lets one connection write at a time and makes the others sleep and try again, with longer
 # sleeps each time: hundreds of answers writing at once spent seconds asleep. Their writes take
 # turns on one thread instead. PostgreSQL writes from the pool.
 _sqlite_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
 
-async def in_pool(work: Callable[..., T], /, *, writes: bool = False, **kwargs) -> T:
+async def in_pool(work: Callable[..., T], /, *args, writes: bool = False, **kwargs) -> T:
     """Run database work in a pool thread, then release its connection (see the module docstring).
 
-    Answers run outside any request, where the async ORM would queue every query of every answer
+    A request's own work too: not in Django's thread for the request, which is made for each request
+    and ends with it, so a connection opened there would be opened for every request. Answers run
+    outside any request, where the async ORM would queue every query of every answer
     being streamed on one shared thread; and no connection is held while the model streams, so
     hundreds of answers at once do not need hundreds of database connections.
     """
     executor = _sqlite_writer if writes and connection.vendor == "sqlite" else None
-    run = partial(_releasing_connections, work, **kwargs)
+    run = partial(_releasing_connections, work, *args, **kwargs)
     return await sync_to_async(run, thread_sensitive=False, executor=executor)()
