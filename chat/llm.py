@@ -102,6 +102,11 @@ def _configured(key: tuple) -> tuple[ModelConfig, ...]:
     names = [config.name for config in configs]
     if len(set(names)) != len(names):
         raise ImproperlyConfigured("LLM_MODELS: every model needs its own name.")
+    if configs and settings.LLM_TASK_MODEL and settings.LLM_TASK_MODEL not in names:
+        raise ImproperlyConfigured(
+            f"LLM_TASK_MODEL names {settings.LLM_TASK_MODEL!r}, which is not a configured model "
+            f"(configured: {', '.join(names)})."
+        )
     return configs
 
 
@@ -114,6 +119,7 @@ def models() -> tuple[ModelConfig, ...]:
             settings.LLM_BASE_URL,
             settings.LLM_API_KEY,
             settings.LLM_MODEL,
+            settings.LLM_TASK_MODEL,
             *(getattr(settings, variable) for variable in _DEFAULT_VARIABLES.values()),
         )
     )
@@ -125,3 +131,12 @@ def model_config(name: str | None = None) -> ModelConfig | None:
     if not configured:
         return None
     return next((config for config in configured if config.name == name), configured[0])
+
+
+def task_model() -> ModelConfig | None:
+    """The model for short tasks beside the answer (chat/brief_calls.py): LLM_TASK_MODEL, else the
+    first configured model that does not reason (its reply is quicker and cheaper), else the default."""
+    configured = models()
+    if settings.LLM_TASK_MODEL:
+        return model_config(settings.LLM_TASK_MODEL)
+    return next((config for config in configured if not config.reasoning), model_config())

@@ -447,6 +447,10 @@ LLM_MODELS = env_json("LLM_MODELS")
 for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
     if isinstance(_entry, dict) and "api_key_env" in _entry:
         _entry["api_key"] = env_str(str(_entry.pop("api_key_env")))
+# The model (by name) for short tasks beside the answer: translating a question for search, suggesting
+# follow-up questions (chat/brief_calls.py). Unset: the first configured model that does not reason,
+# else the default model.
+LLM_TASK_MODEL = env_str("LLM_TASK_MODEL")
 
 # Content policy (policy/): terms per word list, and the size of a .txt imported into one.
 POLICY_MAX_TERMS = env_int("POLICY_MAX_TERMS", 20_000, minimum=1)

@@ -108,6 +108,7 @@ class FakeLLM:
         self.connections = 0  # TCP connections accepted
         self._script = Script()
         self._failed = 0
+        self._rules: list[_Rule] = []
         self._server: _Server | None = None
 
     def start(self) -> None:
@@ -131,10 +132,30 @@ class FakeLLM:
         self._script = Script(**options)
         self._failed = 0
 
+    def when(self, *, model: str | None = None, asks: str | None = None, **options: Any) -> None:
+        """Answer the following requests for this upstream `model` id, or whose messages contain
+        the text `asks`, this way instead of by the script (options: see `Script`); the first rule
+        that matches a request answers it."""
+        self._rules.append(_Rule(model, asks, Script(**options)))
+
     def reset(self) -> None:
         self.script()
+        self._rules.clear()
         self.requests.clear()
         self.hung_up = 0
+
+    def answering(self, request: dict[str, Any]) -> "_Rule":
+        """The rule that answers this request: the first matching `when`, else the script."""
+        for rule in self._rules:
+            if rule.matches(request):
+                return rule
+        return _Rule(None, None, self._script, failed=self._failed, default=True)
+
+    def count_failure(self, rule: "_Rule") -> None:
+        if rule.default:
+            self._failed += 1
+        else:
+            rule.failed += 1
 
     def hangs_up(self, within: float = 10.0) -> bool:
         """Whether a client closes a streamed answer before its end, waiting up to `within` seconds
@@ -143,13 +164,6 @@ class FakeLLM:
         while not self.hung_up and time.monotonic() < deadline:
             time.sleep(0.05)
         return bool(self.hung_up)
-
-    def should_fail(self) -> bool:
-        script = self._script
-        if script.status is None or (script.failures is not None and self._failed >= script.failures):
-            return False
-        self._failed += 1
-        return True
 
     def model_config(self, **overrides: Any) -> ModelConfig:
         options: dict[str, Any] = {
@@ -160,6 +174,25 @@ class FakeLLM:
             "timeout": 10.0,
         }
         return ModelConfig(**(options | overrides))
+
+
+@dataclass
+class _Rule:
+    model: str | None
+    asks: str | None
+    script: Script
+    failed: int = 0  # requests answered with the script's `status` so far
+    default: bool = False
+
+    def matches(self, request: dict[str, Any]) -> bool:
+        if self.model is not None and request.get("model") != self.model:
+            return False
+        messages = request.get("messages", [])
+        return self.asks is None or any(self.asks in str(m.get("content", "")) for m in messages)
+
+    def should_fail(self) -> bool:
+        status, failures = self.script.status, self.script.failures
+        return status is not None and (failures is None or self.failed < failures)
 
 
 class _Server(ThreadingHTTPServer):
@@ -201,9 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send_error(400)
             return
-        self.server.fake.requests.append(request)
-        script = self.server.fake._script
-        if self.server.fake.should_fail():
+        fake = self.server.fake
+        fake.requests.append(request)
+        rule = fake.answering(request)
+        script = rule.script
+        if rule.should_fail():
+            fake.count_failure(rule)
             self._send_error(script.status, retry_after=script.retry_after)
         elif any("reasoning_content" in message for message in request.get("messages", [])):
             self._send_error(400, REASONING_IN_INPUT)

@@ -18,6 +18,7 @@ def _no_models(settings):
     settings.LLM_MODEL = "deepseek-reasoner"
     settings.LLM_TIMEOUT_SECONDS = settings.LLM_CONTEXT_TOKENS = settings.LLM_ANSWER_TOKENS = None
     settings.LLM_SYSTEM_MESSAGES = None
+    settings.LLM_TASK_MODEL = ""
 
 
 def test_no_model_means_retrieval_only():
@@ -147,4 +148,23 @@ def test_a_bad_default_names_the_variable_it_came_from(settings):
     with pytest.raises(
         ImproperlyConfigured, match=r"LLM_BASE_URL .*answer_tokens .* \(from LLM_ANSWER_TOKENS\)"
     ):
+        llm.models()
+
+
+def test_short_tasks_go_to_a_model_that_does_not_reason(settings):
+    settings.LLM_BASE_URL, settings.LLM_API_KEY = "https://api.deepseek.com", "sk-x"
+    assert llm.task_model().model == "deepseek-chat"
+    settings.LLM_TASK_MODEL = "DeepSeek-R1"
+    assert llm.task_model().model == "deepseek-reasoner"
+
+
+def test_short_tasks_go_to_the_one_model_there_is(settings):
+    settings.LLM_BASE_URL, settings.LLM_MODEL = "http://127.0.0.1:11434/v1", "deepseek-r1:14b"
+    assert llm.task_model().name == "deepseek-r1:14b"
+
+
+def test_a_task_model_that_is_not_configured_is_refused(settings):
+    settings.LLM_BASE_URL, settings.LLM_API_KEY = "https://api.deepseek.com", "sk-x"
+    settings.LLM_TASK_MODEL = "GPT-5"
+    with pytest.raises(ImproperlyConfigured, match=r"LLM_TASK_MODEL names 'GPT-5'.*DeepSeek-R1, DeepSeek-V3"):
         llm.models()
