@@ -224,8 +224,9 @@ def score(item: Item, outcome: engine.Outcome, *, with_model: bool) -> Scored:
     """One answer's scores. With a model, an answer that failed or fell back to passages counts as
     an empty answer; without one there is no written answer to score, only the passages shown."""
     answered = outcome.status != Message.Status.FAILED and outcome.mode == Message.Mode.LLM
-    content = outcome.content if answered or not with_model else ""
-    cited = outcome.citations
+    replied = answered or not with_model  # what is scored: the reply, or without a model the passages
+    content = outcome.content if replied else ""
+    cited = outcome.citations if replied else []
     supported = None
     if item.answer is not None:
         supported = sum(
@@ -245,7 +246,8 @@ def score(item: Item, outcome: engine.Outcome, *, with_model: bool) -> Scored:
         error=outcome.error.code if outcome.error else "",
         contains_reference=answer_scoring.contains_reference(content, item.answer or "") if written else None,
         token_f1=round(answer_scoring.token_f1(content, item.answer or ""), 4) if written else None,
-        refused=answer_scoring.refuses(
+        refused=replied
+        and answer_scoring.refuses(
             content=content, grounding=outcome.grounding, mode=outcome.mode, cited=len(cited)
         ),
         citations=len(cited),

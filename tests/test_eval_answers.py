@@ -136,6 +136,19 @@ def test_it_asks_the_model_named(floor_zero, guide, models, capsys):
     assert [request["model"] for request in models.requests] == ["deepseek-chat", "deepseek-chat"]
 
 
+def test_passages_shown_because_the_model_is_unreachable_score_as_no_answer(
+    floor_zero, guide, settings, capsys
+):
+    settings.LLM_MODELS = [{"name": "Down", "model": "r1", "base_url": "http://127.0.0.1:9", "retries": 0}]
+    result = evaluated(capsys, knowledge_base="guide", limit=2)
+    assert [(q["mode"], q["error"], q["citations"]) for q in result["questions"]] == [
+        ("retrieval-only", "unreachable", 0)
+    ] * 2
+    summary = result["summary"]
+    assert (summary["contains_reference"], summary["cites_supporting"], summary["failed"]) == (0.0, 0.0, 2)
+    assert summary["false_refusals"] == 0
+
+
 def test_the_nothing_found_reply_is_a_refusal(kb, guide, models, capsys):
     kb.relevance_floor = 0.99
     kb.save()
