@@ -1,7 +1,7 @@
 // The chat page's answers: the composer sends a question, the answer's Server-Sent Events are
 // read from the POST response and rendered with the markup of _message.html (reasoning, answer,
-// sources, follow-up questions); stop, retry, regenerate and resend. Loaded last, after chat_common.js, chat_scroll.js,
-// chat_copy.js, chat_versions.js and chat.js.
+// sources, follow-up questions); stop, retry, regenerate and resend. Loaded last, after
+// chat_common.js, chat_scroll.js, chat_copy.js, chat_versions.js and chat.js.
 "use strict";
 
 (function () {
