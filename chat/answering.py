@@ -10,7 +10,7 @@ from contextlib import aclosing
 
 from django.utils.translation import gettext as _
 
-from chat import citations, engine, llm, recording, rendering, stopping
+from chat import citations, engine, llm, recording, rendering, stopping, suggestions
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 from knowledge.originals import citation_url, web_pages
@@ -27,10 +27,12 @@ async def answer_question(
     question: str,
     revoked: engine.Check | None = None,
     reanswer: Message | None = None,
+    suggest: bool = False,
 ) -> AsyncIterator[Event]:
     """Yield (event, data) pairs: meta, searching, passages, reasoning*, content*, withdrawn?, error?,
-    done. With `reanswer` (the question, already saved, that `question` is the text of) a new version
-    of its answer is written."""
+    done, and with `suggest` suggestions? (follow-up questions, after the answer is saved and done).
+    With `reanswer` (the question, already saved, that `question` is the text of) a new version of
+    its answer is written."""
     config = llm.model_config(conversation.model or None)
     turn = await in_pool(
         recording.start_turn,
@@ -66,6 +68,15 @@ async def answer_question(
     # loop, where every answer this process streams would wait for it.
     # In a pool thread that gives its connection back: the cards look up the web pages cited.
     yield "done", await in_pool(done_payload, message=message, detail=detail)
+    if suggest and suggestions.offered_for(outcome):
+        offered = await suggestions.follow_ups(
+            question=answer.question.text,  # as the model was asked it: masked by the content policy
+            outcome=outcome,
+            matcher=(await answer.checked_question()).matcher,
+        )
+        if offered:
+            await in_pool(recording.save_suggestions, writes=True, message=message, suggestions=offered)
+            yield "suggestions", {"message_id": message.id, "questions": offered}
 
 
 def sees_error_detail(user) -> bool:

@@ -75,6 +75,8 @@ class Message(models.Model):
     usage = models.JSONField(default=dict, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices
     timings = models.JSONField(default=dict, blank=True)
+    # Follow-up questions offered under the answer (chat.suggestions), shown while it is the last.
+    suggestions = models.JSONField(default=list, blank=True)
     # The asking user's verdict on an answer, with an optional comment.
     rating = models.CharField(_("rating"), max_length=10, choices=Rating.choices, blank=True)
     feedback = models.TextField(_("comment"), blank=True)
@@ -82,11 +84,12 @@ class Message(models.Model):
 
     # Not stored: set on the messages a conversation's page shows (chat.conversations.conversation_thread
     # and chat.views), which of its question's answers this one is, of how many, the answer as HTML,
-    # and why it failed as a staff member may read it.
+    # why it failed as a staff member may read it, and the follow-up questions the page offers under it.
     version: int
     version_count: int
     html: str
     detail: str
+    follow_ups: list[str]
 
     class Meta:
         ordering = ["created_at", "id"]

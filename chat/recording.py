@@ -77,3 +77,10 @@ def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
         message.error = outcome.error.message
         message.error_detail = outcome.error.detail
     message.save()
+
+
+def save_suggestions(*, message: Message, suggestions: list[str]) -> None:
+    """Save the follow-up questions offered under an answer, and nothing else of it: the user may
+    have rated it meanwhile."""
+    message.suggestions = suggestions
+    message.save(update_fields=["suggestions"])

@@ -82,11 +82,17 @@ async def _produce(
     language: str,
     queue: asyncio.Queue,
     reanswer: Message | None,
+    suggest: bool,
 ) -> None:
     translation.activate(language)
     try:
         answer = answering.answer_question(
-            user=user, conversation=conversation, question=question, revoked=revoked, reanswer=reanswer
+            user=user,
+            conversation=conversation,
+            question=question,
+            revoked=revoked,
+            reanswer=reanswer,
+            suggest=suggest,
         )
         async for item in answer:
             queue.put_nowait(item)
@@ -103,15 +109,17 @@ def start_answer(
     question: str,
     revoked: engine.Check | None = None,
     reanswer: Message | None = None,
+    suggest: bool = False,
 ) -> asyncio.Queue:
     """Start answering in the background; the queue yields (event, data) pairs, then None. An answer
     asked with an API key passes `revoked`, to end when the key is revoked; a regenerated one
-    passes the question it answers again as `reanswer`."""
+    passes the question it answers again as `reanswer`; `suggest` adds follow-up questions after
+    the answer (the chat page's)."""
     queue: asyncio.Queue = asyncio.Queue()
     # A context of its own: the answer outlives the request (and its thread executor) when the
     # client goes away, and must still be saved.
     task = asyncio.create_task(
-        _produce(user, conversation, question, revoked, translation.get_language(), queue, reanswer),
+        _produce(user, conversation, question, revoked, translation.get_language(), queue, reanswer, suggest),
         context=contextvars.Context(),
     )
     _running.add(task)
@@ -130,9 +138,11 @@ def answer_stream(
     question: str,
     revoked: engine.Check | None = None,
     reanswer: Message | None = None,
+    suggest: bool = False,
 ) -> StreamingHttpResponse:
-    """A text/event-stream response carrying the answer's events: meta, reasoning, content, error, done."""
-    return relay_response(start_answer(user, conversation, question, revoked, reanswer))
+    """A text/event-stream response carrying the answer's events: meta, reasoning, content, error,
+    done, and with `suggest` the follow-up questions after it."""
+    return relay_response(start_answer(user, conversation, question, revoked, reanswer, suggest))
 
 
 def relay_response(queue: asyncio.Queue, head: list[Event | None] | None = None) -> StreamingHttpResponse:

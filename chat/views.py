@@ -60,6 +60,7 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
         message.detail = message.error_detail if staff else ""
         message.citations = answering.citation_cards(message.citations)
         message.html = answering.answer_html(message, message.citations, detail=message.detail)
+    _offer_follow_ups(messages)
     chosen = set(conversation.knowledge_bases.values_list("id", flat=True)) if conversation else set()
     selected = [kb for kb in knowledge_bases if kb.id in chosen] or knowledge_bases[:1]
     config = llm.model_config(conversation.model if conversation else None)
@@ -83,6 +84,17 @@ def _page(request: HttpRequest, conversation: Conversation | None) -> HttpRespon
             ),
         },
     )
+
+
+def _offer_follow_ups(messages: list[Message]) -> None:
+    """Offer the follow-up questions of the last question's answers (each version its own); those
+    of earlier answers were for a turn the conversation has gone past."""
+    for message in messages:
+        message.follow_ups = []
+    for message in reversed(messages):
+        if message.role == Message.Role.USER:
+            break
+        message.follow_ups = message.suggestions
 
 
 @login_required
@@ -283,7 +295,7 @@ def _answered(request: HttpRequest, asking: _Asking | JsonResponse) -> JsonRespo
     if isinstance(asking, JsonResponse):
         return asking
     return streaming.answer_stream(
-        request.user, asking.conversation, asking.question, reanswer=asking.reanswer
+        request.user, asking.conversation, asking.question, reanswer=asking.reanswer, suggest=True
     )
 
 

@@ -451,6 +451,9 @@ for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
 # follow-up questions (chat/brief_calls.py). Unset: the first configured model that does not reason,
 # else the default model.
 LLM_TASK_MODEL = env_str("LLM_TASK_MODEL")
+# Up to three follow-up questions under each answer the model wrote from the documents, from one
+# short call to the task model (chat/suggestions.py); off, no such call is made.
+FOLLOW_UP_SUGGESTIONS = env_bool("FOLLOW_UP_SUGGESTIONS", True)
 
 # Content policy (policy/): terms per word list, and the size of a .txt imported into one.
 POLICY_MAX_TERMS = env_int("POLICY_MAX_TERMS", 20_000, minimum=1)

@@ -1,4 +1,5 @@
-"""Test settings: the real settings module, with a throw-away DATA_DIR and no LLM unless a test sets one.
+"""Test settings: the real settings module, with a throw-away DATA_DIR, and no LLM (nor follow-up
+suggestions) unless a test sets one.
 
 A developer's .env is not read. The Redis databases the tests use come from TEST_CELERY_BROKER_URL and
 TEST_CACHE_URL, so two checkouts can run their suites side by side on one Redis.
@@ -11,6 +12,8 @@ os.environ["ENV_FILE"] = ""
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="kbchat-test-"))
 for name in ("LLM_BASE_URL", "LLM_API_KEY", "DEEPSEEK_API_KEY", "EMBEDDING_MODEL"):
     os.environ[name] = ""
+# Off unless a test turns them on: each is one more request to the test upstream after an answer.
+os.environ["FOLLOW_UP_SUGGESTIONS"] = "false"
 # The real broker of production; integration tests start real workers on it.
 os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 

@@ -138,6 +138,7 @@
     ["a.cite", (target, event) => { event.preventDefault(); chat.showCitation(target); }],
     [".retry-button", (target) => chat.askAgain(target.closest(".msg-assistant"))],
     [".action-regenerate", (target) => chat.askAgain(target.closest(".msg-assistant"))],
+    [".follow-up", (target) => chat.askFollowUp(target)],
     [".reload-button", () => location.reload()],
     [".action-copy", copyMessage],
     [".code-copy", (target) => copyText(target.closest(".highlight").querySelector("pre").innerText, target)],

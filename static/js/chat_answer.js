@@ -1,7 +1,7 @@
 // The chat page's answers: the composer sends a question, the answer's Server-Sent Events are
 // read from the POST response and rendered with the markup of _message.html (reasoning, answer,
-// sources); stop, retry, regenerate and resend. Loaded last, after chat_common.js, chat_scroll.js,
-// chat_copy.js, chat_versions.js and chat.js.
+// sources, follow-up questions); stop, retry, regenerate and resend. Loaded last, after
+// chat_common.js, chat_scroll.js, chat_copy.js, chat_versions.js and chat.js.
 "use strict";
 
 (function () {
@@ -275,6 +275,13 @@
       decorate(view.article);
       if (chat.isFollowing()) showAnswerStart(view.article);
     },
+    // Follow-up questions come after the answer is done (the composer is free again by then): shown
+    // while it is still the last answer on the page.
+    suggestions(view, data) {
+      if (!view.article.isConnected || view.article.nextElementSibling) return;
+      view.body.querySelector(".follow-ups")?.remove();
+      view.body.append(renderFollowUps(data.questions));
+    },
   };
 
   // ---- Sending, and reading the Server-Sent Events of the response
@@ -298,6 +305,9 @@
   // `previous`: the answer to add a version to (regenerate), asked without a question; `shown`:
   // the version shown until then, shown again if the server refuses to answer.
   async function ask(question, url = form.action, previous = null, shown = null) {
+    // A new question leaves the earlier answers' follow-ups behind (a regenerated answer's other
+    // versions keep theirs: they are of the same question).
+    if (!previous) for (const offered of messages.querySelectorAll(".follow-ups")) offered.remove();
     const view = appendAnswer(question, previous);
     const body = new FormData(form);
     if (previous) body.delete("question");
@@ -315,22 +325,37 @@
       });
       await checkResponse(response);
       await readEvents(response, (name, data) => {
-        done = done || name === "done";
         if (name === "meta") stream.messageId = data.message_id;
         handlers[name]?.(view, data);
         scrollToEnd(false);
+        if (name === "done") {
+          // The answer is complete: the next question may be asked while follow-ups are written.
+          done = true;
+          release(view);
+        }
       });
       if (!done && !view.failed) connectionLost(view);
     } catch (error) {
+      if (done) return; // only the follow-up questions were still to come
       if (error.name === "AbortError") showStopped(view);
       else if (error.userMessage && shown) showRefusedVersion(view, shown, error.userMessage);
       else if (error.userMessage) showFailure(view, error.userMessage);
       else if (!view.failed) connectionLost(view);
     } finally {
-      stream = null;
-      updateSendButton();
+      release(view);
       scrollToEnd(false);
     }
+  }
+
+  function release(view) {
+    if (stream?.view === view) stream = null;
+    updateSendButton();
+  }
+
+  // A follow-up question clicked is asked as if typed, leaving what the composer holds alone.
+  function askFollowUp(button) {
+    if (stream || !form) return;
+    ask(button.textContent.trim());
   }
 
   function connectionLost(view) {
@@ -436,6 +461,18 @@
     return section;
   }
 
+  // Plain text from the model, as buttons: never HTML.
+  function renderFollowUps(questions) {
+    const section = el("section", "follow-ups", el("h3", "follow-ups-title", strings.followUps));
+    section.setAttribute("aria-label", strings.followUps);
+    for (const question of questions) {
+      const button = el("button", "follow-up", icon("follow-up"), el("span", "", question));
+      button.type = "button";
+      section.append(button);
+    }
+    return section;
+  }
+
   function decorate(root) {
     decorateCitations(root);
     decorateCode(root);
@@ -474,6 +511,7 @@
   }
 
   chat.askAgain = askAgain;
+  chat.askFollowUp = askFollowUp;
   chat.showCitation = showCitation;
   chat.isStreaming = () => Boolean(stream);
 
