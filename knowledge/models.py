@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from knowledge.embedder_config import DEFAULT_NAME, NAME_CHARS
 from knowledge.locations import location_label
 
 
@@ -94,6 +95,23 @@ class KnowledgeBase(models.Model):
             "(Chinese and English). Off: images are not indexed, and PDFs only by their text pages."
         ),
     )
+    embedder = models.CharField(
+        _("embedder"),
+        max_length=NAME_CHARS,
+        default=DEFAULT_NAME,
+        help_text=_(
+            "The model that turns passages and questions into vectors. Changing it re-embeds every "
+            "passage in the background; until that is done, searches use the current one."
+        ),
+    )
+    # A change of embedder in progress (knowledge.reembedding): the embedder being moved to, how many
+    # chunks have their new vector, and why the last change failed. `reembed_attempt` grows with each
+    # change started, so that a superseded task stops writing.
+    next_embedder = models.CharField(max_length=NAME_CHARS, blank=True, editable=False)
+    reembed_done = models.PositiveIntegerField(default=0, editable=False)
+    reembed_total = models.PositiveIntegerField(default=0, editable=False)
+    reembed_attempt = models.PositiveIntegerField(default=0, editable=False)
+    reembed_error = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = KnowledgeBaseQuerySet.as_manager()
@@ -227,6 +245,8 @@ class Chunk(models.Model):
     # sha256 of the text: a re-index reuses the stored vector of an unchanged chunk.
     content_hash = models.CharField(max_length=64, db_index=True)
     vector = models.BinaryField()
+    # The vector by the knowledge base's next embedder while it changes (knowledge.reembedding).
+    next_vector = models.BinaryField(null=True)
 
     class Meta:
         ordering = ["document_id", "position"]
