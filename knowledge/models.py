@@ -124,6 +124,23 @@ class KnowledgeBase(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # Once created, the embedder and the change in progress are written only by
+        # knowledge.reembedding, so a form or serializer holding a row read before a switch cannot
+        # undo the switch (the chunks' vectors would then belong to another embedder).
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in EMBEDDER_STATE
+            ]
+        super().save(*args, **kwargs)
+
+
+EMBEDDER_STATE = frozenset(
+    {"embedder", "next_embedder", "reembed_done", "reembed_total", "reembed_attempt", "reembed_error"}
+)
+
 
 # Bytes of a stored file's name: file systems allow 255, and the storage may add a suffix to make it unique.
 STORED_NAME_BYTES = 100
