@@ -1,8 +1,12 @@
 """Embedders as configuration: the EMBEDDERS setting, the OpenAI-compatible client on the wire
 (tests/fake_embeddings.py), and a knowledge base that ingests and answers through its own embedder."""
 
+import json
 import logging
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,6 +55,27 @@ def test_it_names_the_entry_and_field_of_a_mistake(settings, entry, problem):
         ImproperlyConfigured, match="EMBEDDERS " + problem.replace("(", r"\(").replace(")", r"\)")
     ):
         embedder_config.configured()
+
+
+def test_a_mistake_stops_the_app_at_start_and_keys_come_from_the_variables_named(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "EMBEDDERS": '[{"name": "x", "timeout": 0}]'}
+    check = [sys.executable, "manage.py", "check"]
+    result = subprocess.run(check, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "EMBEDDERS entry 1: timeout must be a number of seconds above 0" in result.stderr.splitlines()[-1]
+    entry = {
+        "name": "TEI",
+        "type": "openai",
+        "model": "m",
+        "base_url": "http://tei/v1",
+        "api_key_env": "TEI_KEY",
+    }
+    env |= {"EMBEDDERS": json.dumps([entry]), "TEI_KEY": "sk-tei"}
+    code = "from knowledge import embedders; print(embedders.get('TEI').config.api_key)"
+    shell = [sys.executable, "manage.py", "shell", "-c", code]
+    result = subprocess.run(shell, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split()[-1:] == ["sk-tei"]
 
 
 def test_it_refuses_a_setting_that_is_not_a_list(settings):
