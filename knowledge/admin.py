@@ -81,6 +81,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "slug",
         "is_public",
         "document_count",
+        "embedder",
         "top_k",
         "chunk_overlap",
         "ocr",

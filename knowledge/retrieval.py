@@ -138,7 +138,14 @@ def _search_one(
     index = search_index.backend()
     dense: list[tuple[int, float]] = []
     if vector is not None:
-        dense = timed("dense", lambda: index.search_dense(kb.id, vector, k=depth))
+        query = vector
+        try:
+            dense = timed("dense", lambda: index.search_dense(kb.id, query, k=depth))
+        except ValueError:
+            # Its index was rebuilt for the next embedder, of another dimension, since the knowledge
+            # base was read (knowledge.reembedding): this one search goes by words.
+            logger.warning("Knowledge base %s switched embedders mid-search; by words only", kb.id)
+            mode, vector = "lexical", None
     sparse: list[tuple[int, float]] = []
     if mode != "dense":
         sparse = timed("lexical", lambda: index.search_lexical(kb.id, terms, k=depth))

@@ -31,6 +31,16 @@ def test_it_always_has_the_built_in_embedder_first(settings):
     assert embedders.default().dimension() == embedding.dimension()
 
 
+def test_a_local_embedder_is_a_sentence_transformers_model_by_name_or_path(settings):
+    settings.EMBEDDERS = [{"name": "mini", "model": embedding.model_path(), "batch_size": 2}]
+    local = embedders.get("mini")
+    assert np.allclose(local.embed(TEXTS), embedding.embed(TEXTS), atol=1e-5)
+    assert np.allclose(local.embed_queries(TEXTS[:1]), embedding.embed(TEXTS[:1]), atol=1e-5)
+    assert local.count_tokens("年假有几天？") == embedding.count_tokens("年假有几天？")
+    assert local.max_chunk_tokens() == embedding.max_chunk_tokens()
+    assert local.skills() == embedding.skills()
+
+
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [

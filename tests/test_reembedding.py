@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from knowledge import embedding, ingestion, probe, reembedding, retrieval, tasks
+from knowledge import embedding, index_log, ingestion, probe, reembedding, retrieval, tasks
 from knowledge.embedder_config import DEFAULT_NAME
 from knowledge.models import Chunk, Document, IndexChange, KnowledgeBase
 from tests.conftest import PRODUCTS, ingest, ingest_texts, signed_in
@@ -153,3 +153,15 @@ def test_the_admin_refuses_an_embedder_that_is_not_configured(multilingual, kb, 
     url = reverse("admin:knowledge_knowledgebase_change", args=[kb.id])
     response = signed_in(manager).post(url, kb_form(readers, embedder="made-up"))
     assert "embedder" in response.context["adminform"].form.errors
+
+
+def test_a_search_that_meets_a_switch_of_dimension_goes_by_words(kb, tmp_path, caplog):
+    ingest_texts(kb, tmp_path, PRODUCTS)
+    read_before = KnowledgeBase.objects.get(id=kb.id)  # as a request read it, just before a switch
+    unit = np.ones(8, dtype=np.float32) / np.sqrt(8)
+    Chunk.objects.update(vector=unit.tobytes())  # an embedder of 8 dimensions, as a switch stores it
+    index_log.record_rebuild(kb_id=kb.id)
+    with caplog.at_level("WARNING", logger="knowledge.retrieval"):
+        found = retrieval.search(query="Atlas server memory", knowledge_bases=[read_before]).passages
+    assert found[0].text.startswith("How much memory") and found[0].dense_score is None
+    assert "switched embedders mid-search" in caplog.text
