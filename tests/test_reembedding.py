@@ -165,3 +165,9 @@ def test_a_search_that_meets_a_switch_of_dimension_goes_by_words(kb, tmp_path, c
         found = retrieval.search(query="Atlas server memory", knowledge_bases=[read_before]).passages
     assert found[0].text.startswith("How much memory") and found[0].dense_score is None
     assert "switched embedders mid-search" in caplog.text
+
+
+def test_a_new_knowledge_base_starts_with_the_embedder_chosen(multilingual, admin_client, readers):
+    fields = kb_form(readers, embedder=NAME) | {"name": "Products", "slug": "products"}
+    admin_client.post(reverse("admin:knowledge_knowledgebase_add"), fields)
+    assert KnowledgeBase.objects.get(slug="products").embedder == NAME
