@@ -87,6 +87,15 @@ def env_json(name: str, default: Any = None) -> Any:
         raise ImproperlyConfigured(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}).") from None
 
 
+def with_keys_from_env(entries: Any) -> Any:
+    """A JSON list of objects with each `api_key_env` replaced by `api_key`, the named variable's
+    value, so that keys stay out of the list (LLM_MODELS, EMBEDDERS)."""
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and "api_key_env" in entry:
+            entry["api_key"] = env_str(str(entry.pop("api_key_env")))
+    return entries
+
+
 _PERIOD_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
 _PERIOD_SECONDS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 _RATE = re.compile(rf"(\d+)/({'|'.join(_PERIOD_SECONDS)})")

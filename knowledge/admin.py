@@ -10,8 +10,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge import access, admin_views, audit_trail, services
-from knowledge.models import Document, KnowledgeBase
+from knowledge import access, admin_views, audit_trail, embedders, reembedding, services
+from knowledge.models import EMBEDDER_STATE, Document, KnowledgeBase
 from policy.admin import FlaggedFilter, FlagInline
 
 if TYPE_CHECKING:
@@ -32,14 +32,27 @@ class KnowledgeBaseForm(forms.ModelForm):
     and they cannot leave it unreadable to themselves. The admin gives each request's form its user."""
 
     user: User
+    embedder = forms.ChoiceField(
+        label=_("embedder"),
+        required=False,
+        help_text=KnowledgeBase._meta.get_field("embedder").help_text,
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if isinstance(choice := self.fields.get("embedder"), forms.ChoiceField):
+            current = self.instance.embedder
+            choice.choices = [(name, name) for name in dict.fromkeys([*embedders.names(), current])]
+            # What the knowledge base is moving to while a change runs: saving the form keeps it.
+            choice.initial = self.instance.next_embedder or current
         kept = access.kept_groups(user=self.user, knowledge_base=self.instance)
         if kept and "groups" in self.fields:
             self.fields["groups"].help_text = _(
                 "Also read by groups you are not in, which stay: %(groups)s"
             ) % {"groups": ", ".join(group.name for group in kept)}
+
+    def clean_embedder(self) -> str:
+        return self.cleaned_data["embedder"] or self.instance.next_embedder or self.instance.embedder
 
     def clean_groups(self) -> list[Group]:
         chosen = self.cleaned_data["groups"]
@@ -68,6 +81,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "slug",
         "is_public",
         "document_count",
+        "embedder",
         "top_k",
         "chunk_overlap",
         "ocr",
@@ -77,7 +91,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     ]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["groups"]
-    readonly_fields = ["document_count", "index_health"]
+    readonly_fields = ["document_count", "index_health", "embedder_change"]
     actions = ["rebuild_index"]
 
     class Media:
@@ -92,6 +106,8 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
                 {
                     "fields": [
                         "retrieval_mode",
+                        "embedder",
+                        *(["embedder_change"] if obj is not None else []),
                         "top_k",
                         "relevance_floor",
                         "faq_threshold",
@@ -128,7 +144,17 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         form.readers_before = audit_trail.Readers.of(obj)  # as stored: the groups are saved after
+        chosen = form.cleaned_data.get("embedder")
+        if change:
+            obj.refresh_from_db(fields=sorted(EMBEDDER_STATE))  # changed by knowledge.reembedding only
         super().save_model(request, obj, form, change)
+        moving = change and chosen and chosen != (obj.next_embedder or obj.embedder)
+        if moving and reembedding.knowledge_base_change_embedder(knowledge_base=obj, embedder=chosen):
+            self.message_user(
+                request,
+                _("%(kb)s: every passage is being embedded by %(embedder)s in the background.")
+                % {"kb": obj, "embedder": chosen},
+            )
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
@@ -161,6 +187,30 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
             counts,
             _("mismatch: run “Rebuild search index”"),
         )
+
+    @admin.display(description=_("change of embedder"))
+    def embedder_change(self, kb: KnowledgeBase) -> str:
+        if kb.next_embedder:
+            return format_html(
+                '<span class="kb-reembed">{}</span>',
+                _(
+                    "Embedding every passage with %(next)s: %(done)d of %(total)d done. Searches use "
+                    "%(current)s until then."
+                )
+                % {
+                    "next": kb.next_embedder,
+                    "done": kb.reembed_done,
+                    "total": kb.reembed_total,
+                    "current": kb.embedder,
+                },
+            )
+        if kb.reembed_error:
+            return format_html(
+                '<span class="kb-reembed kb-index-bad">{}</span>',
+                _("The last change of embedder failed, so %(current)s stays: %(reason)s")
+                % {"current": kb.embedder, "reason": kb.reembed_error},
+            )
+        return "—"
 
     @admin.display(description=_("Hit testing"))
     def hit_testing_link(self, kb: KnowledgeBase) -> str:

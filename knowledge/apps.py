@@ -7,7 +7,9 @@ class KnowledgeConfig(AppConfig):
     verbose_name = _("Knowledge")
 
     def ready(self) -> None:
-        from knowledge import search_index
+        from knowledge import embedder_config, search_index
 
-        # A misconfigured backend stops start-up, naming the setting, instead of the first search.
+        # A misconfigured backend or embedder stops start-up, naming the setting, instead of the
+        # first search.
         search_index.backend()
+        embedder_config.configured()

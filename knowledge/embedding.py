@@ -1,10 +1,16 @@
-"""The sentence-transformers embedder, loaded once per process and used offline."""
+"""Local sentence-transformers models, each loaded once per process and used offline.
+
+The module-level functions (`embed`, `embed_queries`, `skills`, `dimension`, `count_tokens`) are the
+default model's: the packaged all-MiniLM-L6-v2, or EMBEDDING_MODEL. Other local models a knowledge
+base may choose (knowledge.embedders) are loaded by name or path through `get_model(path)` and
+`encode`.
+"""
 
 import logging
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from functools import cache
 
@@ -31,20 +37,21 @@ _load_lock = threading.Lock()
 
 
 @cache
-def _load():
+def _load(path: str):
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     # Counting tokens of a whole section warns that it is longer than the model reads; we know.
     transformers_logging.set_verbosity_error()
 
-    return SentenceTransformer(model_path(), device="cpu")
+    return SentenceTransformer(path, device="cpu")
 
 
-def get_model():
+def get_model(path: str | None = None):
+    """The model at this name or path (the default model when None), loaded once per process."""
     # One load per process even when the warm-up thread and the first request ask at once.
     with _load_lock:
-        return _load()
+        return _load(path or model_path())
 
 
 def dimension() -> int:
@@ -60,11 +67,11 @@ def count_tokens(text: str) -> int:
     return len(get_model().tokenizer.encode(text, add_special_tokens=False))
 
 
-def embed(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
-    """Unit-length float32 vectors, so inner product is cosine similarity."""
+def encode(model, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+    """Unit-length float32 vectors of a loaded model, so inner product is cosine similarity."""
     if not texts:
-        return np.zeros((0, dimension()), dtype=np.float32)
-    vectors = get_model().encode(
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+    vectors = model.encode(
         list(texts),
         batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE,
         normalize_embeddings=True,
@@ -74,14 +81,21 @@ def embed(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def embed(texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+    """The default model's unit-length float32 vectors."""
+    return encode(get_model(), texts, batch_size=batch_size)
+
+
 class _QueryBatcher:
     """Embeds the questions that arrive together as one batch, on one thread.
 
     When many people ask at once, a batch of short texts costs little more than one text, while
-    separate threads running the model side by side only fight over the cores.
+    separate threads running the model side by side only fight over the cores. `encode` embeds the
+    texts (the default model's `embed` when None, looked up at each batch).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, encode: Callable[[list[str]], np.ndarray] | None = None) -> None:
+        self._encode = encode
         self._requests: queue.SimpleQueue[tuple[list[str], Future]] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
         self._worker: threading.Thread | None = None
@@ -109,21 +123,21 @@ class _QueryBatcher:
             batch = [self._requests.get()]
             while not self._requests.empty():
                 batch.append(self._requests.get_nowait())
-            _embed_batch(batch)
+            _embed_batch(batch, self._encode or (lambda texts: embed(texts)))
 
 
-def _embed_batch(batch: list[tuple[list[str], Future]]) -> None:
+def _embed_batch(batch: list[tuple[list[str], Future]], encode: Callable[[list[str]], np.ndarray]) -> None:
     """Embed the texts of every caller at once. If that fails, each caller's texts are embedded
     alone, so one caller's text that the model cannot take fails that caller only; every caller
     gets a result or an error, none waits forever."""
     try:
-        vectors = embed([text for texts, _future in batch for text in texts])
+        vectors = encode([text for texts, _future in batch for text in texts])
     except Exception as exc:
         if len(batch) == 1:
             batch[0][1].set_exception(exc)
         else:
             for request in batch:
-                _embed_batch([request])
+                _embed_batch([request], encode)
         return
     start = 0
     for texts, future in batch:

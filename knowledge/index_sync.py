@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 
 from chatsite import database_probe
-from knowledge import embedding, index, index_log, search_index
+from knowledge import index, index_log, search_index
 from knowledge.models import Chunk, IndexChange, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -135,10 +135,12 @@ def _replace(kb_id: int) -> None:
     rows = list(
         Chunk.objects.filter(knowledge_base_id=kb_id).order_by("id").values_list("id", "vector", "text")
     )
-    if rows:
-        vectors = np.stack([np.frombuffer(bytes(row[1]), dtype=np.float32) for row in rows])
-    else:
-        vectors = np.zeros((0, embedding.dimension()), dtype=np.float32)
+    # Each knowledge base's vectors are as long as its own embedder makes them; an empty one has none.
+    vectors = (
+        np.stack([np.frombuffer(bytes(row[1]), dtype=np.float32) for row in rows])
+        if rows
+        else np.zeros((0, 0), dtype=np.float32)
+    )
     search_index.backend().replace(
         kb_id, ids=[row[0] for row in rows], vectors=vectors, texts=[row[2] for row in rows]
     )

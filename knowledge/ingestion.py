@@ -25,9 +25,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from knowledge import chunking, embedding, extract, index_log, services
+from knowledge import chunking, embedders, extract, index_log, services
 from knowledge.locations import location_label
-from knowledge.models import Chunk, Document
+from knowledge.models import Chunk, Document, KnowledgeBase
 from knowledge.time_limit import TimeLimitReached, time_limit
 from policy import documents as policy_documents
 
@@ -40,6 +40,7 @@ HEARTBEAT_SECONDS = 10
 @dataclass
 class _Work:
     document: Document
+    embedder: str  # the knowledge base's embedder when the document was split (by name)
     drafts: list[chunking.ChunkDraft]
     hashes: list[str]
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
@@ -138,7 +139,8 @@ def _read_seconds(*, read_scans: bool) -> tuple[int, str]:
 def _prepare(document: Document, *, read_scans: bool) -> _Work:
     """The document's text extracted and split, within the reading limits and INGEST_READ_SECONDS
     (OCR_READ_SECONDS on the OCR worker)."""
-    max_tokens = embedding.max_chunk_tokens()  # loads the model, which is not the file's time
+    embedder = embedders.get(document.knowledge_base.embedder)
+    max_tokens = embedder.max_chunk_tokens()  # loads the model, which is not the file's time
     with time_limit(_read_seconds(read_scans=read_scans)[0]):
         # Through the storage (STORAGES["default"]): the original may be in an object store, not on disk.
         with document.file.open("rb") as file:
@@ -150,14 +152,14 @@ def _prepare(document: Document, *, read_scans: bool) -> _Work:
             )
         drafts = chunking.split_sections(
             sections,
-            count_tokens=embedding.count_tokens,
+            count_tokens=embedder.count_tokens,
             max_tokens=max_tokens,
             overlap_tokens=min(document.knowledge_base.chunk_overlap, max_tokens // 2),
         )
     if not drafts:
         raise extract.ExtractionError("The file contains no text.")
     _screen(document, drafts)
-    return _Work(document, drafts, [content_hash(d.text) for d in drafts])
+    return _Work(document, embedder.name, drafts, [content_hash(d.text) for d in drafts])
 
 
 def _screen(document: Document, drafts: list[chunking.ChunkDraft]) -> None:
@@ -215,7 +217,7 @@ def _hand_to_ocr(document: Document) -> None:
 
 
 def _reason(document: Document, error: Exception) -> str:
-    if isinstance(error, extract.ExtractionError):
+    if isinstance(error, extract.ExtractionError | embedders.EmbedderError):
         return str(error)
     if isinstance(error, FileNotFoundError):
         return "The stored file is missing; upload it again."
@@ -294,13 +296,19 @@ def _reuse_stored_vectors(works: list[_Work]) -> None:
 
 
 def _embed(works: list[_Work]) -> None:
-    """Embed every missing chunk of the group in large batches, reporting progress per batch."""
-    pending = [(work, i) for work in works for i in work.missing]
+    """Embed every missing chunk of the group in large batches, each by its knowledge base's
+    embedder, reporting progress per batch."""
+    pending = sorted(((work, i) for work in works for i in work.missing), key=lambda item: item[0].embedder)
     step = settings.INGEST_EMBED_BATCH
     for start in range(0, len(pending), step):
         batch = pending[start : start + step]
-        texts = list(dict.fromkeys(work.drafts[i].text for work, i in batch))
-        fresh = dict(zip(map(content_hash, texts), embedding.embed(texts), strict=True))
+        by_embedder: dict[str, list[str]] = {}
+        for work, i in batch:
+            by_embedder.setdefault(work.embedder, []).append(work.drafts[i].text)
+        fresh: dict[str, np.ndarray] = {}
+        for name, texts in by_embedder.items():
+            unique = list(dict.fromkeys(texts))
+            fresh.update(zip(map(content_hash, unique), embedders.get(name).embed(unique), strict=True))
         touched = list({id(work): work for work, _i in batch}.values())
         for work in touched:
             work.vectors.update({digest: fresh[digest] for digest in work.hashes if digest in fresh})
@@ -341,6 +349,18 @@ def _store(works: list[_Work]) -> None:
         attempts = dict(owned.values_list("id", "attempts"))
         # A document re-queued and claimed again meanwhile is left to that attempt.
         mine = [work for work in works if attempts.get(work.document.id) == work.document.attempts]
+        # A knowledge base that switched embedders meanwhile needs the document embedded again; its
+        # row lock orders this write before or after the switch (knowledge.reembedding).
+        current = dict(
+            KnowledgeBase.objects.select_for_update()
+            .filter(id__in={work.document.knowledge_base_id for work in mine})
+            .order_by("id")
+            .values_list("id", "embedder")
+        )
+        outdated = [w for w in mine if current.get(w.document.knowledge_base_id) != w.embedder]
+        if outdated:
+            _requeue([work.document for work in outdated])
+            mine = [w for w in mine if current.get(w.document.knowledge_base_id) == w.embedder]
         if not mine:
             return
         old = Chunk.objects.filter(document_id__in=[work.document.id for work in mine])
@@ -396,6 +416,10 @@ def ingest_documents(*, document_ids: list[int], read_scans: bool = False) -> No
         _report_progress(works)
         _embed(works)
         _store(works)
+    except embedders.EmbedderError as exc:
+        logger.warning("Embedding documents %s failed: %s", [w.document.id for w in works], exc)
+        for work in works:
+            _fail(work.document, f"{exc} Re-index to retry.")
     except SoftTimeLimitExceeded:
         logger.warning("Documents %s met the task's soft time limit", [w.document.id for w in works])
         for work in works:

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from knowledge.embedder_config import DEFAULT_NAME, NAME_CHARS
 from knowledge.locations import location_label
 
 
@@ -94,6 +95,23 @@ class KnowledgeBase(models.Model):
             "(Chinese and English). Off: images are not indexed, and PDFs only by their text pages."
         ),
     )
+    embedder = models.CharField(
+        _("embedder"),
+        max_length=NAME_CHARS,
+        default=DEFAULT_NAME,
+        help_text=_(
+            "The model that turns passages and questions into vectors. Changing it re-embeds every "
+            "passage in the background; until that is done, searches use the current one."
+        ),
+    )
+    # A change of embedder in progress (knowledge.reembedding): the embedder being moved to, how many
+    # chunks have their new vector, and why the last change failed. `reembed_attempt` grows with each
+    # change started, so that a superseded task stops writing.
+    next_embedder = models.CharField(max_length=NAME_CHARS, blank=True, editable=False)
+    reembed_done = models.PositiveIntegerField(default=0, editable=False)
+    reembed_total = models.PositiveIntegerField(default=0, editable=False)
+    reembed_attempt = models.PositiveIntegerField(default=0, editable=False)
+    reembed_error = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = KnowledgeBaseQuerySet.as_manager()
@@ -105,6 +123,23 @@ class KnowledgeBase(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # Once created, the embedder and the change in progress are written only by
+        # knowledge.reembedding, so a form or serializer holding a row read before a switch cannot
+        # undo the switch (the chunks' vectors would then belong to another embedder).
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in EMBEDDER_STATE
+            ]
+        super().save(*args, **kwargs)
+
+
+EMBEDDER_STATE = frozenset(
+    {"embedder", "next_embedder", "reembed_done", "reembed_total", "reembed_attempt", "reembed_error"}
+)
 
 
 # Bytes of a stored file's name: file systems allow 255, and the storage may add a suffix to make it unique.
@@ -227,6 +262,8 @@ class Chunk(models.Model):
     # sha256 of the text: a re-index reuses the stored vector of an unchanged chunk.
     content_hash = models.CharField(max_length=64, db_index=True)
     vector = models.BinaryField()
+    # The vector by the knowledge base's next embedder while it changes (knowledge.reembedding).
+    next_vector = models.BinaryField(null=True)
 
     class Meta:
         ordering = ["document_id", "position"]

@@ -12,10 +12,12 @@ Relevance, the score passages are ranked by and the floor is compared with, is a
 - lexical: the passage's BM25 score as a fraction of the highest score the question's terms could
   reach in this knowledge base (every term, repeated, in a short passage);
 - hybrid: the weighted mean of the two, where the lexical side weighs 1 and the dense side weighs
-  the embedding model's skill in the question's script as measured when it loads (see `probe` and
-  `dense_weight`), or 0 where that skill is below USABLE_SKILL. With the default English-only model
-  a Chinese question is ranked by BM25 alone and an English one by both about alike; a
-  multilingual model keeps its weight in both.
+  the skill of the knowledge base's embedder in the question's script as measured when it loads
+  (see `probe` and `dense_weight`), or 0 where that skill is below USABLE_SKILL. With the default
+  English-only model a Chinese question is ranked by BM25 alone and an English one by both about
+  alike; a multilingual model keeps its weight in both.
+Each knowledge base's question vector and dense weight come from its own embedder
+(knowledge.embedders); one that cannot embed now is searched by its words alone, with a warning.
 Both scores are computed exactly for every candidate either search found, so a passage's relevance
 does not depend on how deep each search looked.
 
@@ -24,15 +26,18 @@ question and, more lightly, the previous answer, so that what it refers to is fo
 question always weighs most.
 """
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, TypeVar
 
 import numpy as np
 
-from knowledge import embedding, index_sync, lexical, probe, search_index
+from knowledge import embedders, embedding, index_sync, lexical, probe, search_index
 from knowledge.models import Chunk, KnowledgeBase
+
+logger = logging.getLogger(__name__)
 
 CANDIDATES = 50
 MODES = ("hybrid", "dense", "lexical")
@@ -95,12 +100,12 @@ class _Candidate:
     lexical_rank: int | None = None
 
 
-def dense_weight(query: str) -> float:
-    """How much the dense side counts next to BM25 (1) for this query: the embedder's skill in the
-    weakest script making up at least MAJOR_SCRIPT_SHARE of the query (a Chinese question naming
-    "DeepSeek-V3" is a Chinese question), or 0 below USABLE_SKILL. Unprobed scripts count as the
-    weakest probed one."""
-    skills = embedding.skills()
+def dense_weight(query: str, *, skills: Mapping[str, float] | None = None) -> float:
+    """How much the dense side counts next to BM25 (1) for this query: the embedder's skill (the
+    built-in one's unless given) in the weakest script making up at least MAJOR_SCRIPT_SHARE of the
+    query (a Chinese question naming "DeepSeek-V3" is a Chinese question), or 0 below USABLE_SKILL.
+    Unprobed scripts count as the weakest probed one."""
+    skills = embedding.skills() if skills is None else skills
     weakest = min(skills.values())
     shares = probe.script_shares(query) or {"latin": 1.0}
     skill = min(
@@ -109,9 +114,11 @@ def dense_weight(query: str) -> float:
     return skill if skill >= USABLE_SKILL else 0.0
 
 
-def _query_vector(query: str, context: Sequence[tuple[str, float]]) -> np.ndarray:
+def _query_vector(
+    embedder: embedders.Embedder, query: str, context: Sequence[tuple[str, float]]
+) -> np.ndarray:
     """The question's embedding, nudged towards the earlier turns it may refer to."""
-    vectors = embedding.embed_queries([query, *(text for text, _weight in context)])
+    vectors = embedder.embed_queries([query, *(text for text, _weight in context)])
     blended = vectors[0] + sum(w * v for (_text, w), v in zip(context, vectors[1:], strict=True))
     return blended / np.linalg.norm(blended)
 
@@ -131,7 +138,14 @@ def _search_one(
     index = search_index.backend()
     dense: list[tuple[int, float]] = []
     if vector is not None:
-        dense = timed("dense", lambda: index.search_dense(kb.id, vector, k=depth))
+        query = vector
+        try:
+            dense = timed("dense", lambda: index.search_dense(kb.id, query, k=depth))
+        except ValueError:
+            # Its index was rebuilt for the next embedder, of another dimension, since the knowledge
+            # base was read (knowledge.reembedding): this one search goes by words.
+            logger.warning("Knowledge base %s switched embedders mid-search; by words only", kb.id)
+            mode, vector = "lexical", None
     sparse: list[tuple[int, float]] = []
     if mode != "dense":
         sparse = timed("lexical", lambda: index.search_lexical(kb.id, terms, k=depth))
@@ -214,27 +228,18 @@ def search(
 
     top_k = top_k or max(kb.top_k for kb in knowledge_bases)
     depth = max(depth or CANDIDATES, top_k)
-    weight = dense_weight(query)
-    # A hybrid search whose dense side weighs nothing in this query's script is BM25 alone: the
-    # question is not embedded at all (unless a mode is asked for, to compare them).
-    modes = {
-        kb.id: mode or ("lexical" if kb.retrieval_mode == "hybrid" and not weight else kb.retrieval_mode)
-        for kb in knowledge_bases
-    }
-    vector = None
-    if any(m != "lexical" for m in modes.values()):
-        vector = timed("embed", lambda: _query_vector(query, weighted))
+    dense = _dense_sides(query, weighted, knowledge_bases, mode=mode, timed=timed)
     terms = lexical.Query.of(query, context=weighted)
     candidates = [
         candidate
         for kb in knowledge_bases
         for candidate in _search_one(
             kb,
-            mode=modes[kb.id],
-            vector=vector if modes[kb.id] != "lexical" else None,
+            mode=dense[kb.id].mode,
+            vector=dense[kb.id].vector,
             terms=terms,
             depth=depth,
-            dense_weight=weight,
+            dense_weight=dense[kb.id].weight,
             timed=timed,
         )
     ]
@@ -269,6 +274,56 @@ def search(
             )
         )
     return SearchResult(passages, timings, below_floor=len(candidates) - len(kept))
+
+
+@dataclass(frozen=True)
+class _DenseSide:
+    mode: str
+    weight: float
+    vector: np.ndarray | None  # None when the knowledge base is searched by its words alone
+
+
+def _dense_sides(
+    query: str,
+    context: Sequence[tuple[str, float]],
+    knowledge_bases: Sequence[KnowledgeBase],
+    *,
+    mode: str | None,
+    timed: _Timer,
+) -> dict[int, _DenseSide]:
+    """Each knowledge base's mode, dense weight and question vector, from its own embedder (each
+    embedder embeds the question once). A hybrid search whose dense side weighs nothing in this
+    query's script is BM25 alone: the question is not embedded at all (unless a mode is asked for,
+    to compare them). A knowledge base whose embedder fails is searched by its words alone."""
+    weights: dict[str, float | None] = {}
+    for name in {kb.embedder for kb in knowledge_bases}:
+        try:
+            weights[name] = dense_weight(query, skills=embedders.get(name).skills())
+        except embedders.EmbedderError as exc:
+            logger.warning("Searching by words only: %s", exc)
+            weights[name] = None
+    vectors: dict[str, np.ndarray | None] = {}
+    sides = {}
+    for kb in knowledge_bases:
+        weight = weights[kb.embedder]
+        wanted = mode or ("lexical" if kb.retrieval_mode == "hybrid" and not weight else kb.retrieval_mode)
+        if wanted != "lexical" and weight is not None and kb.embedder not in vectors:
+            vectors[kb.embedder] = _try_query_vector(kb.embedder, query, context, timed=timed)
+        vector = vectors.get(kb.embedder) if wanted != "lexical" else None
+        if vector is None:
+            wanted = "lexical"
+        sides[kb.id] = _DenseSide(wanted, weight or 0.0, vector)
+    return sides
+
+
+def _try_query_vector(
+    name: str, query: str, context: Sequence[tuple[str, float]], *, timed: _Timer
+) -> np.ndarray | None:
+    try:
+        return timed("embed", lambda: _query_vector(embedders.get(name), query, context))
+    except embedders.EmbedderError as exc:
+        logger.warning("Searching by words only: %s", exc)
+        return None
 
 
 def retrieve_passages(

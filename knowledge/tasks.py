@@ -2,7 +2,7 @@ from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
 from django.conf import settings
 
-from knowledge import index_log, ingestion, services
+from knowledge import index_log, ingestion, reembedding, services
 
 
 class IngestTask(Task):
@@ -39,3 +39,9 @@ def fail_stopped_documents(document_ids: list[int]) -> int:
 @shared_task(ignore_result=True)
 def prune_index_changes() -> int:
     return index_log.prune(days=settings.INDEX_CHANGES_KEEP_DAYS)
+
+
+# Resumable: a redelivered message embeds only the chunks that have no new vector yet.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def reembed_knowledge_base(kb_id: int, attempt: int) -> None:
+    reembedding.knowledge_base_reembed(kb_id=kb_id, attempt=attempt)

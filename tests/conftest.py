@@ -22,7 +22,13 @@ from tests.directory import directory  # noqa: F401  (a fixture)
 from tests.fake_llm import fake_llm  # noqa: F401  (a fixture)
 from tests.processes import use_data_dir
 
-pytest_plugins = ["tests.api_fixtures", "tests.source_site", "tests.faq_fixtures", "tests.object_storage"]
+pytest_plugins = [
+    "tests.api_fixtures",
+    "tests.source_site",
+    "tests.faq_fixtures",
+    "tests.object_storage",
+    "tests.fake_embeddings",
+]
 CORPUS = Path(__file__).resolve().parent / "data" / "deepseek-r1-guide.zh.md"
 
 
