@@ -2,7 +2,8 @@
 gets grounded and cited answers.
 
 Each readable knowledge base is a model named `kb:<slug>`; `kb:<slug>@<model>` picks the language
-model (by its upstream id or its name). Errors use OpenAI's error object and status codes.
+model (by its upstream id or its name); when a fallback of that model answers, the response's `model`
+names it so. Errors use OpenAI's error object and status codes.
 """
 
 import logging
@@ -173,6 +174,11 @@ async def _respond(answer: engine.Answer, params: dict, staff: bool, language: s
     return await _complete(answer, params["model"], staff)
 
 
+def _answering_model(requested: str, fallback: providers.ModelConfig) -> str:
+    """The `model` a response reports when a fallback answered: kb:<slug>@<its name>."""
+    return f"{requested.partition('@')[0]}@{fallback.name}"
+
+
 def _refused() -> ApiError:
     notice = screening.question_blocked_notice()
     return ApiError(notice, code=engine.CONTENT_POLICY, status_code=status.HTTP_400_BAD_REQUEST)
@@ -210,6 +216,8 @@ async def _complete(answer: engine.Answer, model: str, staff: bool) -> Response:
         "citations": outcome.citations,
     }
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": outcome.finish_reason}
+    if outcome.fallback_for and outcome.model is not None:
+        model = _answering_model(model, outcome.model)
     completion = openai_format.envelope(model, "chat.completion") | {
         "choices": [choice],
         "usage": openai_format.usage_body(outcome.usage),
@@ -250,6 +258,9 @@ async def _stream(
                         reasoning = {"content": None, "reasoning_content": "".join(held)}
                         yield openai_format.sse_data(openai_format.chunk(head, reasoning))
                     delta = {"content": text, "reasoning_content": None}
+                case engine.FellBack(model=fallback):
+                    head = head | {"model": _answering_model(model, fallback)}  # the chunks from here on
+                    continue
                 case engine.Withdrawn():
                     break  # the content policy stopped it: it ends with finish_reason "content_filter"
                 case providers.Error():

@@ -201,6 +201,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "error",
             "error_code",
             "model",
+            "model_name",
+            "fallback_for",
             "usage",
             "cost_usd",
             "timings",

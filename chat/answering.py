@@ -147,11 +147,24 @@ def done_payload(message: Message, *, detail: str = "") -> dict:
         "status": message.status,
         "mode": message.mode,
         "grounding": message.grounding,
+        "model": message.model,  # the one that answered: a fallback when the model asked was unavailable
+        "fallback_note": fallback_note(message),
         "thought_seconds": message.thought_seconds,
         "citations": cards,
         "html": answer_html(message, cards, detail=detail),
     }
     return payload | {"error_detail": detail} if detail else payload
+
+
+def fallback_note(message: Message) -> str:
+    """Which model answered, when it was a fallback of the one asked; else "". (The page says the same
+    of a saved answer: chat/_message.html.)"""
+    if not message.fallback_for:
+        return ""
+    return _("Answered by %(model)s because %(asked)s was unavailable.") % {
+        "model": message.model_name,
+        "asked": message.fallback_for,
+    }
 
 
 def citation_cards(cited: list[dict]) -> list[dict]:

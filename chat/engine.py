@@ -5,13 +5,16 @@ without the model (grounding FAQ). No model configured: the most relevant passag
 (retrieval-only). Nothing relevant found: the knowledge base's own reply, or the model from general
 knowledge where every knowledge base asked allows it. Otherwise: the prompt, the model's stream,
 and the citations it made; FAQ pairs that match less well (down to FAQ_SUGGEST_FLOOR) are passages
-ahead of the documents'. The model unreachable before anything streamed: the passages, as without a
-model, when the caller wants that.
+ahead of the documents'. A model unavailable before anything streamed (MODEL_BUSY, once its own
+retries are spent): its fallbacks in turn (chat.llm.model_chain), each with the prompt rebuilt for
+its context. The last of them unreachable: the passages, as without a model, when the caller wants
+that.
 
 `Answer.events()` yields typed events: `Searching` (retrieval started), `Passages` (what the answer
-may cite), the model's `Reasoning` and `Content`, `Usage`, an `Error`, `Withdrawn` (the content
-policy stopped the answer), and last `Outcome` with the resolved citations. The chat page, the
-`ask` command, the REST ask and `/v1` only relay these; saving a conversation is chat.recording's.
+may cite), `FellBack` (a fallback model answers instead), the model's `Reasoning` and `Content`,
+`Usage`, an `Error`, `Withdrawn` (the content policy stopped the answer), and last `Outcome` with the
+resolved citations and the model that answered. The chat page, the `ask` command, the REST ask and
+`/v1` only relay these; saving a conversation is chat.recording's.
 However an answer ends, the question is written to the audit log once, here, so that no way of
 asking goes unrecorded (chat.question_log says what).
 
@@ -26,11 +29,12 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
-from chat import citations, prompting, providers, question_log
+from chat import citations, llm, prompting, providers, question_log
 from chat.models import Message
 from chatsite.db_threads import in_pool
 from faq import matching as faq_matching
@@ -49,6 +53,9 @@ StreamChat = Callable[[providers.ModelConfig, list[dict[str, str]]], AsyncGenera
 KEY_REVOKED = "invalid_api_key"  # the code of the error that ends such an answer (OpenAI's)
 # Errors after which the model said nothing: the passages still answer, as without a model.
 MODEL_UNAVAILABLE = frozenset({"unreachable", "timeout"})
+# Errors before the first byte after which the model's fallbacks are asked (its own retries spent):
+# it is out of reach, overloaded (503) or rate-limited (429), and another model may not be.
+MODEL_BUSY = MODEL_UNAVAILABLE | {"overloaded", "rate_limited"}
 CONTENT_POLICY = screening.QUESTION_BLOCKED  # the code of the error that refuses a question
 CONTENT_FILTERED = "content_filter"  # the finish reason of a withdrawn answer (OpenAI's)
 
@@ -77,6 +84,19 @@ class Passages:
 
 
 @dataclass(frozen=True)
+class FellBack:
+    """`unavailable` failed before it said anything: `model`, one of its fallbacks, answers instead."""
+
+    model: providers.ModelConfig
+    unavailable: providers.ModelConfig
+    error: providers.Error
+
+
+# What the models' streams give the answer: their events, and the moves from one to the next.
+Reply = providers.Event | FellBack
+
+
+@dataclass(frozen=True)
 class Withdrawn:
     """The content policy stopped the answer: what was shown of it is replaced by `notice`."""
 
@@ -99,11 +119,16 @@ class Outcome:
     cost_usd: float | None = None
     # Why it failed; or, with status complete and mode retrieval-only, why the model did not answer.
     error: providers.Error | None = None
+    # The model that answered (the last one asked when none could), and the name of the one asked
+    # when a fallback of it answered instead.
+    model: providers.ModelConfig | None = None
+    fallback_for: str = ""
 
 
 Event = (
     Searching
     | Passages
+    | FellBack
     | providers.Reasoning
     | providers.Content
     | providers.Usage
@@ -182,9 +207,7 @@ def retrieval_context(history: list[dict[str, str]]) -> list[str]:
     return [last.get(Message.Role.USER, ""), citations.MARKER.sub("", last.get(Message.Role.ASSISTANT, ""))]
 
 
-async def until_revoked(
-    stream: AsyncGenerator[providers.Event, None], revoked: Check
-) -> AsyncGenerator[providers.Event, None]:
+async def until_revoked(stream: AsyncGenerator[Reply, None], revoked: Check) -> AsyncGenerator[Reply, None]:
     """The model's events until the API key the question came with is revoked (or its user
     deactivated): then the upstream request is closed, so no more tokens are generated or billed,
     and the stream ends with an Error, as when the upstream fails."""
@@ -224,6 +247,7 @@ class Answer:
         self._content: list[str] = []
         self._passages: list[Passage] = []
         self._mode = Message.Mode.LLM if question.config else Message.Mode.RETRIEVAL_ONLY
+        self._model = question.config  # the model asked last
         self._grounding = Message.Grounding.DOCUMENTS
         self._status = Message.Status.COMPLETE
         self._finish_reason = "stop"
@@ -330,26 +354,22 @@ class Answer:
         self, config: providers.ModelConfig, passages: list[Passage]
     ) -> AsyncIterator[Event]:
         question = self.question
-        prompt = prompting.build_prompt(
-            question=question.text,
-            passages=passages,
-            history=question.history,
-            config=config,
-            general_knowledge=not passages,
-            client_instructions=question.client_instructions,
-        )
-        self._passages = prompt.passages  # citations can only point at what the model saw
+        models = llm.model_chain(config)
+        messages = self._prompt(models[0], passages)
         if not passages:
             self._grounding = Message.Grounding.GENERAL
         yield Passages(self._passages)
         if await self._stop_asked():  # while the passages were being found
             return
-        stream = self._stream_chat(config, prompt.messages)
+        stream = self._replies(models, messages, passages)
         if self._revoked is not None:  # asked with an API key; a layer less for every token otherwise
             stream = until_revoked(stream, self._revoked)
         screen = AnswerScreen((await self.checked_question()).matcher)
         async with aclosing(stream):
             async for event in stream:
+                if isinstance(event, FellBack):
+                    yield event
+                    continue
                 stopping = await self._stop_asked()
                 # A stop keeps what arrived, with what the screen held back to see whole terms.
                 screened = screen.finish() if stopping else screen.read(event)
@@ -369,6 +389,45 @@ class Answer:
                         yield shown
                 if stopping:
                     return
+
+    def _prompt(self, config: providers.ModelConfig, passages: list[Passage]) -> list[dict[str, str]]:
+        """The messages for this model, trimmed to its context; it becomes the model asked."""
+        question = self.question
+        prompt = prompting.build_prompt(
+            question=question.text,
+            passages=passages,
+            history=question.history,
+            config=config,
+            general_knowledge=not passages,
+            client_instructions=question.client_instructions,
+        )
+        self._model = config
+        self._passages = prompt.passages  # citations can only point at what the model saw
+        return prompt.messages
+
+    async def _replies(
+        self, models: Sequence[providers.ModelConfig], messages: list[dict[str, str]], passages: list[Passage]
+    ) -> AsyncGenerator[Reply, None]:
+        """The reply of the first of `models` available. Each but the last hands over to the next
+        (FellBack) when it fails with MODEL_BUSY before its first byte; the last one's error ends it."""
+        for config, fallback in pairwise(models):
+            busy: providers.Error | None = None
+            said = False
+            async with aclosing(self._stream_chat(config, messages)) as stream:
+                async for event in stream:
+                    if isinstance(event, providers.Error) and event.code in MODEL_BUSY and not said:
+                        busy = event
+                        break
+                    said = said or isinstance(event, providers.Reasoning | providers.Content)
+                    yield event
+            if busy is None:
+                return
+            logger.warning("Model %r unavailable (%s): asking %r", config.name, busy.code, fallback.name)
+            messages = self._prompt(fallback, passages)
+            yield FellBack(model=fallback, unavailable=config, error=busy)
+        async with aclosing(self._stream_chat(models[-1], messages)) as stream:
+            async for event in stream:
+                yield event
 
     async def _stop_asked(self) -> bool:
         if self._stopped is not None and await self._stopped():
@@ -438,7 +497,8 @@ class Answer:
         if self._mode == Message.Mode.RETRIEVAL_ONLY:
             # Every passage shown is a citation.
             cited = [citations.passage_citation(n, p) for n, p in enumerate(self._passages, start=1)]
-        config = self.question.config
+        config = self._model
+        asked = self.question.config
         return Outcome(
             content=content,
             reasoning="".join(self._reasoning),
@@ -451,6 +511,8 @@ class Answer:
             usage=self._usage,
             cost_usd=config.cost(self._usage) if config and self._usage else None,
             error=self._error,
+            model=config,
+            fallback_for=asked.name if asked and config != asked and self._mode == Message.Mode.LLM else "",
         )
 
     def _timings(self) -> dict:

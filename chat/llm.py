@@ -7,7 +7,8 @@ it: DeepSeek's hosted reasoner and chat models when a DeepSeek key is set, or th
 Each model is read through the one schema (chat/model_config.py), in layers: the schema's defaults,
 then the variables that set a default for every model (`LLM_TIMEOUT_SECONDS` …), then what is known
 of the hosted DeepSeek API, then the model's own entry. A mistake stops the app at start, naming the
-variable or entry and the field.
+variable or entry and the field. A model may name fallbacks, other configured models that answer
+when it is unavailable (`model_chain`, chat/engine.py).
 """
 
 from functools import cache
@@ -98,10 +99,17 @@ def _check_room(where: str, config: ModelConfig) -> None:
 
 @cache
 def _configured(key: tuple) -> tuple[ModelConfig, ...]:
-    configs = tuple(_model(where, entry) for where, entry in _entries())
+    entries = _entries()
+    configs = tuple(_model(where, entry) for where, entry in entries)
     names = [config.name for config in configs]
     if len(set(names)) != len(names):
         raise ImproperlyConfigured("LLM_MODELS: every model needs its own name.")
+    for (where, _entry), config in zip(entries, configs, strict=True):
+        if unknown := [name for name in config.fallback if name not in names]:
+            raise ImproperlyConfigured(
+                f"{where}: fallback names {unknown[0]!r}, which is not a configured model "
+                f"(configured: {', '.join(names)})."
+            )
     if configs and settings.LLM_TASK_MODEL and settings.LLM_TASK_MODEL not in names:
         raise ImproperlyConfigured(
             f"LLM_TASK_MODEL names {settings.LLM_TASK_MODEL!r}, which is not a configured model "
@@ -131,6 +139,14 @@ def model_config(name: str | None = None) -> ModelConfig | None:
     if not configured:
         return None
     return next((config for config in configured if config.name == name), configured[0])
+
+
+def model_chain(config: ModelConfig) -> tuple[ModelConfig, ...]:
+    """The model, then its fallbacks in order: those an answer asks in turn while each is unavailable.
+    A fallback's own fallbacks are not followed, so the chain is the one the chosen model names, and
+    cannot loop."""
+    configured = {model.name: model for model in models()}
+    return (config, *(configured[name] for name in config.fallback))
 
 
 def task_model() -> ModelConfig | None:

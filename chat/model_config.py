@@ -62,6 +62,9 @@ class ModelConfig:
     # trimmed to the rest. None: a quarter of the context, at most ANSWER_TOKENS_CAP.
     answer_tokens: int | None = None
     price: Price | None = None
+    # The names of other configured models to ask, in order, when this one is unavailable before it
+    # says anything (chat/engine.py); theirs are not followed.
+    fallback: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("model", "name"):
@@ -91,6 +94,16 @@ class ModelConfig:
                 )
         if self.price is not None and not isinstance(self.price, Price):
             raise FieldError("price", "must be a Price")
+        self._check_fallback()
+
+    def _check_fallback(self) -> None:
+        names = self.fallback
+        if not (isinstance(names, tuple) and all(isinstance(name, str) and name for name in names)):
+            raise FieldError("fallback", "must be a list of the names of other configured models")
+        if self.name in names:
+            raise FieldError("fallback", f"cannot name the model itself ({self.name!r})")
+        if len(set(names)) != len(names):
+            raise FieldError("fallback", "names a model twice")
 
     @property
     def answer_reserve(self) -> int:
@@ -114,7 +127,8 @@ FIELD_NAMES = frozenset(field.name for field in fields(ModelConfig))
 
 def from_entry(entry: Mapping[str, Any]) -> ModelConfig:
     """The configuration one JSON object describes; `name` defaults to `model`, `price` may be
-    [cache hit, cache miss, output] or an object with those names. Raises FieldError."""
+    [cache hit, cache miss, output] or an object with those names, `fallback` is a list. Raises
+    FieldError."""
     unknown = set(entry) - FIELD_NAMES
     if unknown:
         names = ", ".join(sorted(unknown))
@@ -123,6 +137,8 @@ def from_entry(entry: Mapping[str, Any]) -> ModelConfig:
     values.setdefault("name", values.get("model"))
     if values.get("price") is not None:
         values["price"] = _price(values["price"])
+    if isinstance(values.get("fallback"), list):
+        values["fallback"] = tuple(values["fallback"])
     for name in ("model", "base_url"):
         if name not in values:
             raise FieldError(name, "is needed")

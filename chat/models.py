@@ -71,7 +71,11 @@ class Message(models.Model):
     # What `error` leaves out (a host, the upstream's reply): for staff only, never for the asking
     # user unless they are staff, and never through the API's conversation pages.
     error_detail = models.TextField(blank=True)
+    # The upstream's id of the model that answered and its configured name; and the name of the model
+    # asked, when it was unavailable and one of its fallbacks answered instead.
     model = models.CharField(_("model"), max_length=100, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    fallback_for = models.CharField(max_length=100, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices
     timings = models.JSONField(default=dict, blank=True)

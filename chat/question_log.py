@@ -30,7 +30,7 @@ def record_question(*, question: "Question", outcome: "Outcome") -> Event:
             target="knowledge_base:" + ",".join(str(kb.id) for kb in knowledge_bases),
             summary=question.text if settings.AUDIT_QUESTION_TEXT else ", ".join(names),
             knowledge_bases=names,
-            model=question.config.model if question.config else "",
+            model=outcome.model.model if outcome.model else "",
             mode=outcome.mode,
             status=outcome.status,
             error_code=outcome.error.code if outcome.error else "",

@@ -56,6 +56,7 @@ def start_turn(
             status=Message.Status.STREAMING,
             mode=Message.Mode.LLM if config else Message.Mode.RETRIEVAL_ONLY,
             model=config.model if config else "",
+            model_name=config.name if config else "",
         )
     return Turn(history, knowledge_bases, message, access_lost=bool(chosen) and not knowledge_bases)
 
@@ -69,6 +70,9 @@ def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
     message.mode = outcome.mode
     message.grounding = outcome.grounding
     message.status = outcome.status
+    if outcome.model is not None:  # a fallback may have answered
+        message.model, message.model_name = outcome.model.model, outcome.model.name
+    message.fallback_for = outcome.fallback_for
     if outcome.usage is not None:
         message.usage = {k: v for k, v in vars(outcome.usage).items() if v is not None}
         message.cost_usd = outcome.cost_usd

@@ -168,3 +168,39 @@ def test_a_task_model_that_is_not_configured_is_refused(settings):
     settings.LLM_TASK_MODEL = "GPT-5"
     with pytest.raises(ImproperlyConfigured, match=r"LLM_TASK_MODEL names 'GPT-5'.*DeepSeek-R1, DeepSeek-V3"):
         llm.models()
+
+
+def three_models(fallbacks: dict[str, object]) -> list[dict]:
+    return [
+        {"name": name, "model": "r1", "base_url": "http://gpu:8000/v1"} | fallbacks.get(name, {})
+        for name in "abc"
+    ]
+
+
+def test_a_fallback_chain_is_the_one_the_model_names_in_order(settings):
+    settings.LLM_MODELS = three_models({"a": {"fallback": ["c", "b"]}, "c": {"fallback": ["a"]}})
+    a, b, c = llm.models()
+    assert a.fallback == ("c", "b")
+    assert llm.model_chain(a) == (a, c, b)
+    assert llm.model_chain(c) == (c, a)  # a's own fallbacks are not followed: no loop
+    assert llm.model_chain(b) == (b,)
+
+
+@pytest.mark.parametrize(
+    ("fallback", "message"),
+    [
+        (
+            ["d"],
+            "LLM_MODELS entry 1: fallback names 'd', which is not a configured model (configured: a, b, c)",
+        ),
+        (["b", "a"], "LLM_MODELS entry 1: fallback cannot name the model itself ('a')"),
+        (["b", "b"], "LLM_MODELS entry 1: fallback names a model twice"),
+        ("b", "LLM_MODELS entry 1: fallback must be a list of the names of other configured models"),
+        (["b", ""], "LLM_MODELS entry 1: fallback must be a list of the names"),
+        ([{"name": "b"}], "LLM_MODELS entry 1: fallback must be a list of the names"),
+    ],
+)
+def test_a_bad_fallback_stops_the_app_naming_the_entry(settings, fallback, message):
+    settings.LLM_MODELS = three_models({"a": {"fallback": fallback}})
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        llm.models()

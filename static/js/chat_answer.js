@@ -196,6 +196,11 @@
     view.answer.before(el("p", "grounding-note" + look[0], icon(look[1]), text));
   }
 
+  // A fallback answered: the model asked was unavailable.
+  function showFallback(view, note) {
+    if (note && view.answer) view.answer.before(el("p", "grounding-note is-fallback", icon("spark"), note));
+  }
+
   function showStopped(view) {
     settle(view);
     view.body.append(el("p", "status-note", strings.stopped));
@@ -263,6 +268,7 @@
         view.answer.innerHTML = data.html; // sanitised by the server
       }
       settle(view);
+      showFallback(view, data.fallback_note);
       showGrounding(view, data.grounding);
       if (data.status === "stopped") showStopped(view);
       if (data.status === "failed" && !view.failed) showFailure(view, strings.requestFailed);
