@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0008_message_grounding_faq'),
+        ('chat', '0009_message_suggestions'),
     ]
 
     operations = [
