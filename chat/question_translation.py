@@ -87,7 +87,7 @@ async def translate(question: str, *, script: str, config: ModelConfig) -> str |
     return translation
 
 
-def wanted(question: str) -> ModelConfig | None:
+def translating_model(question: str) -> ModelConfig | None:
     """The model that would translate this question, or None when it is not to be translated."""
     if not settings.QUESTION_TRANSLATION or len(question) > MAX_QUESTION_CHARS:
         return None
@@ -102,7 +102,7 @@ async def translate_into(question: str, scripts: Sequence[str], *, config: Model
 
 async def translations_for(*, question: str, knowledge_bases: Sequence[KnowledgeBase]) -> list[str]:
     """The translations to search the question in as well (see the module docstring); [] for none."""
-    config = wanted(question)
+    config = translating_model(question)
     if config is None or not knowledge_bases:
         return []
     scripts = await in_pool(target_scripts, question=question, knowledge_bases=knowledge_bases)

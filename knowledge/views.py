@@ -135,7 +135,7 @@ class Translation:
 def _translation(request: HttpRequest, query: str, kb: KnowledgeBase, mode: str) -> Translation:
     """The query's translations, as the chat would search them, within the user's rate limit (which
     counts only queries the chat would translate)."""
-    config = question_translation.wanted(query)
+    config = question_translation.translating_model(query)
     if config is None:
         return Translation()
     scripts = question_translation.target_scripts(question=query, knowledge_bases=[kb], mode=mode)
