@@ -18,6 +18,10 @@ resolved citations and the model that answered. The chat page, the `ask` command
 However an answer ends, the question is written to the audit log once, here, so that no way of
 asking goes unrecorded (chat.question_log says what).
 
+Where the knowledge bases hold documents in a language the search cannot reach from the question's
+(a Chinese question, English documents, an English-only embedder), the question is also searched in
+translation (chat.question_translation), when a model is configured.
+
 The content policy (policy/) is applied here, once for every caller: the question is checked before
 retrieval (a block list's term refuses it with the error CONTENT_POLICY; a mask list's goes to
 retrieval and the model as asterisks), retrieved passages are masked, and the model's reply is read
@@ -34,7 +38,7 @@ from itertools import pairwise
 from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
-from chat import citations, llm, prompting, providers, question_log
+from chat import citations, llm, prompting, providers, question_log, question_translation
 from chat.models import Message
 from chatsite.db_threads import in_pool
 from faq import matching as faq_matching
@@ -320,12 +324,7 @@ class Answer:
             for event in self._reply_without_model([], shown, Message.Grounding.FAQ):
                 yield event
             return
-        found = await in_pool(
-            retrieve_passages,
-            question=question.text,
-            knowledge_bases=question.knowledge_bases,
-            context=retrieval_context(question.history),
-        )
+        found = await self._retrieve(question)
         suggested = faq_matching.suggested_passages(curated)
         passages = screening.masked_passages(suggested + found, checked.matcher)
         self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
@@ -343,6 +342,23 @@ class Answer:
             return
         for event in replied:
             yield event
+
+    @staticmethod
+    async def _retrieve(question: Question) -> list[Passage]:
+        """The passages for the question: searched as asked, and in translation where the knowledge
+        bases' documents are in a language the search cannot reach (chat.question_translation)."""
+        translations: list[str] = []
+        if question.config is not None:  # retrieval-only mode calls no model, not even to translate
+            translations = await question_translation.translations_for(
+                question=question.text, knowledge_bases=question.knowledge_bases
+            )
+        return await in_pool(
+            retrieve_passages,
+            question=question.text,
+            knowledge_bases=question.knowledge_bases,
+            context=retrieval_context(question.history),
+            translations=translations,
+        )
 
     def _reply_without_model(
         self, passages: list[Passage], text: str, grounding: Message.Grounding = Message.Grounding.DOCUMENTS

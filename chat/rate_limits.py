@@ -4,9 +4,10 @@ Answers draw on one budget per user, ANSWER_RATE_PER_USER, wherever they are ask
 regenerate or edit on the chat page, an ask through the REST API, a /v1 chat completion. Switching
 between the page and the API does not get past it. Previews of a streaming answer's Markdown have a
 budget of their own, PREVIEW_RATE_PER_USER, and so do opening a document at a cited passage
-(PASSAGE_RATE_PER_USER: the page reads and normalises the whole original) and switching the version
-of an answer shown (VERSION_SWITCH_RATE_PER_USER: a write each time). The API also limits all of its
-requests per key and per user (api/throttles.py) with the same counters.
+(PASSAGE_RATE_PER_USER: the page reads and normalises the whole original), switching the version
+of an answer shown (VERSION_SWITCH_RATE_PER_USER: a write each time) and having the hit-testing page
+search a query in translation (TRANSLATION_RATE_PER_USER: a call to the model unless cached). The
+API also limits all of its requests per key and per user (api/throttles.py) with the same counters.
 
 A limit is a moving window: at most so many uses in any period of its length. The counts live in
 Redis at CACHE_URL when it is set, shared by every web process of every machine, else in a SQLite file
@@ -38,6 +39,7 @@ ANSWERS = Limit("answers", "ANSWER_RATE_PER_USER")
 PREVIEWS = Limit("previews", "PREVIEW_RATE_PER_USER")
 PASSAGES = Limit("passages", "PASSAGE_RATE_PER_USER")
 VERSION_SWITCHES = Limit("version-switches", "VERSION_SWITCH_RATE_PER_USER")
+TRANSLATIONS = Limit("translations", "TRANSLATION_RATE_PER_USER")  # the hit-testing page's
 USAGE_PAGES = Limit("usage_pages", "USAGE_PAGE_RATE_PER_USER")  # the account page and usage dashboard
 
 

@@ -455,6 +455,9 @@ LLM_TASK_MODEL = env_str("LLM_TASK_MODEL")
 # Up to three follow-up questions under each answer the model wrote from the documents, from one
 # short call to the task model (chat/suggestions.py); off, no such call is made.
 FOLLOW_UP_SUGGESTIONS = env_bool("FOLLOW_UP_SUGGESTIONS", True)
+# Search a question also in translation, by the task model, when its knowledge bases hold documents in
+# a script the embedder cannot reach from the question's (chat/question_translation.py).
+QUESTION_TRANSLATION = env_bool("QUESTION_TRANSLATION", True)
 
 # Content policy (policy/): terms per word list, and the size of a .txt imported into one.
 POLICY_MAX_TERMS = env_int("POLICY_MAX_TERMS", 20_000, minimum=1)
@@ -479,6 +482,9 @@ PREVIEW_RATE_PER_USER = env_rate("PREVIEW_RATE_PER_USER", "5/s")
 # version of an answer is shown: per user, each a budget of its own.
 PASSAGE_RATE_PER_USER = env_rate("PASSAGE_RATE_PER_USER", "60/min")
 VERSION_SWITCH_RATE_PER_USER = env_rate("VERSION_SWITCH_RATE_PER_USER", "60/min")
+# Questions the hit-testing page searches in translation (a call to the model each, unless cached),
+# per user; the chat's translations are part of an answer, counted by ANSWER_RATE_PER_USER.
+TRANSLATION_RATE_PER_USER = env_rate("TRANSLATION_RATE_PER_USER", "30/min")
 # Quotas (usage/quotas.py): the default limits of users whose own and groups' limits (set in the admin)
 # do not set one; unset or empty: no limit. Administrators are exempt while QUOTA_EXEMPT_STAFF.
 QUOTA_QUESTIONS_PER_DAY = env_optional_int("QUOTA_QUESTIONS_PER_DAY")

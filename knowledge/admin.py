@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from knowledge import access, admin_views, audit_trail, embedders, reembedding, services
+from knowledge.languages import languages_label
 from knowledge.models import EMBEDDER_STATE, Document, KnowledgeBase
 from policy.admin import FlaggedFilter, FlagInline
 
@@ -233,7 +234,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ["title", "knowledge_base", "state", "chunks", "size_display", "created_at"]
+    list_display = ["title", "knowledge_base", "state", "chunks", "languages", "size_display", "created_at"]
     list_filter = [
         "status",
         ("knowledge_base", admin.RelatedOnlyFieldListFilter),
@@ -247,6 +248,7 @@ class DocumentAdmin(admin.ModelAdmin):
         "file_link",
         "state",
         "chunks",
+        "languages",
         "needs_ocr",
         "attempts",
         "sha256",
@@ -316,6 +318,10 @@ class DocumentAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="doc-chunks" data-document-id="{}">{}</span>', document.id, document.chunk_count
         )
+
+    @admin.display(description=_("languages"))
+    def languages(self, document: Document) -> str:
+        return languages_label(document.scripts) or self.get_empty_value_display()
 
     @admin.display(description=_("size"), ordering="size")
     def size_display(self, document: Document) -> str:

@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from knowledge import chunking, embedders, extract, index_log, services
+from knowledge import chunking, embedders, extract, index_log, languages, services
 from knowledge.locations import location_label
 from knowledge.models import Chunk, Document, KnowledgeBase
 from knowledge.time_limit import TimeLimitReached, time_limit
@@ -43,6 +43,7 @@ class _Work:
     embedder: str  # the knowledge base's embedder when the document was split (by name)
     drafts: list[chunking.ChunkDraft]
     hashes: list[str]
+    scripts: dict[str, float]  # the document's languages (knowledge.languages)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -159,7 +160,10 @@ def _prepare(document: Document, *, read_scans: bool) -> _Work:
     if not drafts:
         raise extract.ExtractionError("The file contains no text.")
     _screen(document, drafts)
-    return _Work(document, embedder.name, drafts, [content_hash(d.text) for d in drafts])
+    texts = [draft.text for draft in drafts]
+    return _Work(
+        document, embedder.name, drafts, list(map(content_hash, texts)), languages.text_scripts(texts)
+    )
 
 
 def _screen(document: Document, drafts: list[chunking.ChunkDraft]) -> None:
@@ -380,6 +384,7 @@ def _store(works: list[_Work]) -> None:
                 chunk_count=count,
                 chunks_done=count,
                 chunks_total=count,
+                scripts=work.scripts,
                 updated_at=now,
             )
         added: dict[int, list[int]] = {}

@@ -208,6 +208,9 @@ class Document(models.Model):
     )
     # Where a synced document comes from (the sources app): a page's URL or a file's path; empty for uploads.
     source_location = models.CharField(_("location"), max_length=2000, blank=True, editable=False)
+    # The share of each script in the text, {"latin": 0.8, "han": 0.2}, recorded at ingestion
+    # (knowledge.languages): the document's languages. Empty until it is first indexed.
+    scripts = models.JSONField(_("languages"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

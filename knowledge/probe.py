@@ -8,6 +8,11 @@ the right passage first, above chance, is its skill in that script (0 = chance, 
 A multilingual model (bge-m3, paraphrase-multilingual-MiniLM) scores high in both and keeps its
 full weight in Chinese.
 
+The pairs of the two scripts are translations of each other, so the same questions also measure the
+model across scripts: a Chinese question against the English passages ("han→latin") and back
+("latin→han"). Only a multilingual model crosses; where the default cannot, a question is also
+searched in translation (chat.question_translation).
+
 The questions paraphrase their passages rather than repeating their words, since word overlap is
 BM25's job; they are everyday workplace topics, unrelated to any evaluation data set.
 """
@@ -123,22 +128,41 @@ _PAIRS: dict[str, list[tuple[str, str]]] = {
         ("私人手机能收工作邮件吗？", "安装设备管理应用后，个人移动设备即可访问公司邮箱。"),
     ],
 }
-SCRIPTS = tuple(_PAIRS)
+SCRIPTS = tuple(_PAIRS)  # the scripts probed; skills() also holds the crossings between them
+# (question script, passage script): question i of one script is answered by passage i of the other.
+CROSSINGS = (("han", "latin"), ("latin", "han"))
 
 _skills: dict[str, float] | None = None
 _lock = threading.Lock()
 
 
+def crossing(question_script: str, passage_script: str) -> str:
+    """The key of the skill of finding passages in one script with questions in another."""
+    return f"{question_script}→{passage_script}"
+
+
+def _skill(questions: np.ndarray, passages: np.ndarray) -> float:
+    """Top-1 accuracy of question i → passage i, rescaled so that chance is 0."""
+    hits = float(np.mean(np.argmax(questions @ passages.T, axis=1) == np.arange(len(questions))))
+    chance = 1 / len(questions)
+    return round(max(0.0, (hits - chance) / (1 - chance)), 3)
+
+
 def measure(encode) -> dict[str, float]:
-    """Skill per script in [0, 1]: top-1 accuracy of question → passage, rescaled so chance is 0."""
-    skills = {}
-    for script, pairs in _PAIRS.items():
-        questions = encode([question for question, _ in pairs])
-        passages = encode([passage for _, passage in pairs])
-        hits = float(np.mean(np.argmax(questions @ passages.T, axis=1) == np.arange(len(pairs))))
-        chance = 1 / len(pairs)
-        skills[script] = round(max(0.0, (hits - chance) / (1 - chance)), 3)
+    """Skill in [0, 1] per script ("latin", "han"), then across scripts ("han→latin": a Chinese
+    question, English passages; "latin→han")."""
+    questions = {script: encode([question for question, _ in pairs]) for script, pairs in _PAIRS.items()}
+    passages = {script: encode([passage for _, passage in pairs]) for script, pairs in _PAIRS.items()}
+    skills = {script: _skill(questions[script], passages[script]) for script in SCRIPTS}
+    for asked, found in CROSSINGS:
+        skills[crossing(asked, found)] = _skill(questions[asked], passages[found])
     return skills
+
+
+def major_script(text: str) -> str | None:
+    """The script most of the text is written in, or None when it has no letters."""
+    shares = script_shares(text)
+    return max(shares, key=lambda script: shares[script]) if shares else None
 
 
 def script_shares(text: str) -> dict[str, float]:

@@ -21,6 +21,11 @@ Each knowledge base's question vector and dense weight come from its own embedde
 Both scores are computed exactly for every candidate either search found, so a passage's relevance
 does not depend on how deep each search looked.
 
+A question may also be searched in translation (`translations`, decided and made by
+chat.question_translation where the documents are in a language the search cannot reach from the
+question's): each wording is searched as the question is, and a passage found by several keeps the
+relevance, scores and ranks of the wording that found it most relevant, so the floor means the same.
+
 A follow-up question ("what about its memory needs?") is searched together with the previous
 question and, more lightly, the previous answer, so that what it refers to is found; the new
 question always weighs most.
@@ -28,7 +33,7 @@ question always weighs most.
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, TypeVar
 
@@ -77,6 +82,9 @@ class Passage:
     # A curated FAQ pair given to the model as a passage (faq.matching), not a chunk of a document:
     # chunk_id and document_id are then 0.
     faq_pair_id: int | None = None
+    # The translation of the question whose search gave this passage its relevance and scores
+    # (search's `translations`); empty when the question itself did.
+    translation: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -98,6 +106,7 @@ class _Candidate:
     dense_rank: int | None = None
     lexical_score: float | None = None
     lexical_rank: int | None = None
+    translation: str = ""  # the translation of the question that found it, or "": the question
 
 
 def dense_weight(query: str, *, skills: Mapping[str, float] | None = None) -> float:
@@ -106,7 +115,7 @@ def dense_weight(query: str, *, skills: Mapping[str, float] | None = None) -> fl
     query (a Chinese question naming "DeepSeek-V3" is a Chinese question), or 0 below USABLE_SKILL.
     Unprobed scripts count as the weakest probed one."""
     skills = embedding.skills() if skills is None else skills
-    weakest = min(skills.values())
+    weakest = min(skills[script] for script in probe.SCRIPTS)  # of the scripts, not the crossings
     shares = probe.script_shares(query) or {"latin": 1.0}
     skill = min(
         skills.get(script, weakest) for script, share in shares.items() if share >= MAJOR_SCRIPT_SHARE
@@ -193,6 +202,50 @@ def _score(
         candidate.relevance = (weights[0] * cosine + weights[1] * bm25) / sum(weights)
 
 
+def _candidates(
+    query: str,
+    knowledge_bases: Sequence[KnowledgeBase],
+    *,
+    translated: bool,
+    mode: str | None,
+    context: Sequence[tuple[str, float]],
+    depth: int,
+    timed: _Timer,
+) -> list[_Candidate]:
+    """The candidates one wording of the question (the question, or a translation of it) finds in
+    each knowledge base, with their relevance."""
+    dense = _dense_sides(query, context, knowledge_bases, mode=mode, timed=timed)
+    terms = lexical.Query.of(query, context=context)
+    found = [
+        candidate
+        for kb in knowledge_bases
+        for candidate in _search_one(
+            kb,
+            mode=dense[kb.id].mode,
+            vector=dense[kb.id].vector,
+            terms=terms,
+            depth=depth,
+            dense_weight=dense[kb.id].weight,
+            timed=timed,
+        )
+    ]
+    if translated:
+        for candidate in found:
+            candidate.translation = query
+    return found
+
+
+def _best_of_each(candidates: Iterable[_Candidate]) -> list[_Candidate]:
+    """Each chunk once, as the wording of the question that found it most relevant found it (the
+    first on a tie: the question itself)."""
+    best: dict[int, _Candidate] = {}
+    for candidate in candidates:
+        kept = best.get(candidate.chunk_id)
+        if kept is None or candidate.relevance > kept.relevance:
+            best[candidate.chunk_id] = candidate
+    return list(best.values())
+
+
 def search(
     *,
     query: str,
@@ -201,6 +254,7 @@ def search(
     mode: str | None = None,
     context: Sequence[str] = (),
     depth: int | None = None,
+    translations: Sequence[str] = (),
 ) -> SearchResult:
     """The best passages for the query across the given knowledge bases, best first.
 
@@ -208,7 +262,9 @@ def search(
     its own mode with its own relevance floor unless `mode` overrides the mode (the hit-testing page
     and evaluation compare modes). `context` holds the previous question and answer, newest first,
     for follow-up questions (either may be empty). `depth` is how many candidates each search
-    returns (at least top_k).
+    returns (at least top_k). `translations` are the question in other languages
+    (chat.question_translation), each searched as the question is: a passage found by several keeps
+    its highest relevance, and the floor applies to that.
     """
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -228,21 +284,20 @@ def search(
 
     top_k = top_k or max(kb.top_k for kb in knowledge_bases)
     depth = max(depth or CANDIDATES, top_k)
-    dense = _dense_sides(query, weighted, knowledge_bases, mode=mode, timed=timed)
-    terms = lexical.Query.of(query, context=weighted)
-    candidates = [
+    wordings = dict.fromkeys([query, *(text for text in translations if text.strip())])
+    candidates = _best_of_each(
         candidate
-        for kb in knowledge_bases
-        for candidate in _search_one(
-            kb,
-            mode=dense[kb.id].mode,
-            vector=dense[kb.id].vector,
-            terms=terms,
+        for wording in wordings
+        for candidate in _candidates(
+            wording,
+            knowledge_bases,
+            translated=wording != query,
+            mode=mode,
+            context=weighted,
             depth=depth,
-            dense_weight=dense[kb.id].weight,
             timed=timed,
         )
-    ]
+    )
     kept = [c for c in candidates if c.relevance >= c.knowledge_base.relevance_floor]
     kept.sort(key=lambda c: (-c.relevance, c.chunk_id))
     best = kept[:top_k]
@@ -271,6 +326,7 @@ def search(
                 lexical_rank=candidate.lexical_rank,
                 page=chunk.page,
                 heading=chunk.heading,
+                translation=candidate.translation,
             )
         )
     return SearchResult(passages, timings, below_floor=len(candidates) - len(kept))
@@ -332,5 +388,12 @@ def retrieve_passages(
     knowledge_bases: Sequence[KnowledgeBase],
     top_k: int | None = None,
     context: Sequence[str] = (),
+    translations: Sequence[str] = (),
 ) -> list[Passage]:
-    return search(query=question, knowledge_bases=knowledge_bases, top_k=top_k, context=context).passages
+    return search(
+        query=question,
+        knowledge_bases=knowledge_bases,
+        top_k=top_k,
+        context=context,
+        translations=translations,
+    ).passages

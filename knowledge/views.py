@@ -1,5 +1,7 @@
 import re
+from dataclasses import dataclass, field
 
+from asgiref.sync import async_to_sync
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -10,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from chat import rate_limits
+from chat import question_translation, rate_limits
 from chatsite.bad_requests import parse_id
 from faq import matching as faq_matching
 from knowledge import extract, originals, passages, retrieval
@@ -115,11 +117,33 @@ def _hits(result: retrieval.SearchResult, query: str) -> list[dict]:
     return [
         {
             "passage": passage,
-            "html": highlight(passage.text, query),
+            "html": highlight(passage.text, passage.translation or query),
             "long": _is_long(passage.text),
         }
         for passage in result.passages
     ]
+
+
+@dataclass(frozen=True)
+class Translation:
+    """What the page says of searching the query in translation."""
+
+    texts: list[str] = field(default_factory=list)  # the translations searched as well
+    wait: int | None = None  # seconds until the user may have a query translated again
+
+
+def _translation(request: HttpRequest, query: str, kb: KnowledgeBase, mode: str) -> Translation:
+    """The query's translations, as the chat would search them, within the user's rate limit (which
+    counts only queries the chat would translate)."""
+    config = question_translation.translating_model(query)
+    if config is None:
+        return Translation()
+    scripts = question_translation.target_scripts(question=query, knowledge_bases=[kb], mode=mode)
+    if not scripts:
+        return Translation()
+    if wait := rate_limits.seconds_to_wait(rate_limits.TRANSLATIONS, str(request.user.pk)):
+        return Translation(wait=wait)
+    return Translation(async_to_sync(question_translation.translate_into)(query, scripts, config=config))
 
 
 @login_required
@@ -128,11 +152,18 @@ def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
     readable = KnowledgeBase.objects.readable_by(request.user)
     kb = get_object_or_404(readable, slug=slug)
     form = HitTestingForm({"mode": kb.retrieval_mode, "top_k": kb.top_k, **request.GET.dict()})
-    result, query, mode, curated = None, "", kb.retrieval_mode, []
+    result, query, mode, curated, translation = None, "", kb.retrieval_mode, [], Translation()
     if form.is_valid() and form.cleaned_data["q"].strip():
         query, mode = form.cleaned_data["q"], form.cleaned_data["mode"] or kb.retrieval_mode
         top_k = form.cleaned_data["top_k"] or kb.top_k
-        result = retrieval.search(query=query, knowledge_bases=[kb], top_k=top_k, mode=mode)
+        translation = _translation(request, query, kb, mode)
+        result = retrieval.search(
+            query=query,
+            knowledge_bases=[kb],
+            top_k=top_k,
+            mode=mode,
+            translations=translation.texts,
+        )
         curated = [m for m in faq_matching.match(question=query, knowledge_bases=[kb]) if m.score > 0]
     return render(
         request,
@@ -149,6 +180,7 @@ def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
             "faq_matches": curated,
             "faq_floor": settings.FAQ_SUGGEST_FLOOR,
             "searched": result is not None,
+            "translation": translation,
             "below_floor": result.below_floor if result else 0,
             "timings": [
                 (label, _milliseconds(result.timings_ms[step]))
