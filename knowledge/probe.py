@@ -124,6 +124,8 @@ _PAIRS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 SCRIPTS = tuple(_PAIRS)
+# A script counts in a text (its dense weight, its relevance floor) from this share of its units on.
+MAJOR_SCRIPT_SHARE = 0.25
 
 _skills: dict[str, float] | None = None
 _lock = threading.Lock()

@@ -31,7 +31,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from knowledge import embedding, index_sync, lexical, probe, search_index
+from knowledge import embedding, floors, index_sync, lexical, probe, search_index
 from knowledge.models import Chunk, KnowledgeBase
 
 CANDIDATES = 50
@@ -41,7 +41,6 @@ CONTEXT_WEIGHTS = (0.5, 0.25)
 # Below this probe skill the embedder is wrong more often than right in a script: its ranking is
 # noise there, and any weight on it pulls a hybrid below BM25 alone.
 USABLE_SKILL = 0.5
-MAJOR_SCRIPT_SHARE = 0.25
 T = TypeVar("T")
 
 
@@ -97,14 +96,14 @@ class _Candidate:
 
 def dense_weight(query: str) -> float:
     """How much the dense side counts next to BM25 (1) for this query: the embedder's skill in the
-    weakest script making up at least MAJOR_SCRIPT_SHARE of the query (a Chinese question naming
+    weakest script making up at least probe.MAJOR_SCRIPT_SHARE of the query (a Chinese question naming
     "DeepSeek-V3" is a Chinese question), or 0 below USABLE_SKILL. Unprobed scripts count as the
     weakest probed one."""
     skills = embedding.skills()
     weakest = min(skills.values())
     shares = probe.script_shares(query) or {"latin": 1.0}
     skill = min(
-        skills.get(script, weakest) for script, share in shares.items() if share >= MAJOR_SCRIPT_SHARE
+        skills.get(script, weakest) for script, share in shares.items() if share >= probe.MAJOR_SCRIPT_SHARE
     )
     return skill if skill >= USABLE_SKILL else 0.0
 
@@ -191,10 +190,10 @@ def search(
     """The best passages for the query across the given knowledge bases, best first.
 
     Callers pass only knowledge bases the asking user may read. Each knowledge base is searched in
-    its own mode with its own relevance floor unless `mode` overrides the mode (the hit-testing page
-    and evaluation compare modes). `context` holds the previous question and answer, newest first,
-    for follow-up questions (either may be empty). `depth` is how many candidates each search
-    returns (at least top_k).
+    its own mode with its own relevance floor (`floors.relevance_floor`) unless `mode` overrides the
+    mode (the hit-testing page and evaluation compare modes). `context` holds the previous question
+    and answer, newest first, for follow-up questions (either may be empty). `depth` is how many
+    candidates each search returns (at least top_k).
     """
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -238,7 +237,8 @@ def search(
             timed=timed,
         )
     ]
-    kept = [c for c in candidates if c.relevance >= c.knowledge_base.relevance_floor]
+    floor = {kb.id: floors.relevance_floor(kb, query) for kb in knowledge_bases}
+    kept = [c for c in candidates if c.relevance >= floor[c.knowledge_base.id]]
     kept.sort(key=lambda c: (-c.relevance, c.chunk_id))
     best = kept[:top_k]
     chunks = timed(
