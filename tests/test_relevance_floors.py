@@ -1,8 +1,10 @@
 """Relevance floors: automatic per script of the question by default, or fixed per knowledge base."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from chatsite.env import env_optional_fraction
 from knowledge import floors
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import search
@@ -45,6 +47,13 @@ def test_it_uses_the_calibrated_floors_unless_a_setting_overrides_one(settings, 
     assert floors.automatic_floors() == floors.CALIBRATED
     settings.RELEVANCE_FLOOR_LATIN = 0.4
     assert floors.automatic_floors() == {"latin": 0.4, "han": floors.CALIBRATED["han"]}
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "high"])
+def test_a_floor_setting_must_be_between_0_and_1(monkeypatch, value):
+    monkeypatch.setenv("RELEVANCE_FLOOR_HAN", value)
+    with pytest.raises(ImproperlyConfigured, match="RELEVANCE_FLOOR_HAN"):
+        env_optional_fraction("RELEVANCE_FLOOR_HAN")
 
 
 def test_it_calibrated_a_floor_for_each_script():
