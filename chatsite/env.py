@@ -131,11 +131,15 @@ def env_optional_float(name: str, *, minimum: float = 0.0) -> float | None:
     return number
 
 
-def env_fraction(name: str, default: float) -> float:
-    """A number from 0 to 1, such as 0.5."""
+def env_optional_fraction(name: str) -> float | None:
+    """A number from 0 to 1, such as 0.5, or None when the variable is unset or empty."""
     number = env_optional_float(name)
-    if number is None:
-        return default
-    if number > 1:
+    if number is not None and number > 1:
         raise ImproperlyConfigured(f"{name}={number:g} must be between 0 and 1.")
     return number
+
+
+def env_fraction(name: str, default: float) -> float:
+    """A number from 0 to 1, such as 0.5."""
+    number = env_optional_fraction(name)
+    return default if number is None else number

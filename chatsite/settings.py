@@ -20,6 +20,7 @@ from chatsite.env import (
     env_list,
     env_optional_bool,
     env_optional_float,
+    env_optional_fraction,
     env_optional_int,
     env_rate,
     env_str,
@@ -323,6 +324,10 @@ EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
 EMBEDDERS = with_keys_from_env(env_json("EMBEDDERS"))
 # The search index backend: a module implementing knowledge.search_index.SearchIndex.
 SEARCH_INDEX_BACKEND = env_str("SEARCH_INDEX_BACKEND", "knowledge.index")
+# The relevance floor of knowledge bases left on "automatic", per script of the question (0-1).
+# Unset: the numbers calibrated on the public evaluation sets (knowledge/floors.py, README).
+RELEVANCE_FLOOR_LATIN = env_optional_fraction("RELEVANCE_FLOOR_LATIN")
+RELEVANCE_FLOOR_HAN = env_optional_fraction("RELEVANCE_FLOOR_HAN")
 INDEX_DIR = DATA_DIR / "indexes"
 # Vector search is exact below this many chunks per knowledge base, approximate (FAISS IVF) from it;
 # lists probed per query: 0 picks max(64, lists / 16), which benchmarks/search_latency.py measures.

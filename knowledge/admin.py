@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from knowledge import access, admin_views, audit_trail, embedders, reembedding, services
+from knowledge import access, admin_views, audit_trail, embedders, floors, reembedding, services
 from knowledge.languages import languages_label
 from knowledge.models import EMBEDDER_STATE, Document, KnowledgeBase
 from policy.admin import FlaggedFilter, FlagInline
@@ -133,8 +133,10 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         return readonly if access.may_publish(request.user) else [*readonly, "is_public"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        help_texts = {"relevance_floor": floors.admin_help()}
         if not access.may_publish(request.user):
-            kwargs["help_texts"] = {"is_public": IS_PUBLIC_HELP_FOR_MANAGERS}
+            help_texts["is_public"] = str(IS_PUBLIC_HELP_FOR_MANAGERS)
+        kwargs["help_texts"] = help_texts
         form = super().get_form(request, obj, change, **kwargs)
         return type(form.__name__, (form,), {"user": request.user})  # a class of this request's own
 

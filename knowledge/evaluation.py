@@ -5,6 +5,12 @@ chunking, embedding, index), every judged query goes through `retrieval.search`,
 returns are collapsed to documents before scoring, so the figures are those a user of this app gets.
 The metrics follow BEIR (pytrec_eval): nDCG@10 with linear gain, Recall@100 and MRR@10, averaged
 over queries.
+
+The relevance floor is not applied (the knowledge base's floor is 0): it only drops passages, and the
+ranking is what is measured. With off-topic questions (`evaluate(off_topic=...)`) the run also says
+what floors would do, per script of the question (`floors.floor_script`): for each floor, the share
+of judged questions that would lose every passage (a false "nothing found") and the share of
+off-topic questions that would still get passages; both follow from each question's best relevance.
 """
 
 import json
@@ -21,12 +27,16 @@ from django.core.files.base import ContentFile
 from django.utils.text import slugify
 from tqdm import tqdm
 
-from knowledge import index_sync, ingestion, retrieval, services
+from knowledge import floors, index_sync, ingestion, retrieval, services
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 # Chunks asked of search per query: several chunks of one document collapse into one, and Recall@100
 # needs at least 100 documents after that wherever the corpus has them.
 SEARCH_DEPTH = 300
+# Floors the off-topic report tries, and the share of judged questions a chosen floor may leave with
+# nothing found.
+FLOORS = tuple(round(step * 0.02, 2) for step in range(31))
+MAX_LOST = 0.02
 
 
 class DatasetError(Exception):
@@ -50,6 +60,24 @@ class Ingested:
 
 
 @dataclass(frozen=True)
+class FloorRow:
+    floor: float
+    lost: float  # share of judged questions left with no passage at all
+    off_topic_found: float  # share of off-topic questions still given a passage
+
+
+@dataclass(frozen=True)
+class FloorSweep:
+    script: str
+    questions: int
+    off_topic: int
+    rows: list[FloorRow]
+    chosen: (
+        FloorRow | None
+    )  # the fewest off-topic passages with fewer than MAX_LOST lost; None: no floor does
+
+
+@dataclass(frozen=True)
 class Report:
     dataset: str
     mode: str
@@ -64,6 +92,7 @@ class Report:
     p50_ms: float
     p95_ms: float
     knowledge_base: str
+    floors: list[FloorSweep] = field(default_factory=list)
 
     def as_json(self) -> str:
         names = {"ndcg_at_10": "ndcg@10", "recall_at_100": "recall@100", "mrr_at_10": "mrr@10"}
@@ -92,6 +121,23 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
                 raise DatasetError(f"{path}, line {number}: expected query-id, corpus-id and score.")
             qrels.setdefault(fields[0], {})[fields[1]] = int(float(fields[2]))
     return qrels
+
+
+def read_questions(path: Path) -> list[str]:
+    """Off-topic questions: JSON Lines with a "text" field (as queries.jsonl) when the name ends in
+    .jsonl, else one question per line (blank lines and lines starting with # skipped)."""
+    try:
+        if path.suffix == ".jsonl":
+            questions = [str(row.get("text") or "") for row in _jsonl(path)]
+        else:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            questions = [line for line in lines if line.strip() and not line.startswith("#")]
+    except (OSError, UnicodeDecodeError, AttributeError) as exc:
+        raise DatasetError(f"{path}: not a readable question list ({exc}).") from None
+    questions = [question.strip() for question in questions if question.strip()]
+    if not questions:
+        raise DatasetError(f"{path}: no questions.")
+    return questions
 
 
 def load_dataset(folder: Path, *, split: str = "test") -> Dataset:
@@ -193,25 +239,70 @@ def mrr_at(ranking: Sequence[str], judged: dict[str, int], k: int = 10) -> float
     return 0.0
 
 
-def run_queries(
-    *, ingested: Ingested, queries: dict[str, str], mode: str
-) -> tuple[dict[str, list[str]], list[float]]:
-    """Each query's ranked BEIR ids, and the wall time of each search in ms."""
+@dataclass
+class Searched:
+    rankings: dict[str, list[str]] = field(default_factory=dict)  # query id -> ranked BEIR ids
+    latencies: list[float] = field(default_factory=list)  # ms per search
+    best: dict[str, float | None] = field(default_factory=dict)  # query id -> best relevance; None: nothing
+
+
+def run_queries(*, ingested: Ingested, queries: dict[str, str], mode: str) -> Searched:
+    """Each query's ranked BEIR ids, best relevance, and the wall time of its search."""
     kbs = [ingested.knowledge_base]
     # Untimed: the first search loads the model and builds the lexical index.
     retrieval.search(query=next(iter(queries.values())), knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode)
-    rankings: dict[str, list[str]] = {}
-    latencies: list[float] = []
+    searched = Searched()
     for query_id, text in tqdm(queries.items(), unit="query", desc=f"search ({mode})"):
         started = time.perf_counter()
         result = retrieval.search(query=text, knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode)
-        latencies.append((time.perf_counter() - started) * 1000)
-        rankings[query_id] = ranked_documents(result.passages, ingested.beir_ids)
-    return rankings, latencies
+        searched.latencies.append((time.perf_counter() - started) * 1000)
+        searched.rankings[query_id] = ranked_documents(result.passages, ingested.beir_ids)
+        searched.best[query_id] = result.passages[0].score if result.passages else None
+    return searched
+
+
+def sweep_floors(
+    *, script: str, judged: Sequence[float | None], off_topic: Sequence[float | None]
+) -> FloorSweep:
+    """Both rates at each of FLOORS, from the best relevance of each question (None: nothing found)."""
+
+    def share_found(best: Sequence[float | None], floor: float) -> float:
+        return sum(1 for score in best if score is not None and score >= floor) / len(best)
+
+    rows = [
+        FloorRow(
+            floor=floor,
+            lost=round(1 - share_found(judged, floor), 4),
+            off_topic_found=round(share_found(off_topic, floor), 4),
+        )
+        for floor in FLOORS
+    ]
+    allowed = [row for row in rows if row.lost < MAX_LOST]
+    chosen = min(allowed, key=lambda row: (row.off_topic_found, row.floor), default=None)
+    return FloorSweep(script, len(judged), len(off_topic), rows, chosen)
+
+
+def floor_sweeps(
+    *, ingested: Ingested, searched: Searched, queries: dict[str, str], off_topic: Sequence[str], mode: str
+) -> list[FloorSweep]:
+    """One sweep per script that has both judged and off-topic questions."""
+    off_topic_ids = {f"off-topic-{number}": text for number, text in enumerate(off_topic)}
+    best_off_topic = run_queries(ingested=ingested, queries=off_topic_ids, mode=mode).best
+    by_script: dict[str, tuple[list[float | None], list[float | None]]] = {}
+    for query_id, text in queries.items():
+        by_script.setdefault(floors.floor_script(text), ([], []))[0].append(searched.best[query_id])
+    for query_id, text in off_topic_ids.items():
+        by_script.setdefault(floors.floor_script(text), ([], []))[1].append(best_off_topic[query_id])
+    return [
+        sweep_floors(script=script, judged=judged, off_topic=off)
+        for script, (judged, off) in sorted(by_script.items())
+        if judged and off
+    ]
 
 
 def reuse_corpus(*, knowledge_base: KnowledgeBase) -> Ingested:
     """A knowledge base kept by an earlier run (`--keep`): its ready documents, named `<_id>.txt`."""
+    knowledge_base.relevance_floor = 0.0  # measured without a floor, as a new one is; not saved
     ingested = Ingested(knowledge_base)
     ready = Document.objects.filter(knowledge_base=knowledge_base, status=Document.Status.READY)
     for document_id, title in ready.values_list("id", "title"):
@@ -222,31 +313,49 @@ def reuse_corpus(*, knowledge_base: KnowledgeBase) -> Ingested:
 
 
 def evaluate(
-    *, dataset: Dataset, mode: str, keep: bool = False, reuse: KnowledgeBase | None = None
+    *,
+    dataset: Dataset,
+    mode: str,
+    keep: bool = False,
+    reuse: KnowledgeBase | None = None,
+    off_topic: Sequence[str] = (),
 ) -> Report:
     """Ingest the corpus into a new knowledge base, run the judged queries, score them.
 
     The knowledge base is deleted afterwards, also on error or interrupt, unless `keep`. With `reuse`,
     a knowledge base kept by an earlier run of the same data set is searched instead (and kept), so
-    the modes can be compared without embedding the corpus again.
+    the modes can be compared without embedding the corpus again. With `off_topic` questions, the
+    report has the floor sweeps too.
     """
+
+    def search(ingested: Ingested) -> tuple[Searched, list[FloorSweep]]:
+        searched = run_queries(ingested=ingested, queries=dataset.queries, mode=mode)
+        sweeps = []
+        if off_topic:
+            sweeps = floor_sweeps(
+                ingested=ingested, searched=searched, queries=dataset.queries, off_topic=off_topic, mode=mode
+            )
+        return searched, sweeps
+
     if reuse is not None:
         ingested = reuse_corpus(knowledge_base=reuse)
-        rankings, latencies = run_queries(ingested=ingested, queries=dataset.queries, mode=mode)
+        searched, sweeps = search(ingested)
         chunks = Chunk.objects.filter(knowledge_base=reuse).count()
     else:
         knowledge_base = KnowledgeBase.objects.create(
             name=f"Evaluation: {dataset.name}",
             slug=f"eval-{slugify(dataset.name)[:40]}-{uuid.uuid4().hex[:8]}",
+            relevance_floor=0.0,
         )
         try:
             ingested = ingest_corpus(knowledge_base=knowledge_base, corpus=dataset.corpus)
-            rankings, latencies = run_queries(ingested=ingested, queries=dataset.queries, mode=mode)
+            searched, sweeps = search(ingested)
             chunks = Chunk.objects.filter(knowledge_base=knowledge_base).count()
         finally:
             if not keep:
                 services.knowledge_base_delete(knowledge_base=knowledge_base)
                 index_sync.catch_up()  # this node built its index: remove it now, not at the next search
+    rankings, latencies = searched.rankings, searched.latencies
 
     def mean(metric: Callable[[list[str], dict[str, int]], float]) -> float:
         return round(float(np.mean([metric(rankings[q], dataset.qrels[q]) for q in rankings])), 4)
@@ -265,4 +374,5 @@ def evaluate(
         p50_ms=round(float(np.percentile(latencies, 50)), 1),
         p95_ms=round(float(np.percentile(latencies, 95)), 1),
         knowledge_base=ingested.knowledge_base.slug,
+        floors=sweeps,
     )

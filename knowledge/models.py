@@ -44,13 +44,17 @@ class KnowledgeBase(models.Model):
     retrieval_mode = models.CharField(
         _("search"), max_length=10, choices=RetrievalMode.choices, default=RetrievalMode.HYBRID
     )
+    # None: automatic, the calibrated floor of the question's script (knowledge.floors).
     relevance_floor = models.FloatField(
         _("relevance floor"),
-        default=0.0,
+        null=True,
+        blank=True,
+        default=None,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_(
             "Passages whose relevance (0–1, shown on the hit-testing page) is below this are never "
-            "used. 0 keeps every passage found."
+            "used. Empty: automatic, a floor calibrated for the question's language. 0 keeps every "
+            "passage found."
         ),
     )
 

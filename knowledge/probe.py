@@ -131,6 +131,8 @@ _PAIRS: dict[str, list[tuple[str, str]]] = {
 SCRIPTS = tuple(_PAIRS)  # the scripts probed; skills() also holds the crossings between them
 # (question script, passage script): question i of one script is answered by passage i of the other.
 CROSSINGS = (("han", "latin"), ("latin", "han"))
+# A script counts in a text (its dense weight, its relevance floor) from this share of its units on.
+MAJOR_SCRIPT_SHARE = 0.25
 
 _skills: dict[str, float] | None = None
 _lock = threading.Lock()

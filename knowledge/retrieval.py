@@ -39,7 +39,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from knowledge import embedders, embedding, index_sync, lexical, probe, search_index
+from knowledge import embedders, embedding, floors, index_sync, lexical, probe, search_index
 from knowledge.models import Chunk, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ CONTEXT_WEIGHTS = (0.5, 0.25)
 # Below this probe skill the embedder is wrong more often than right in a script: its ranking is
 # noise there, and any weight on it pulls a hybrid below BM25 alone.
 USABLE_SKILL = 0.5
-MAJOR_SCRIPT_SHARE = 0.25
 T = TypeVar("T")
 
 
@@ -111,14 +110,14 @@ class _Candidate:
 
 def dense_weight(query: str, *, skills: Mapping[str, float] | None = None) -> float:
     """How much the dense side counts next to BM25 (1) for this query: the embedder's skill (the
-    built-in one's unless given) in the weakest script making up at least MAJOR_SCRIPT_SHARE of the
-    query (a Chinese question naming "DeepSeek-V3" is a Chinese question), or 0 below USABLE_SKILL.
+    built-in one's unless given) in the weakest script making up at least probe.MAJOR_SCRIPT_SHARE of
+    the query (a Chinese question naming "DeepSeek-V3" is a Chinese question), or 0 below USABLE_SKILL.
     Unprobed scripts count as the weakest probed one."""
     skills = embedding.skills() if skills is None else skills
     weakest = min(skills[script] for script in probe.SCRIPTS)  # of the scripts, not the crossings
     shares = probe.script_shares(query) or {"latin": 1.0}
     skill = min(
-        skills.get(script, weakest) for script, share in shares.items() if share >= MAJOR_SCRIPT_SHARE
+        skills.get(script, weakest) for script, share in shares.items() if share >= probe.MAJOR_SCRIPT_SHARE
     )
     return skill if skill >= USABLE_SKILL else 0.0
 
@@ -259,12 +258,12 @@ def search(
     """The best passages for the query across the given knowledge bases, best first.
 
     Callers pass only knowledge bases the asking user may read. Each knowledge base is searched in
-    its own mode with its own relevance floor unless `mode` overrides the mode (the hit-testing page
-    and evaluation compare modes). `context` holds the previous question and answer, newest first,
-    for follow-up questions (either may be empty). `depth` is how many candidates each search
-    returns (at least top_k). `translations` are the question in other languages
-    (chat.question_translation), each searched as the question is: a passage found by several keeps
-    its highest relevance, and the floor applies to that.
+    its own mode with its own relevance floor (`floors.relevance_floor`) unless `mode` overrides the
+    mode (the hit-testing page and evaluation compare modes). `context` holds the previous question
+    and answer, newest first, for follow-up questions (either may be empty). `depth` is how many
+    candidates each search returns (at least top_k). `translations` are the question in other
+    languages (chat.question_translation), each searched as the question is: a passage found by
+    several keeps its highest relevance, and the floor of the wording that found it applies to that.
     """
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -298,7 +297,12 @@ def search(
             timed=timed,
         )
     )
-    kept = [c for c in candidates if c.relevance >= c.knowledge_base.relevance_floor]
+    floor = {
+        (kb.id, wording): floors.relevance_floor(kb, wording)
+        for kb in knowledge_bases
+        for wording in wordings
+    }
+    kept = [c for c in candidates if c.relevance >= floor[c.knowledge_base.id, c.translation or query]]
     kept.sort(key=lambda c: (-c.relevance, c.chunk_id))
     best = kept[:top_k]
     chunks = timed(

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from chat import question_translation, rate_limits
 from chatsite.bad_requests import parse_id
 from faq import matching as faq_matching
-from knowledge import extract, originals, passages, retrieval
+from knowledge import extract, floors, originals, passages, retrieval
 from knowledge.models import Document, KnowledgeBase
 
 MAX_QUERY_CHARS = 2000
@@ -182,6 +182,8 @@ def hit_testing(request: HttpRequest, slug: str) -> HttpResponse:
             "searched": result is not None,
             "translation": translation,
             "below_floor": result.below_floor if result else 0,
+            "floor": floors.relevance_floor(kb, query) if query else None,
+            "floor_description": floors.describe(kb, query),
             "timings": [
                 (label, _milliseconds(result.timings_ms[step]))
                 for step, label in TIMING_STEPS.items()

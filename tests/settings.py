@@ -27,3 +27,7 @@ SHARED_CACHE = {
 
 # Users are created in nearly every test: hash their passwords cheaply (see tests/hashers.py).
 PASSWORD_HASHERS = ["tests.hashers.OneIterationPBKDF2PasswordHasher"]
+
+# Automatic relevance floors off: the suite's corpora are a few passages, and its tests of ranking
+# expect every passage found. Tests of the floors set them (tests/test_relevance_floors.py).
+RELEVANCE_FLOOR_LATIN = RELEVANCE_FLOOR_HAN = 0.0

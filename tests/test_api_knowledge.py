@@ -49,6 +49,15 @@ def test_only_managers_update_knowledge_bases(as_owner, as_manager, as_outsider,
     assert (kb.top_k, kb.relevance_floor) == (7, 0.2)
 
 
+def test_a_null_floor_is_automatic(as_manager, kb):
+    assert as_manager.get(f"{KBS}guide/").json()["relevance_floor"] is None  # a new knowledge base's
+    assert as_manager.patch(f"{KBS}guide/", {"relevance_floor": 0.3}).status_code == 200
+    assert as_manager.patch(f"{KBS}guide/", {"relevance_floor": None}).status_code == 200
+    kb.refresh_from_db()
+    assert kb.relevance_floor is None
+    assert as_manager.patch(f"{KBS}guide/", {"relevance_floor": 1.5}).status_code == 400
+
+
 def upload(client, *files):
     return client.upload(f"{KBS}guide/documents/", [SimpleUploadedFile(n, c) for n, c in files])
 

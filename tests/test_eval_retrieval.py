@@ -136,3 +136,66 @@ def test_it_refuses_a_folder_without_a_corpus(tmp_path):
 def test_it_refuses_an_unknown_split_naming_the_ones_there(dataset):
     with pytest.raises(CommandError, match=r"split 'dev' \(splits found: test\)"):
         call_command("eval_retrieval", str(dataset), split="dev")
+
+
+OFF_TOPIC = Path(__file__).parent / "data" / "off-topic.txt"
+
+
+def test_it_reads_off_topic_questions_as_lines_or_json_lines(tmp_path):
+    assert len(evaluation.read_questions(OFF_TOPIC)) == 8  # the comment lines are skipped
+    jsonl = tmp_path / "questions.jsonl"
+    jsonl.write_text('{"_id": "a", "text": "Will it snow?"}\n\n{"text": "明天下雨吗？"}\n')
+    assert evaluation.read_questions(jsonl) == ["Will it snow?", "明天下雨吗？"]
+
+
+def test_it_refuses_an_off_topic_file_without_questions(dataset, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# only a comment\n\n")
+    with pytest.raises(CommandError, match=r"empty\.txt: no questions"):
+        call_command("eval_retrieval", str(dataset), off_topic=str(empty))
+    with pytest.raises(CommandError, match="not a readable question list"):
+        call_command("eval_retrieval", str(dataset), off_topic=str(tmp_path / "missing.txt"))
+
+
+def test_it_chooses_the_floor_with_fewest_off_topic_passages_that_loses_under_2_percent():
+    # 1 % of judged questions find nothing at all, 1 % more have nothing above 0.25.
+    judged = [0.5] * 98 + [0.25, None]
+    sweep = evaluation.sweep_floors(script="latin", judged=judged, off_topic=[0.05, 0.2, 0.3, None])
+    assert sweep.rows[0] == evaluation.FloorRow(floor=0.0, lost=0.01, off_topic_found=0.75)
+    assert sweep.chosen == evaluation.FloorRow(floor=0.22, lost=0.01, off_topic_found=0.25)
+    assert next(row for row in sweep.rows if row.floor == 0.26).lost == 0.02
+    assert (sweep.questions, sweep.off_topic, len(sweep.rows)) == (100, 4, 31)
+
+
+def test_it_chooses_no_floor_when_every_one_loses_too_many():
+    sweep = evaluation.sweep_floors(script="han", judged=[0.5] * 49 + [None], off_topic=[0.1])
+    assert sweep.chosen is None and sweep.rows[0].lost == 0.02
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_reports_both_rates_per_script_without_applying_a_floor(dataset, settings, capsys):
+    settings.RELEVANCE_FLOOR_LATIN = settings.RELEVANCE_FLOOR_HAN = 0.99  # automatic floors do not count
+    call_command("eval_retrieval", str(dataset), off_topic=str(OFF_TOPIC), json=True)
+    out = capsys.readouterr().out
+    result = json.loads(out.splitlines()[-1])
+    assert (result["ndcg@10"], result["recall@100"]) == (1.0, 1.0)
+    sweeps = {sweep["script"]: sweep for sweep in result["floors"]}
+    assert {script: (s["questions"], s["off_topic"]) for script, s in sweeps.items()} == {
+        "han": (1, 4),
+        "latin": (3, 4),
+    }
+    for sweep in sweeps.values():
+        assert sweep["rows"][0]["lost"] == 0.0 and sweep["rows"][-1]["floor"] == 0.6
+        assert sweep["chosen"]["lost"] < 0.02
+        # Judged questions find their passages well above the off-topic ones here.
+        assert sweep["chosen"]["off_topic_found"] < sweep["rows"][0]["off_topic_found"], out
+    assert "Floors for latin questions (3 judged, 4 off-topic)" in out and "<- chosen" in out
+    assert not KnowledgeBase.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_says_when_no_off_topic_question_shares_a_script_with_the_judged_ones(dataset, tmp_path, capsys):
+    chinese = tmp_path / "zh.txt"
+    chinese.write_text("明天下雨吗？\n")
+    call_command("eval_retrieval", str(dataset), mode="lexical", limit_queries=1, off_topic=str(chinese))
+    assert "No off-topic question is in the script of a judged one" in capsys.readouterr().out

@@ -35,6 +35,12 @@ class Command(BaseCommand):
             metavar="SLUG",
             help="search a knowledge base kept by an earlier run of this data set instead of ingesting it",
         )
+        parser.add_argument(
+            "--off-topic",
+            metavar="FILE",
+            help="questions the corpus cannot answer (one per line, or JSON Lines with a text field): "
+            "report, per floor, judged questions left with nothing and off-topic ones still given passages",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
     def handle(
@@ -42,6 +48,7 @@ class Command(BaseCommand):
     ) -> None:
         try:
             dataset = evaluation.load_dataset(Path(dataset_dir), split=split)
+            off_topic = evaluation.read_questions(Path(options["off_topic"])) if options["off_topic"] else []
         except evaluation.DatasetError as exc:
             raise CommandError(str(exc)) from None
         dataset = evaluation.limit_dataset(
@@ -53,7 +60,9 @@ class Command(BaseCommand):
             if reuse is None:
                 raise CommandError(f"No knowledge base with the slug {options['reuse']!r}.")
         try:
-            report = evaluation.evaluate(dataset=dataset, mode=mode, keep=keep, reuse=reuse)
+            report = evaluation.evaluate(
+                dataset=dataset, mode=mode, keep=keep, reuse=reuse, off_topic=off_topic
+            )
         except evaluation.DatasetError as exc:
             raise CommandError(str(exc)) from None
         if report.failed:
@@ -66,7 +75,26 @@ class Command(BaseCommand):
             f"MRR@10      {report.mrr_at_10:.4f}\n"
             f"latency     p50 {report.p50_ms} ms, p95 {report.p95_ms} ms"
         )
+        if off_topic:
+            self._write_floors(report.floors)
         if keep or reuse:
             self.stdout.write(f"Kept the knowledge base “{report.knowledge_base}”.")
         if json:
             self.stdout.write(report.as_json())
+
+    def _write_floors(self, sweeps: list[evaluation.FloorSweep]) -> None:
+        if not sweeps:
+            self.stdout.write("No off-topic question is in the script of a judged one: no floors to report.")
+        for sweep in sweeps:
+            self.stdout.write(
+                f"\nFloors for {sweep.script} questions "
+                f"({sweep.questions} judged, {sweep.off_topic} off-topic)\n"
+                "floor  nothing found (judged)  passages (off-topic)"
+            )
+            for row in sweep.rows:
+                mark = "  <- chosen" if row == sweep.chosen else ""
+                self.stdout.write(f"{row.floor:.2f}   {row.lost:>20.1%}  {row.off_topic_found:>20.1%}{mark}")
+            if sweep.chosen is None:
+                self.stdout.write(
+                    f"No floor leaves fewer than {evaluation.MAX_LOST:.0%} of judged questions with nothing."
+                )
