@@ -319,6 +319,9 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 64, minimum=1)
 # The search index backend: a module implementing knowledge.search_index.SearchIndex.
 SEARCH_INDEX_BACKEND = env_str("SEARCH_INDEX_BACKEND", "knowledge.index")
+# Each chunk chosen is sent widened with its neighbours in its section up to this many tokens (as the
+# prompt estimates them; about 850 Chinese or 1,700 English characters); 0 sends chunks as they are.
+PASSAGE_CONTEXT_TOKENS = env_int("PASSAGE_CONTEXT_TOKENS", 512, minimum=0)
 INDEX_DIR = DATA_DIR / "indexes"
 # Vector search is exact below this many chunks per knowledge base, approximate (FAISS IVF) from it;
 # lists probed per query: 0 picks max(64, lists / 16), which benchmarks/search_latency.py measures.

@@ -31,7 +31,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from knowledge import embedding, index_sync, lexical, probe, search_index
+from knowledge import embedding, index_sync, lexical, probe, search_index, widening
 from knowledge.models import Chunk, KnowledgeBase
 
 CANDIDATES = 50
@@ -72,6 +72,9 @@ class Passage:
     # A curated FAQ pair given to the model as a passage (faq.matching), not a chunk of a document:
     # chunk_id and document_id are then 0.
     faq_pair_id: int | None = None
+    # Where the chunks the search chose are in `text`, best first, as (start, end) offsets: `text` is
+    # what is sent, the chunk widened with its neighbours (knowledge.widening). Empty: all of it.
+    matched: tuple[tuple[int, int], ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -187,6 +190,7 @@ def search(
     mode: str | None = None,
     context: Sequence[str] = (),
     depth: int | None = None,
+    widen: bool = True,
 ) -> SearchResult:
     """The best passages for the query across the given knowledge bases, best first.
 
@@ -194,7 +198,8 @@ def search(
     its own mode with its own relevance floor unless `mode` overrides the mode (the hit-testing page
     and evaluation compare modes). `context` holds the previous question and answer, newest first,
     for follow-up questions (either may be empty). `depth` is how many candidates each search
-    returns (at least top_k).
+    returns (at least top_k). With `widen` the chosen chunks are widened into the passages sent
+    (knowledge.widening), which may merge two of one section into one passage.
     """
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -244,7 +249,6 @@ def search(
     chunks = timed(
         "fetch", lambda: Chunk.objects.select_related("document").in_bulk([c.chunk_id for c in best])
     )
-    timings["total"] = round(sum(timings.values()), 2)
     passages: list[Passage] = []
     for candidate in best:
         chunk = chunks.get(candidate.chunk_id)
@@ -268,6 +272,9 @@ def search(
                 heading=chunk.heading,
             )
         )
+    if widen:
+        passages = timed("widen", lambda: widening.widen(passages))
+    timings["total"] = round(sum(timings.values()), 2)
     return SearchResult(passages, timings, below_floor=len(candidates) - len(kept))
 
 
