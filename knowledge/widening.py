@@ -16,7 +16,7 @@ the fence lines a chunk gets where it cuts a code block are not kept inside it.
 
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import reduce
 from typing import TYPE_CHECKING
@@ -144,15 +144,22 @@ def _gap(before: str, after: str, size: int) -> str:
 
 
 def _grow(window: _Window, budget: int) -> None:
-    """The next and the previous neighbour in turn while the text fits the budget."""
+    """The next and the previous neighbour in turn while the text fits the budget. A neighbour cut
+    short gets half the room left while the other side may still grow, so both sides get context."""
     spent = llm_tokens.estimate(window.rows[window.first].text)
     steps = [_grow_forward, _grow_backward]
     while steps:
         for step in list(steps):
-            cost, more = step(window, budget - spent)
+            room = budget - spent
+            others = [other for other in steps if other is not step and _has_neighbour(window, other)]
+            cost, more = step(window, room, room // (1 + len(others)))
             spent += cost
             if not more:
                 steps.remove(step)
+
+
+def _has_neighbour(window: _Window, step: Callable) -> bool:
+    return _neighbour(window, window.last + 1 if step is _grow_forward else window.first - 1) is not None
 
 
 def _neighbour(window: _Window, position: int) -> _Row | None:
@@ -160,9 +167,9 @@ def _neighbour(window: _Window, position: int) -> _Row | None:
     return row if row is not None and row.section == window.section else None
 
 
-def _grow_forward(window: _Window, room: int) -> tuple[int, bool]:
-    """Adds the next row, or its beginning up to the last break that fits: the tokens it costs, and
-    whether this side may grow further."""
+def _grow_forward(window: _Window, room: int, part_room: int) -> tuple[int, bool]:
+    """Adds the next row within `room`, or else its beginning up to the last break within
+    `part_room`: the tokens it costs, and whether this side may grow further."""
     row = _neighbour(window, window.last + 1)
     if row is None:
         return 0, False
@@ -175,7 +182,7 @@ def _grow_forward(window: _Window, room: int) -> tuple[int, bool]:
         window.last, window.end = row.position, max(window.end, row.end)
         return cost, True
     cuts = [len(new[: m.end()].rstrip()) for m in BREAKS.finditer(new)]
-    fitting = [(c, cost) for c in cuts if c and (cost := llm_tokens.estimate(gap + new[:c])) <= room]
+    fitting = [(c, cost) for c in cuts if c and (cost := llm_tokens.estimate(gap + new[:c])) <= part_room]
     if fitting:
         cut, cost = fitting[-1]
         window.last, window.end = row.position, row.start + skip + cut
@@ -183,7 +190,7 @@ def _grow_forward(window: _Window, room: int) -> tuple[int, bool]:
     return 0, False
 
 
-def _grow_backward(window: _Window, room: int) -> tuple[int, bool]:
+def _grow_backward(window: _Window, room: int, part_room: int) -> tuple[int, bool]:
     """Adds the previous row, or its end from the first break after which it fits (see _grow_forward)."""
     row = _neighbour(window, window.first - 1)
     if row is None:
@@ -197,7 +204,7 @@ def _grow_backward(window: _Window, room: int) -> tuple[int, bool]:
         return cost, True
     for match in BREAKS.finditer(new):
         cut = len(new) - len(new[match.end() :].lstrip())
-        if cut < len(new) and (cost := llm_tokens.estimate(new[cut:] + gap)) <= room:
+        if cut < len(new) and (cost := llm_tokens.estimate(new[cut:] + gap)) <= part_room:
             window.first, window.start = row.position, row.start + cut
             return cost, False
     return 0, False
