@@ -146,7 +146,13 @@ class PassageSerializer(serializers.Serializer):
     document_title = serializers.CharField()
     knowledge_base_id = serializers.IntegerField()
     location = serializers.CharField(allow_blank=True)
-    text = serializers.CharField()
+    text = serializers.CharField(
+        help_text=_("What the chat sends: the chunk found, widened with its neighbours in its section.")
+    )
+    matched = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),
+        help_text=_("Where the chunks found are in the text, best first, as [start, end] offsets."),
+    )
     dense_score = serializers.FloatField(allow_null=True)
     dense_rank = serializers.IntegerField(allow_null=True)
     lexical_score = serializers.FloatField(allow_null=True)

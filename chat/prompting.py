@@ -2,15 +2,16 @@
 
 The prompt must fit the model's context window with room left for its reasoning and answer
 (`ModelConfig.answer_reserve`). Instructions and the question always go; then passages in rank
-order while they fit; then earlier turns, newest first, while they fit. Only what was said is
-resent: never an earlier answer's reasoning.
+order while they fit (a passage widened around its chunk that does not fit goes as the chunk if that
+fits); then earlier turns, newest first, while they fit. Only what was said is resent: never an
+earlier answer's reasoning.
 """
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chat.model_config import ModelConfig
+from knowledge import llm_tokens
 from knowledge.retrieval import Passage
 
 INSTRUCTIONS = """You are a knowledge-base assistant for company staff. Answer the user's question \
@@ -28,9 +29,6 @@ is relevant to this question. Answer from general knowledge, and begin the answe
 sentence saying that it does not come from the company's documents. Do not cite sources. Answer in \
 the language of the question."""
 
-# DeepSeek's rule of thumb: an English character is about 0.3 tokens, a Chinese one about 0.6.
-_TOKENS_PER_HAN = 0.6
-_TOKENS_PER_OTHER = 0.3
 _TOKENS_PER_MESSAGE = 8  # role and separators
 # The least room a prompt must have, beside the instructions: a question of a few sentences and one
 # passage (a chunk is at most the embedding model's input, 512 tokens for the usual models).
@@ -46,8 +44,7 @@ class Prompt:
 
 def estimate_tokens(text: str) -> int:
     """An upper estimate of the tokens of a text for DeepSeek-family tokenizers."""
-    han = sum(1 for char in text if "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff")
-    return math.ceil(han * _TOKENS_PER_HAN + (len(text) - han) * _TOKENS_PER_OTHER) + _TOKENS_PER_MESSAGE
+    return llm_tokens.estimate(text) + _TOKENS_PER_MESSAGE
 
 
 def minimum_prompt_tokens() -> int:
@@ -58,6 +55,18 @@ def minimum_prompt_tokens() -> int:
 def passage_block(number: int, passage: Passage) -> str:
     source = passage.document_title + (f" ({passage.location})" if passage.location else "")
     return f"[{number}] Source: {source}\n[passage begin]\n{passage.text}\n[passage end]"
+
+
+def _fitting(number: int, passage: Passage, budget: int) -> tuple[str, Passage] | None:
+    """The passage's block if it fits the budget; else, for a passage widened around its chunk
+    (knowledge.widening), the chunk alone if that fits; else None."""
+    block = passage_block(number, passage)
+    if estimate_tokens(block) <= budget:
+        return block, passage
+    if passage.matched and passage.matched[0] != (0, len(passage.text)):
+        start, end = passage.matched[0]
+        return _fitting(number, replace(passage, text=passage.text[start:end], matched=()), budget)
+    return None
 
 
 def _fitting_history(history: Sequence[dict[str, str]], budget: int) -> list[dict[str, str]]:
@@ -95,11 +104,11 @@ def build_prompt(
     blocks: list[str] = []
     sent: list[Passage] = []
     for passage in passages:
-        block = passage_block(len(sent) + 1, passage)
-        cost = estimate_tokens(block)
-        if cost > budget:
+        fitting = _fitting(len(sent) + 1, passage, budget)
+        if fitting is None:
             break
-        budget -= cost
+        block, passage = fitting
+        budget -= estimate_tokens(block)
         blocks.append(block)
         sent.append(passage)
     turns = _fitting_history(history, budget)

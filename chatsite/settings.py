@@ -328,6 +328,9 @@ SEARCH_INDEX_BACKEND = env_str("SEARCH_INDEX_BACKEND", "knowledge.index")
 # Unset: the numbers calibrated on the public evaluation sets (knowledge/floors.py, README).
 RELEVANCE_FLOOR_LATIN = env_optional_fraction("RELEVANCE_FLOOR_LATIN")
 RELEVANCE_FLOOR_HAN = env_optional_fraction("RELEVANCE_FLOOR_HAN")
+# Each chunk chosen is sent widened with its neighbours in its section up to this many tokens (as the
+# prompt estimates them; about 850 Chinese or 1,700 English characters); 0 sends chunks as they are.
+PASSAGE_CONTEXT_TOKENS = env_int("PASSAGE_CONTEXT_TOKENS", 512, minimum=0)
 INDEX_DIR = DATA_DIR / "indexes"
 # Vector search is exact below this many chunks per knowledge base, approximate (FAISS IVF) from it;
 # lists probed per query: 0 picks max(64, lists / 16), which benchmarks/search_latency.py measures.

@@ -33,7 +33,8 @@ SECTION_SEPARATOR = "\n\n"
 # Strength of the break after a unit; chunks prefer to end at the strongest one.
 _FORCED, _LINE, _SENTENCE, _PARAGRAPH = range(4)
 _CLOSERS = "”’\"'」』）)》】\\]"
-_BREAKS = re.compile(
+# Paragraph, sentence and line ends; knowledge.widening cuts a neighbouring chunk at them too.
+BREAKS = re.compile(
     rf"(?P<paragraph>\n[^\S\n]*\n)"
     rf"|(?P<zh_sentence>[。！？；]+[{_CLOSERS}]*)"
     rf"|(?P<en_sentence>[.!?]+[{_CLOSERS}]*(?=\s|\Z)|[!?]+[{_CLOSERS}]*(?=[\u3400-\u9fff]))"
@@ -163,7 +164,7 @@ def _units(code: _Code, count_tokens: CountTokens, max_tokens: int) -> list[_Uni
     text = code.text
     units: list[_Unit] = []
     start = 0
-    for match in [*_BREAKS.finditer(text), None]:
+    for match in [*BREAKS.finditer(text), None]:
         if match is None:
             end, strength = len(text), _PARAGRAPH
         else:

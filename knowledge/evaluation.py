@@ -11,6 +11,12 @@ ranking is what is measured. With off-topic questions (`evaluate(off_topic=...)`
 what floors would do, per script of the question (`floors.floor_script`): for each floor, the share
 of judged questions that would lose every passage (a false "nothing found") and the share of
 off-topic questions that would still get passages; both follow from each question's best relevance.
+
+Ranking is measured on the chunks as ranked; what would be sent is measured on the knowledge base's
+top_k of them, as found and widened (knowledge.widening): how long it is, and, for data sets with an
+`answers.jsonl` (`_id` of the query, `answers`: the gold answer strings), how often an answer is
+inside the first passage and inside any passage of a relevant document. nDCG@10 is measured again
+on the widened passages, which widening must leave alike.
 """
 
 import json
@@ -27,7 +33,7 @@ from django.core.files.base import ContentFile
 from django.utils.text import slugify
 from tqdm import tqdm
 
-from knowledge import floors, index_sync, ingestion, retrieval, services
+from knowledge import floors, index_sync, ingestion, retrieval, services, widening
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 # Chunks asked of search per query: several chunks of one document collapse into one, and Recall@100
@@ -49,6 +55,7 @@ class Dataset:
     corpus: dict[str, tuple[str, str]]  # BEIR _id -> (title, text), in file order
     queries: dict[str, str]  # only the judged ones, in file order
     qrels: dict[str, dict[str, int]]  # query id -> corpus id -> graded relevance
+    answers: dict[str, list[str]] = field(default_factory=dict)  # query id -> gold answer strings
 
 
 @dataclass
@@ -57,6 +64,17 @@ class Ingested:
     beir_ids: dict[int, list[str]] = field(default_factory=dict)  # document id -> BEIR ids
     failed: list[str] = field(default_factory=list)  # BEIR ids that did not become a ready document
     seconds: float = 0.0
+
+
+@dataclass
+class Sent:
+    """Per query, what the chat would send: as chunks, then widened."""
+
+    chars: list[tuple[int, int]] = field(default_factory=list)
+    # Per query with answers: an answer inside the first passage, inside any (chunks, then widened).
+    answer_in_first: list[tuple[bool, bool]] = field(default_factory=list)
+    answer_in_any: list[tuple[bool, bool]] = field(default_factory=list)
+    widened_rankings: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,10 +110,24 @@ class Report:
     p50_ms: float
     p95_ms: float
     knowledge_base: str
+    top_k: int  # passages sent per question
+    ndcg_at_10_widened: float
+    sent_chars: float  # mean characters sent per question, as chunks
+    sent_chars_widened: float
+    answers: int  # queries with gold answers; the shares below are None without any
+    answer_in_first: float | None
+    answer_in_first_widened: float | None
+    answer_in_any: float | None
+    answer_in_any_widened: float | None
     floors: list[FloorSweep] = field(default_factory=list)
 
     def as_json(self) -> str:
-        names = {"ndcg_at_10": "ndcg@10", "recall_at_100": "recall@100", "mrr_at_10": "mrr@10"}
+        names = {
+            "ndcg_at_10": "ndcg@10",
+            "recall_at_100": "recall@100",
+            "mrr_at_10": "mrr@10",
+            "ndcg_at_10_widened": "ndcg@10_widened",
+        }
         return json.dumps({names.get(key, key): value for key, value in asdict(self).items()})
 
 
@@ -161,7 +193,10 @@ def load_dataset(folder: Path, *, split: str = "test") -> Dataset:
     }
     if not queries:
         raise DatasetError(f"{qrels_path}: none of its queries is in queries.jsonl.")
-    return Dataset(folder.name, corpus, queries, {qid: qrels[qid] for qid in queries})
+    answers = {}
+    if (folder / "answers.jsonl").is_file():
+        answers = {str(row["_id"]): list(row["answers"]) for row in _jsonl(folder / "answers.jsonl")}
+    return Dataset(folder.name, corpus, queries, {qid: qrels[qid] for qid in queries}, answers)
 
 
 def limit_dataset(dataset: Dataset, *, queries: int | None = None, corpus: int | None = None) -> Dataset:
@@ -239,25 +274,63 @@ def mrr_at(ranking: Sequence[str], judged: dict[str, int], k: int = 10) -> float
     return 0.0
 
 
+def answer_inside(
+    passages: Sequence[retrieval.Passage], answers: Sequence[str], relevant: set[int]
+) -> tuple[bool, bool]:
+    """Whether an answer is inside the first passage, and inside any, of a relevant document."""
+    inside = [p.document_id in relevant and any(a in p.text for a in answers) for p in passages]
+    return bool(inside) and inside[0], any(inside)
+
+
+def _measure_sent(
+    sent: Sent, *, query_id: str, passages: list[retrieval.Passage], dataset: Dataset, ingested: Ingested
+) -> None:
+    """What the chat would send for this query, as chunks and widened; the widened ranking."""
+    top = passages[: ingested.knowledge_base.top_k]
+    widened = widening.widen(top)
+    sent.chars.append((sum(len(p.text) for p in top), sum(len(p.text) for p in widened)))
+    ranked = widening.widen(passages[:10]) + passages[10:]
+    sent.widened_rankings[query_id] = ranked_documents(ranked, ingested.beir_ids)
+    answers = dataset.answers.get(query_id)
+    if answers:
+        judged = dataset.qrels[query_id]
+        relevant = {d for d, ids in ingested.beir_ids.items() if any(judged.get(i, 0) > 0 for i in ids)}
+        (first, any_), (first_widened, any_widened) = (
+            answer_inside(found, answers, relevant) for found in (top, widened)
+        )
+        sent.answer_in_first.append((first, first_widened))
+        sent.answer_in_any.append((any_, any_widened))
+
+
 @dataclass
 class Searched:
     rankings: dict[str, list[str]] = field(default_factory=dict)  # query id -> ranked BEIR ids
     latencies: list[float] = field(default_factory=list)  # ms per search
     best: dict[str, float | None] = field(default_factory=dict)  # query id -> best relevance; None: nothing
+    sent: Sent = field(default_factory=Sent)  # for the judged queries of a data set
 
 
-def run_queries(*, ingested: Ingested, queries: dict[str, str], mode: str) -> Searched:
-    """Each query's ranked BEIR ids, best relevance, and the wall time of its search."""
+def run_queries(
+    *, ingested: Ingested, queries: dict[str, str], mode: str, dataset: Dataset | None = None
+) -> Searched:
+    """Each query's ranked BEIR ids, best relevance, and the wall time of its search; and for the
+    judged queries of `dataset`, what would be sent."""
     kbs = [ingested.knowledge_base]
     # Untimed: the first search loads the model and builds the lexical index.
-    retrieval.search(query=next(iter(queries.values())), knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode)
+    retrieval.search(
+        query=next(iter(queries.values())), knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode, widen=False
+    )
     searched = Searched()
     for query_id, text in tqdm(queries.items(), unit="query", desc=f"search ({mode})"):
         started = time.perf_counter()
-        result = retrieval.search(query=text, knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode)
+        result = retrieval.search(query=text, knowledge_bases=kbs, top_k=SEARCH_DEPTH, mode=mode, widen=False)
         searched.latencies.append((time.perf_counter() - started) * 1000)
         searched.rankings[query_id] = ranked_documents(result.passages, ingested.beir_ids)
         searched.best[query_id] = result.passages[0].score if result.passages else None
+        if dataset is not None:
+            _measure_sent(
+                searched.sent, query_id=query_id, passages=result.passages, dataset=dataset, ingested=ingested
+            )
     return searched
 
 
@@ -329,7 +402,7 @@ def evaluate(
     """
 
     def search(ingested: Ingested) -> tuple[Searched, list[FloorSweep]]:
-        searched = run_queries(ingested=ingested, queries=dataset.queries, mode=mode)
+        searched = run_queries(ingested=ingested, queries=dataset.queries, mode=mode, dataset=dataset)
         sweeps = []
         if off_topic:
             sweeps = floor_sweeps(
@@ -355,10 +428,13 @@ def evaluate(
             if not keep:
                 services.knowledge_base_delete(knowledge_base=knowledge_base)
                 index_sync.catch_up()  # this node built its index: remove it now, not at the next search
-    rankings, latencies = searched.rankings, searched.latencies
+    rankings, latencies, sent = searched.rankings, searched.latencies, searched.sent
 
-    def mean(metric: Callable[[list[str], dict[str, int]], float]) -> float:
-        return round(float(np.mean([metric(rankings[q], dataset.qrels[q]) for q in rankings])), 4)
+    def mean(metric: Callable[[list[str], dict[str, int]], float], ranked: dict[str, list[str]]) -> float:
+        return round(float(np.mean([metric(ranked[q], dataset.qrels[q]) for q in ranked])), 4)
+
+    def share(found: list[tuple[bool, bool]], widened: int) -> float | None:
+        return round(float(np.mean([pair[widened] for pair in found])), 4) if found else None
 
     return Report(
         dataset=dataset.name,
@@ -368,11 +444,20 @@ def evaluate(
         chunks=chunks,
         failed=len(ingested.failed),
         ingest_s=round(ingested.seconds, 1),
-        ndcg_at_10=mean(ndcg_at),
-        recall_at_100=mean(recall_at),
-        mrr_at_10=mean(mrr_at),
+        ndcg_at_10=mean(ndcg_at, rankings),
+        recall_at_100=mean(recall_at, rankings),
+        mrr_at_10=mean(mrr_at, rankings),
         p50_ms=round(float(np.percentile(latencies, 50)), 1),
         p95_ms=round(float(np.percentile(latencies, 95)), 1),
         knowledge_base=ingested.knowledge_base.slug,
+        top_k=ingested.knowledge_base.top_k,
+        ndcg_at_10_widened=mean(ndcg_at, sent.widened_rankings),
+        sent_chars=round(float(np.mean([chars[0] for chars in sent.chars])), 1),
+        sent_chars_widened=round(float(np.mean([chars[1] for chars in sent.chars])), 1),
+        answers=len(sent.answer_in_first),
+        answer_in_first=share(sent.answer_in_first, 0),
+        answer_in_first_widened=share(sent.answer_in_first, 1),
+        answer_in_any=share(sent.answer_in_any, 0),
+        answer_in_any_widened=share(sent.answer_in_any, 1),
         floors=sweeps,
     )

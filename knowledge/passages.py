@@ -52,7 +52,7 @@ def passage_in_context(*, document: Document, chunk: Chunk) -> PassageInContext:
         .order_by("char_start", "position")
         .values_list("id", "char_start", "char_end", "text")
     )
-    near = _sources([row[1:] for row in found])
+    near = source_texts([row[1:] for row in found])
     passage = {row[0]: source for row, (_start, _end, source) in zip(found, near, strict=True)}.get(chunk.id)
     return _cut(
         _rebuilt(near, lo, start),
@@ -72,7 +72,7 @@ def _original_text(document: Document) -> str | None:
         return None
 
 
-def _sources(chunks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+def source_texts(chunks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """The chunks (sorted by start) with each text cut back to the document text between its offsets.
     Where the text alone leaves open which fence line was added (a bare opening fence before, a
     closing one after), the reading that agrees with the chunk before, which overlaps it, is taken."""

@@ -39,7 +39,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from knowledge import embedders, embedding, floors, index_sync, lexical, probe, search_index
+from knowledge import embedders, embedding, floors, index_sync, lexical, probe, search_index, widening
 from knowledge.models import Chunk, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,9 @@ class Passage:
     # The translation of the question whose search gave this passage its relevance and scores
     # (search's `translations`); empty when the question itself did.
     translation: str = ""
+    # Where the chunks the search chose are in `text`, best first, as (start, end) offsets: `text` is
+    # what is sent, the chunk widened with its neighbours (knowledge.widening). Empty: all of it.
+    matched: tuple[tuple[int, int], ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -254,6 +257,7 @@ def search(
     context: Sequence[str] = (),
     depth: int | None = None,
     translations: Sequence[str] = (),
+    widen: bool = True,
 ) -> SearchResult:
     """The best passages for the query across the given knowledge bases, best first.
 
@@ -264,6 +268,8 @@ def search(
     candidates each search returns (at least top_k). `translations` are the question in other
     languages (chat.question_translation), each searched as the question is: a passage found by
     several keeps its highest relevance, and the floor of the wording that found it applies to that.
+    With `widen` the chosen chunks are widened into the passages sent (knowledge.widening), which
+    may merge two of one section into one passage.
     """
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -308,7 +314,6 @@ def search(
     chunks = timed(
         "fetch", lambda: Chunk.objects.select_related("document").in_bulk([c.chunk_id for c in best])
     )
-    timings["total"] = round(sum(timings.values()), 2)
     passages: list[Passage] = []
     for candidate in best:
         chunk = chunks.get(candidate.chunk_id)
@@ -333,6 +338,9 @@ def search(
                 translation=candidate.translation,
             )
         )
+    if widen:
+        passages = timed("widen", lambda: widening.widen(passages))
+    timings["total"] = round(sum(timings.values()), 2)
     return SearchResult(passages, timings, below_floor=len(candidates) - len(kept))
 
 

@@ -1,3 +1,4 @@
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -7,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -29,6 +30,7 @@ TIMING_STEPS = {
     "lexical": _("lexical"),
     "fuse": _("fuse"),
     "fetch": _("fetch"),
+    "widen": _("widen"),
     "total": _("total"),
 }
 _WORD = re.compile(r"[^\W_\u3400-\u9fff\uf900-\ufaff]{2,}")
@@ -105,6 +107,34 @@ def highlight(text: str, query: str) -> SafeString:
     return mark_safe("".join(parts).replace("</mark><mark>", ""))
 
 
+def _chosen_spans(passage: retrieval.Passage) -> list[tuple[int, int]]:
+    """Where the chunks the search chose are in a widened passage, in order, overlaps joined; none
+    where the passage is the chunk alone."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(passage.matched):
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return [] if spans in ([], [(0, len(passage.text))]) else spans
+
+
+def passage_html(passage: retrieval.Passage, query: str) -> SafeString:
+    """The passage as sent, the query's words marked; where it was widened around the chunks the
+    search chose, those apart from the context around them."""
+    text, spans = passage.text, _chosen_spans(passage)
+    if not spans:
+        return highlight(text, query)
+    cuts = [0, *(offset for span in spans for offset in span), len(text)]
+    kinds = itertools.cycle(["hit-context", "hit-chosen"])
+    parts = [
+        format_html('<span class="{}">{}</span>', kind, highlight(text[a:b], query))
+        for kind, (a, b) in zip(kinds, itertools.pairwise(cuts), strict=False)
+        if a < b
+    ]
+    return mark_safe("".join(parts))  # each part was built by format_html
+
+
 def _milliseconds(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
@@ -117,7 +147,8 @@ def _hits(result: retrieval.SearchResult, query: str) -> list[dict]:
     return [
         {
             "passage": passage,
-            "html": highlight(passage.text, passage.translation or query),
+            "html": passage_html(passage, passage.translation or query),
+            "widened": bool(_chosen_spans(passage)),
             "long": _is_long(passage.text),
         }
         for passage in result.passages

@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from knowledge.models import Document, KnowledgeBase
+from knowledge.models import Chunk, Document, KnowledgeBase
 from tests.conftest import CORPUS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("api_test")]
@@ -129,6 +129,8 @@ def test_readers_search_with_scores(as_owner, guide):
     best = body["passages"][0]
     assert best["rank"] == 1 and 0 < best["score"] <= 1
     assert "6710亿（671B）" in best["text"] and best["document_id"] == guide.id
+    start, end = best["matched"][0]
+    assert best["text"][start:end] == Chunk.objects.get(id=best["chunk_id"]).text
     assert body["timings_ms"]["total"] > 0
 
 

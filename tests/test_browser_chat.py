@@ -6,7 +6,8 @@ from playwright.sync_api import Page, expect
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
 from tests.browser import ARTIFACTS, log_in
-from tests.conftest import CORPUS, ingest
+from tests.conftest import CORPUS, ingest, ingest_texts
+from tests.test_hit_testing import BADGES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -364,3 +365,18 @@ def test_a_distill_reply_that_was_never_reasoning_moves_from_the_reasoning_pane_
     page.reload()
     expect(page.locator(".msg-assistant .answer").last).to_contain_text("6710 亿参数")
     expect(page.locator(".msg-assistant details.reasoning")).to_have_count(0)
+
+
+def test_the_hit_testing_page_marks_the_chunk_found_inside_its_context(page, user, kb, tmp_path):
+    ingest_texts(kb, tmp_path, {"badges.txt": BADGES})
+    log_in(page, user)
+    page.goto(f"/kb/{kb.slug}/hit-testing/?q=floor+31+badge+colour&top_k=1")
+    chosen, context = page.locator("li.hit .hit-chosen"), page.locator("li.hit .hit-context").first
+    expect(chosen).to_contain_text("floor 31")
+    expect(page.locator("li.hit .hit-widened")).to_be_visible()
+    page.locator("li.hit .hit-more summary").click()
+    expect(chosen).to_be_visible()
+    assert chosen.evaluate("e => getComputedStyle(e).color") != context.evaluate(
+        "e => getComputedStyle(e).color"
+    )
+    page.screenshot(path=str(ARTIFACTS / "hit-testing-widened.png"), full_page=True)

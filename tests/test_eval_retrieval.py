@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from knowledge import evaluation
+from knowledge import evaluation, retrieval
 from knowledge.models import Chunk, Document, KnowledgeBase
 
 CORPUS = {
@@ -32,7 +32,9 @@ QUERIES = {
     "unjudged": "Where is the canteen?",
 }
 QRELS = {"q1": "vacation", "q2": "expenses", "q3": "laptops", "q4": "gongzi"}
+ANSWERS = {"q1": ["25 days"], "q4": ["十日", "10日"]}
 KEYS = {"ndcg@10", "recall@100", "mrr@10", "p50_ms", "p95_ms", "queries", "mode", "documents", "chunks"}
+SENT = {"ndcg@10_widened", "sent_chars", "sent_chars_widened", "answers", "answer_in_first", "answer_in_any"}
 
 
 @pytest.fixture
@@ -45,6 +47,8 @@ def dataset(tmp_path) -> Path:
     (folder / "queries.jsonl").write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in queries))
     judgements = "".join(f"{query_id}\t{doc_id}\t1\n" for query_id, doc_id in QRELS.items())
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + judgements)
+    answers = [{"_id": query_id, "answers": texts} for query_id, texts in ANSWERS.items()]
+    (folder / "answers.jsonl").write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in answers))
     return folder
 
 
@@ -79,6 +83,22 @@ def test_it_scores_zero_when_nothing_relevant_is_found_in_time():
     assert evaluation.recall_at(ranking, {"a": 1}) == 1.0
 
 
+def passage(document_id: int, text: str) -> retrieval.Passage:
+    return retrieval.Passage(1, document_id, "d.txt", 1, text, "", 0.5, 1, None, None, 1.0, 1)
+
+
+def test_it_finds_an_answer_only_in_a_passage_of_a_relevant_document():
+    passages = [passage(2, "Staff get 25 days."), passage(1, "Leave: 25 days a year.")]
+    assert evaluation.answer_inside(passages, ["25 days"], relevant={1}) == (False, True)
+    assert evaluation.answer_inside(passages, ["25 days"], relevant={2}) == (True, True)
+    assert evaluation.answer_inside(passages, ["thirty"], relevant={1, 2}) == (False, False)
+    assert evaluation.answer_inside([], ["25 days"], relevant={1}) == (False, False)
+
+
+def test_it_reads_the_answers_when_the_data_set_has_them(dataset):
+    assert evaluation.load_dataset(dataset).answers == ANSWERS
+
+
 def test_it_keeps_relevant_documents_when_limiting_the_corpus(dataset):
     limited = evaluation.limit_dataset(evaluation.load_dataset(dataset), queries=2, corpus=1)
     assert list(limited.queries) == ["q1", "q2"]
@@ -90,10 +110,12 @@ def test_it_keeps_relevant_documents_when_limiting_the_corpus(dataset):
 def test_it_prints_the_metrics_as_json_and_removes_its_knowledge_base(dataset, mode, capsys):
     call_command("eval_retrieval", str(dataset), mode=mode, json=True)
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert set(result) >= KEYS
+    assert set(result) >= KEYS | SENT
     assert (result["queries"], result["documents"], result["mode"]) == (4, 11, mode)
+    assert result["ndcg@10_widened"] == result["ndcg@10"] and result["answers"] == 2
     if mode != "dense":
         assert (result["ndcg@10"], result["recall@100"], result["mrr@10"]) == (1.0, 1.0, 1.0)
+        assert result["answer_in_first"] == result["answer_in_first_widened"] == 1.0
     assert not KnowledgeBase.objects.exists() and not Document.objects.exists() and not Chunk.objects.exists()
     assert not any(Path(settings.INDEX_DIR).glob("kb-*"))
     assert not any(path.is_file() for path in Path(settings.MEDIA_ROOT).rglob("*"))

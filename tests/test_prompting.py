@@ -1,5 +1,7 @@
 """The messages sent to the model: order, budget, no reasoning resent, passages as data."""
 
+from dataclasses import replace
+
 from chat import prompting
 from chat.model_config import ModelConfig
 from knowledge.retrieval import Passage
@@ -147,3 +149,17 @@ def test_the_least_room_a_prompt_needs_holds_the_instructions_a_question_and_a_p
         question="Leave? " * 100, passages=[long_passage], history=[], config=config
     )
     assert prompt.passages == [long_passage]
+
+
+def test_a_widened_passage_that_does_not_fit_goes_as_its_chunk():
+    chunk = "Staff get 25 days of paid leave."
+    widened = replace(passage(1, "Leave is booked in the portal. " * 40 + chunk), matched=())
+    start = len(widened.text) - len(chunk)
+    widened = replace(widened, matched=((start, len(widened.text)),))
+    room = prompting.estimate_tokens(prompting.INSTRUCTIONS) + prompting.estimate_tokens("Leave?") + 60
+    config = replace(CONFIG, context_tokens=room + 1, answer_tokens=1)
+    prompt = prompting.build_prompt(question="Leave?", passages=[widened], history=[], config=config)
+    assert prompt.passages[0].text == chunk
+    assert tokens(prompt) <= config.context_tokens
+    roomy = prompting.build_prompt(question="Leave?", passages=[widened], history=[], config=CONFIG)
+    assert roomy.passages == [widened]

@@ -11,9 +11,12 @@ def test_it_finds_the_passage_stating_deepseek_v3_parameters(guide, kb):
 
 
 def test_it_returns_top_k_passages_best_first(guide, kb):
-    passages = retrieve_passages(question="如何本地部署 DeepSeek R1 模型", knowledge_bases=[kb], top_k=3)
+    query = "如何本地部署 DeepSeek R1 模型"
+    passages = search(query=query, knowledge_bases=[kb], top_k=3, widen=False).passages
     assert len(passages) == 3
     assert passages[0].score >= passages[1].score >= passages[2].score
+    # Widened, chunks of one section that meet are sent as one passage.
+    assert len(retrieve_passages(question=query, knowledge_bases=[kb], top_k=3)) <= 3
 
 
 def test_it_searches_only_the_knowledge_bases_given(guide, db):

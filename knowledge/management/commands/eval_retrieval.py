@@ -13,10 +13,28 @@ def count(value: str) -> int:
     return int(value)
 
 
+def sent_lines(report: evaluation.Report) -> str:
+    """What would be sent, as chunks and widened (knowledge.widening)."""
+    lines = [
+        f"Sent (top {report.top_k}), as chunks → widened:",
+        f"nDCG@10        {report.ndcg_at_10:.4f} → {report.ndcg_at_10_widened:.4f}",
+        f"characters     {report.sent_chars:.0f} → {report.sent_chars_widened:.0f} per question",
+    ]
+    first, first_widened = report.answer_in_first, report.answer_in_first_widened
+    any_, any_widened = report.answer_in_any, report.answer_in_any_widened
+    if first is not None and first_widened is not None and any_ is not None and any_widened is not None:
+        lines += [
+            f"answer, first  {first:.4f} → {first_widened:.4f}",
+            f"answer, any    {any_:.4f} → {any_widened:.4f} ({report.answers} questions with answers)",
+        ]
+    return "\n".join(lines)
+
+
 class Command(BaseCommand):
     help = (
         "Measure retrieval quality on a BEIR-format data set (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv), "
-        "ingested into a throw-away knowledge base: nDCG@10, Recall@100, MRR@10 and query latency."
+        "ingested into a throw-away knowledge base: nDCG@10, Recall@100, MRR@10 and query latency; what "
+        "would be sent as chunks and widened, and with an answers.jsonl how often it holds the answer."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -73,7 +91,7 @@ class Command(BaseCommand):
             f"nDCG@10     {report.ndcg_at_10:.4f}\n"
             f"Recall@100  {report.recall_at_100:.4f}\n"
             f"MRR@10      {report.mrr_at_10:.4f}\n"
-            f"latency     p50 {report.p50_ms} ms, p95 {report.p95_ms} ms"
+            f"latency     p50 {report.p50_ms} ms, p95 {report.p95_ms} ms\n" + sent_lines(report)
         )
         if off_topic:
             self._write_floors(report.floors)
