@@ -36,6 +36,9 @@ def app_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "DATABASE_URL": test_database_url(),
         "DATA_DIR": str(data_dir),
         "CELERY_BROKER_URL": celery_app.conf.broker_url,
+        # As in tests/settings.py: every passage found is kept unless a test sets a floor.
+        "RELEVANCE_FLOOR_LATIN": "0",
+        "RELEVANCE_FLOOR_HAN": "0",
         **extra,
     }
 
