@@ -167,10 +167,12 @@ def test_without_a_model_it_scores_the_passages_shown(floor_zero, guide, capsys)
     summary = result["summary"]
     assert (summary["mode"], summary["model"]) == ("retrieval-only", None)
     assert summary["contains_reference"] is None and summary["token_f1"] is None
-    # The guide's knowledge base shows five passages, one of them the supporting one, for every question.
+    # The guide's knowledge base shows up to five passages (fewer where widening joined neighbours),
+    # one of them the supporting one, for every question.
     answerable = [q for q in result["questions"] if q["reference"] is not None]
-    assert [(q["supporting_citations"], q["citations"]) for q in answerable] == [(1, 5)] * 10
-    assert (summary["citation_precision"], summary["cites_supporting"]) == (0.2, 1.0)
+    assert all(q["supporting_citations"] == 1 and 1 < q["citations"] <= 5 for q in answerable)
+    precision = round(sum(1 / q["citations"] for q in answerable) / len(answerable), 4)
+    assert (summary["citation_precision"], summary["cites_supporting"]) == (precision, 1.0)
     assert summary["refusal_accuracy"] == 0.0  # with the floor at 0 something is always shown
     assert summary["first_token_ms"] == {"p50": None, "p95": None}
 
