@@ -236,7 +236,14 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ["title", "knowledge_base", "state", "chunks", "languages", "size_display", "created_at"]
+    list_display = [
+        "title",
+        "knowledge_base",
+        "state",
+        "chunks",
+        "size_display",
+        "created_at",
+    ]
     list_filter = [
         "status",
         ("knowledge_base", admin.RelatedOnlyFieldListFilter),
@@ -321,6 +328,7 @@ class DocumentAdmin(admin.ModelAdmin):
             '<span class="doc-chunks" data-document-id="{}">{}</span>', document.id, document.chunk_count
         )
 
+    # On the document's page only: the list has no room for one more column on a laptop.
     @admin.display(description=_("languages"))
     def languages(self, document: Document) -> str:
         return languages_label(document.scripts) or self.get_empty_value_display()
