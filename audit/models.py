@@ -42,6 +42,9 @@ class Event(models.Model):
         SOURCE = "source", _("Source changed")
         SOURCE_SYNC = "source_sync", _("Source synced")
         PURGE = "purge", _("Audit log purged")
+        SHARE = "share", _("Conversation shared")
+        EXPORT = "export", _("Exported")
+        WIDGET = "widget", _("Widget changed")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     kind = models.CharField(_("event"), max_length=32, choices=Kind.choices, db_index=True)
