@@ -43,6 +43,8 @@ def _load(path: str):
 
     # Counting tokens of a whole section warns that it is longer than the model reads; we know.
     transformers_logging.set_verbosity_error()
+    # Nor a "Loading weights" progress bar in every worker's log at each start.
+    transformers_logging.disable_progress_bar()
 
     return SentenceTransformer(path, device="cpu")
 
