@@ -23,6 +23,8 @@ from knowledge.views import MAX_QUERY_CHARS
 from tests.api_fixtures import key_for
 from tests.conftest import CORPUS, ingest
 from tests.processes import use_data_dir
+from tests.usage_data import recorded_answer
+from usage.models import QuotaLimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "DeepSeek-V3 有多少参数？"
@@ -41,11 +43,13 @@ def served(live_app, settings, kb) -> str:
 T = TypeVar("T")
 
 
-def in_session(url: str, secret: str, work: Callable[[ClientSession], Awaitable[T]]) -> T:
+def in_session(
+    url: str, secret: str, work: Callable[[ClientSession], Awaitable[T]], language: str = "en"
+) -> T:
     """What `work` gets done in an MCP session opened with the API key."""
 
     async def run() -> T:
-        headers = {"Authorization": f"Bearer {secret}"}
+        headers = {"Authorization": f"Bearer {secret}", "Accept-Language": language}
         async with (
             httpx2.AsyncClient(headers=headers, timeout=60) as http,
             streamable_http_client(url, http_client=http) as (read, write),
@@ -63,9 +67,9 @@ def call(url: str, user: User, tool: str, **arguments) -> tuple[bool, dict | str
     return bool(result.is_error), result.structured_content or result.content[0].text
 
 
-def post(url: str, secret: str | None) -> httpx2.Response:
-    headers = MCP_HEADERS | ({"Authorization": f"Bearer {secret}"} if secret else {})
-    return httpx2.post(url, json=TOOL_CALL, headers=headers, timeout=30)
+def post(url: str, secret: str | None, **headers: str) -> httpx2.Response:
+    sent = MCP_HEADERS | ({"Authorization": f"Bearer {secret}"} if secret else {}) | headers
+    return httpx2.post(url, json=TOOL_CALL, headers=sent, timeout=30)
 
 
 def test_it_lists_its_tools_with_their_input_schemas(served, user):
@@ -171,3 +175,37 @@ def test_it_says_what_is_wrong_with_an_over_long_query(served, user):
     assert failed and "query" in message and str(MAX_QUERY_CHARS) in message
     failed, message = call(served, user, "search", query="DeepSeek", top_k=10_000)
     assert failed and "top_k" in message
+
+
+def test_it_refuses_an_ask_over_the_users_quota(served, user):
+    QuotaLimit.objects.create(user=user, questions_per_day=1)
+    recorded_answer(user)
+    failed, message = call(served, user, "ask", question=QUESTION)
+    assert failed and message.startswith("You have reached your limit of 1 questions a day.")
+
+
+def test_it_draws_asks_on_the_answer_budget(served, user):
+    async def ask_31_times(session: ClientSession) -> list[str]:
+        arguments = {"question": QUESTION, "knowledge_bases": ["nowhere"]}
+        results = [await session.call_tool("ask", arguments) for _ in range(31)]  # 30/min per user
+        return [result.content[0].text for result in results]
+
+    messages = in_session(served, key_for(user), ask_31_times)
+    assert all("nowhere" in message for message in messages[:30])
+    assert messages[30].startswith("Too many questions in a short time. Try again in")
+
+
+def test_it_speaks_chinese_when_asked(served, user):
+    response = post(served, "kb-not-a-key", **{"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert response.status_code == 401 and "有效的 API 密钥" in response.json()["error"]
+
+    async def search_elsewhere(session: ClientSession):
+        return await session.call_tool("search", {"query": "参数", "knowledge_bases": ["别处"]})
+
+    result = in_session(served, key_for(user), search_elsewhere, language="zh-CN,zh;q=0.9")
+    assert result.is_error and result.content[0].text == "知识库“别处”不存在，或您无权阅读。"
+
+
+def test_it_refuses_a_host_it_does_not_serve(served, user):
+    response = post(served, key_for(user), Host="attacker.example")
+    assert response.status_code == 400
