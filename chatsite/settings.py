@@ -553,6 +553,8 @@ LOGGING = {
         "bm25s": {"level": "WARNING"},
         "jieba": {"level": "WARNING"},
         "faiss.loader": {"level": "WARNING"},
+        # The MCP SDK's transport logs every stateless request's end ("Terminating session: None").
+        "mcp.server.streamable_http": {"level": "WARNING"},
     },
 }
 
