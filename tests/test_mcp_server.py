@@ -209,3 +209,10 @@ def test_it_speaks_chinese_when_asked(served, user):
 def test_it_refuses_a_host_it_does_not_serve(served, user):
     response = post(served, key_for(user), Host="attacker.example")
     assert response.status_code == 400
+
+
+def test_it_returns_a_model_failure_as_a_tool_error(served, user, fake_llm):
+    fake_llm.script(mid_stream_error="Model crashed")
+    failed, message = call(served, user, "ask", question=QUESTION)
+    # The plain message; the upstream's own words are detail for administrators.
+    assert failed and "failed part-way through the answer" in message and "Model crashed" not in message
