@@ -92,7 +92,7 @@ def _resolve_model(user, name: str) -> tuple[KnowledgeBase, providers.ModelConfi
         raise _model_not_found(name)
     if not wanted:
         return kb, llm.model_config()
-    config = next((c for c in llm.models() if wanted in (c.model, c.name)), None)
+    config = llm.model_named(wanted)
     if config is None:
         raise _model_not_found(name)
     return kb, config

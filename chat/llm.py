@@ -133,6 +133,11 @@ def models() -> tuple[ModelConfig, ...]:
     )
 
 
+def model_named(name: str) -> ModelConfig | None:
+    """The configured model with this upstream id or name, as an API client names it (/v1, MCP)."""
+    return next((config for config in models() if name in (config.model, config.name)), None)
+
+
 def model_config(name: str | None = None) -> ModelConfig | None:
     """The model of this name, or the default one when the name is empty or no longer configured."""
     configured = models()

@@ -13,9 +13,10 @@ django_application = get_asgi_application()
 # WhiteNoise serves static files with a synchronous iterator; that is fine for small files.
 warnings.filterwarnings("ignore", "StreamingHttpResponse must consume synchronous iterators")
 
-from chat import openai_compatible  # noqa: E402  (needs the app registry)
+from api import mcp_server  # noqa: E402  (needs the app registry)
+from chat import openai_compatible  # noqa: E402
 from chatsite import draining  # noqa: E402
-from chatsite.lifespan import with_lifespan  # noqa: E402
+from chatsite.lifespan import entered, with_lifespan  # noqa: E402
 from knowledge import index_sync, lexical  # noqa: E402
 from knowledge.embedding import warm_up  # noqa: E402
 
@@ -23,9 +24,15 @@ from knowledge.embedding import warm_up  # noqa: E402
 # search indexes are loaded, built or caught up, so the first question waits for none of them
 # (uvicorn runs the lifespan startup before it listens). Each web process loads its own model. On
 # shutdown, answers still streaming get the grace period (chatsite/draining.py), then the index sync
-# thread stops. The answers' upstream connections are pooled for the server's life.
+# thread stops. The answers' upstream connections are pooled for the server's life. /mcp is the MCP
+# server (api/mcp_server.py), whose session manager runs for the server's life too; its answers get
+# the same grace period before it stops.
+start_mcp, stop_mcp = entered(mcp_server.sessions.run)
 application = with_lifespan(
-    django_application,
-    startup=[warm_up, lexical.warm_up, index_sync.start, openai_compatible.open_pool, draining.start],
-    shutdown=[draining.finish, openai_compatible.close_pool, index_sync.stop],
+    mcp_server.mounted(django_application),
+    startup=[
+        *(warm_up, lexical.warm_up, index_sync.start, openai_compatible.open_pool, draining.start),
+        start_mcp,
+    ],
+    shutdown=[draining.finish, stop_mcp, openai_compatible.close_pool, index_sync.stop],
 )

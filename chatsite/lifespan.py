@@ -5,6 +5,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -59,3 +60,17 @@ def with_lifespan(
                 return
 
     return application
+
+
+def entered(context: Callable[[], AbstractAsyncContextManager[Any]]) -> tuple[Startup, Shutdown]:
+    """A start-up that enters the async context manager `context()` makes, and the shutdown that
+    exits it. Both run on the lifespan's own task, as a context holding a task group must."""
+    stack = AsyncExitStack()
+
+    async def enter() -> None:
+        await stack.enter_async_context(context())
+
+    async def exit_() -> None:
+        await stack.aclose()
+
+    return enter, exit_

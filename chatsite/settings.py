@@ -481,6 +481,11 @@ FAQ_SUGGEST_FLOOR = env_fraction("FAQ_SUGGEST_FLOOR", 0.5)
 # request rates per key and per user (whichever key or session the user calls with).
 API_RATE_PER_KEY = env_rate("API_RATE_PER_KEY", "120/min")
 API_RATE_PER_USER = env_rate("API_RATE_PER_USER", "240/min")
+# The MCP server (/mcp, api/mcp_server.py) counts its requests in the same rates. A document's
+# original is sent to MCP clients inside the JSON reply (base64) up to this size; above it they get the
+# address to download it from instead.
+MCP_MAX_ORIGINAL_MB = env_int("MCP_MAX_ORIGINAL_MB", 5, minimum=1)
+MCP_MAX_ORIGINAL_BYTES = MCP_MAX_ORIGINAL_MB * 1024 * 1024
 # What costs money or CPU, per user: answers started, on the chat page (questions, regenerates,
 # edits) and through the API (REST asks, /v1 completions) alike, one budget; and previews of a
 # streaming answer's Markdown, which the page asks for at most twice a second per answer.
@@ -548,6 +553,8 @@ LOGGING = {
         "bm25s": {"level": "WARNING"},
         "jieba": {"level": "WARNING"},
         "faiss.loader": {"level": "WARNING"},
+        # The MCP SDK's transport logs every stateless request's end ("Terminating session: None").
+        "mcp.server.streamable_http": {"level": "WARNING"},
     },
 }
 
