@@ -41,6 +41,8 @@ PASSAGES = Limit("passages", "PASSAGE_RATE_PER_USER")
 VERSION_SWITCHES = Limit("version-switches", "VERSION_SWITCH_RATE_PER_USER")
 TRANSLATIONS = Limit("translations", "TRANSLATION_RATE_PER_USER")  # the hit-testing page's
 USAGE_PAGES = Limit("usage_pages", "USAGE_PAGE_RATE_PER_USER")  # the account page and usage dashboard
+SHARED_PAGES = Limit("shared_pages", "SHARED_PAGE_RATE_PER_CLIENT")  # counted per client address
+EXPORTS = Limit("exports", "EXPORT_RATE_PER_USER")  # the pages' and the REST API's
 
 
 @cache
