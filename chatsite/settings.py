@@ -518,6 +518,7 @@ REST_FRAMEWORK = {
         "api.throttles.ApiKeyRateThrottle",
         "api.throttles.ApiUserRateThrottle",
         "api.throttles.AnswerRateThrottle",
+        "api.throttles.ExportRateThrottle",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
