@@ -1,14 +1,12 @@
-// A shared conversation: a citation marker opens its source card below the answer and scrolls to it.
+// A shared conversation (read-only): citation markers as on the chat page, a click opening the source.
 (function () {
   "use strict";
 
+  window.citations.decorate(document.getElementById("messages"));
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a.cite");
     if (!link) return;
-    const card = document.getElementById(link.hash.slice(1));
-    if (!card) return;
     event.preventDefault();
-    card.querySelector("details").open = true;
-    card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    window.citations.show(link);
   });
 })();
