@@ -5,7 +5,7 @@ regenerate or edit on the chat page, an ask through the REST API, a /v1 chat com
 between the page and the API does not get past it. Previews of a streaming answer's Markdown have a
 budget of their own, PREVIEW_RATE_PER_USER, and so do opening a document at a cited passage
 (PASSAGE_RATE_PER_USER: the page reads and normalises the whole original), switching the version
-of an answer shown (VERSION_SWITCH_RATE_PER_USER: a write each time) and having the hit-testing page
+of an answer shown (VERSION_SWITCH_RATE_PER_USER: a write each time), having the hit-testing page
 search a query in translation (TRANSLATION_RATE_PER_USER: a call to the model unless cached), and
 exporting a conversation (EXPORT_RATE_PER_USER, the page and the API together). Shared pages are
 public, so they are counted per client address (SHARED_PAGE_RATE_PER_CLIENT). The

@@ -130,7 +130,6 @@ def shared_thread(*, share: Share, viewer) -> list[Message]:
             message.reasoning = ""
         message.detail = ""
         message.follow_ups = []
-        message.version = message.version_count = 1
         message.citations = shared_cards(message.citations, viewer=viewer)
         message.html = answering.answer_html(message, message.citations)
     return messages
