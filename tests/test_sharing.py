@@ -53,15 +53,16 @@ def test_it_shows_the_reasoning_only_when_the_owner_chose_it(answered, client):
     assert REASONING in _shared(client, share_of(answered, show_reasoning=True)).content.decode()
 
 
-def test_it_links_a_source_only_for_readers_of_its_knowledge_base(answered, client, other, outsider):
+def test_it_links_a_source_only_for_readers_of_its_knowledge_base(answered, client, user, other, outsider):
     token = share_of(answered)
     guide, prices = (c["document_id"] for c in Message.objects.get(role="assistant").citations)
     anonymous = _shared(client, token).content.decode()
     assert "/documents/" not in anonymous and "Open document" not in anonymous
     assert "/documents/" not in _shared(signed_in(outsider), token).content.decode()
-    reader = _shared(signed_in(other), token).content.decode()
-    assert f"/documents/{guide}/view/" in reader  # other reads `kb`
-    assert f"/documents/{prices}/view/" not in reader  # but not `sales`' price list
+    for reader in (signed_in(user), signed_in(other)):  # the owner and another reader of `kb`
+        page = _shared(reader, token).content.decode()
+        assert f"/documents/{guide}/view/" in page
+        assert f"/documents/{prices}/view/" not in page  # `sales`' price list: neither reads it
 
 
 def test_it_never_shows_the_technical_detail_of_a_failure(answered, client):
