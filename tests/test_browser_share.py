@@ -11,8 +11,11 @@ from tests.share_fixtures import REASONING
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _share_from_the_conversation_page(page: Page, conversation_id: int, suffix: str) -> str:
-    """Open the share dialog, choose to include the reasoning, make the link; the link made."""
+COPIED = {"en": "Copied", "zh-CN": "已复制"}
+
+
+def _share_from_the_conversation_page(page: Page, conversation_id: int, language: str, suffix: str) -> str:
+    """Open the share dialog, choose to include the reasoning, make the link and copy it; the link."""
     page.goto(f"/c/{conversation_id}/")
     page.click(".share-button")
     dialog = page.locator("#share-dialog")
@@ -22,6 +25,8 @@ def _share_from_the_conversation_page(page: Page, conversation_id: int, suffix: 
     dialog.locator("button[type=submit]").click()
     expect(page).to_have_url("/shares/")
     link = page.locator("#new-link").input_value()
+    page.click(".shares-copy")
+    expect(page.locator(".shares-copy span")).to_have_text(COPIED[language])
     page.screenshot(path=str(ARTIFACTS / f"share-links{suffix}.png"), full_page=True)
     return link
 
@@ -32,7 +37,7 @@ def test_the_owner_shares_a_link_a_visitor_reads_it_and_revocation_closes_it(
 ):
     page.context.set_extra_http_headers({"Accept-Language": language})
     log_in(page, user)
-    link = _share_from_the_conversation_page(page, answered.id, suffix)
+    link = _share_from_the_conversation_page(page, answered.id, language, suffix)
     assert link.startswith(live_app[0] + "/s/")
 
     with browser_page(request, chromium, live_app[0]) as visitor:
