@@ -50,3 +50,9 @@ class AnswerRateThrottle(_LimitThrottle):
         if getattr(view, "throttle_scope", None) != self.limit.name or not request.user.is_authenticated:
             return None
         return str(request.user.pk)
+
+
+class ExportRateThrottle(AnswerRateThrottle):
+    """For the export view (`throttle_scope = "exports"`): one export budget with the chat page's."""
+
+    limit = rate_limits.EXPORTS

@@ -3,7 +3,15 @@ from django.urls import path, register_converter
 from django.urls.converters import PathConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import conversation_views, faq_views, knowledge_views, openai_compat, pages, source_views
+from api import (
+    conversation_views,
+    faq_views,
+    knowledge_views,
+    openai_compat,
+    pages,
+    share_views,
+    source_views,
+)
 from chatsite.content_security import policy, with_policy
 
 # Swagger UI with its start-up script served from the same address (?script) rather than inline, for
@@ -65,6 +73,17 @@ urlpatterns = [
         conversation_views.ConversationAsk.as_view(),
         name="ask",
     ),
+    path(
+        "api/v1/conversations/<int:conversation_id>/export/",
+        share_views.ConversationExport.as_view(),
+        name="conversation_export",
+    ),
+    path(
+        "api/v1/conversations/<int:conversation_id>/shares/",
+        share_views.ConversationShares.as_view(),
+        name="conversation_shares",
+    ),
+    path("api/v1/shares/<int:share_id>/", share_views.ShareRevoke.as_view(), name="share"),
     path("v1/models", openai_compat.ModelList.as_view(), name="openai_models"),
     path("v1/models/<model_name:model>", openai_compat.ModelDetail.as_view(), name="openai_model"),
     path("v1/chat/completions", openai_compat.ChatCompletions.as_view(), name="openai_chat_completions"),

@@ -23,6 +23,7 @@ def passage_citation(number: int, passage: Passage) -> dict:
         "page": passage.page,
         "heading": passage.heading,
         "text": passage.text,
+        "score": passage.score,  # relevance in [0, 1]; citations saved before it was kept have none
     }
 
 

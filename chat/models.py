@@ -123,3 +123,27 @@ class Feedback(Message):
     def __str__(self) -> str:
         question = self.reply_to.content if self.reply_to else self.content
         return _("Feedback on “%(question)s”") % {"question": Truncator(question).chars(60)}
+
+
+class Share(models.Model):
+    """A read-only link to a conversation (chat.sharing). Only the token's SHA-256 is stored: a copy of
+    the database (a backup, a replica, the admin) then holds no working link, as for API keys; the
+    link is shown to its owner once, when made."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shares")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares")
+    token_hash = models.CharField(max_length=64, unique=True)
+    signed_in_only = models.BooleanField(_("signed-in staff only"), default=False)
+    show_reasoning = models.BooleanField(_("include reasoning"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"share {self.id} of {self.conversation_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

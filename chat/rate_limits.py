@@ -5,8 +5,10 @@ regenerate or edit on the chat page, an ask through the REST API, a /v1 chat com
 between the page and the API does not get past it. Previews of a streaming answer's Markdown have a
 budget of their own, PREVIEW_RATE_PER_USER, and so do opening a document at a cited passage
 (PASSAGE_RATE_PER_USER: the page reads and normalises the whole original), switching the version
-of an answer shown (VERSION_SWITCH_RATE_PER_USER: a write each time) and having the hit-testing page
-search a query in translation (TRANSLATION_RATE_PER_USER: a call to the model unless cached). The
+of an answer shown (VERSION_SWITCH_RATE_PER_USER: a write each time), having the hit-testing page
+search a query in translation (TRANSLATION_RATE_PER_USER: a call to the model unless cached), and
+exporting a conversation (EXPORT_RATE_PER_USER, the page and the API together). Shared pages are
+public, so they are counted per client address (SHARED_PAGE_RATE_PER_CLIENT). The
 API also limits all of its requests per key and per user (api/throttles.py) with the same counters.
 
 A limit is a moving window: at most so many uses in any period of its length. The counts live in
@@ -41,6 +43,8 @@ PASSAGES = Limit("passages", "PASSAGE_RATE_PER_USER")
 VERSION_SWITCHES = Limit("version-switches", "VERSION_SWITCH_RATE_PER_USER")
 TRANSLATIONS = Limit("translations", "TRANSLATION_RATE_PER_USER")  # the hit-testing page's
 USAGE_PAGES = Limit("usage_pages", "USAGE_PAGE_RATE_PER_USER")  # the account page and usage dashboard
+SHARED_PAGES = Limit("shared_pages", "SHARED_PAGE_RATE_PER_CLIENT")  # counted per client address
+EXPORTS = Limit("exports", "EXPORT_RATE_PER_USER")  # the pages' and the REST API's
 
 
 @cache

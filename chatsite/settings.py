@@ -505,6 +505,11 @@ QUOTA_SPEND_PER_MONTH_USD = env_optional_float("QUOTA_SPEND_PER_MONTH_USD")
 QUOTA_EXEMPT_STAFF = env_bool("QUOTA_EXEMPT_STAFF", True)
 # Views of the account page and the usage dashboard, per user (their figures are queries).
 USAGE_PAGE_RATE_PER_USER = env_rate("USAGE_PAGE_RATE_PER_USER", "60/min")
+# Shared conversations (chat/sharing.py): views of a shared page per client address (it is public),
+# exports per user, and how many links a user may have active at once.
+SHARED_PAGE_RATE_PER_CLIENT = env_rate("SHARED_PAGE_RATE_PER_CLIENT", "60/min")
+EXPORT_RATE_PER_USER = env_rate("EXPORT_RATE_PER_USER", "30/min")
+SHARE_MAX_ACTIVE_PER_USER = env_int("SHARE_MAX_ACTIVE_PER_USER", 100, minimum=1)
 # Where rate limits count (chat/rate_limits.py), shared by every web process: Redis with the cache,
 # else a SQLite file under DATA_DIR (chat/rate_limit_storage.py) for the processes of this machine.
 RATE_LIMITS_STORAGE = CACHE_URL or f"sqlite://{DATA_DIR / 'rate-limits.sqlite3'}"
@@ -518,6 +523,7 @@ REST_FRAMEWORK = {
         "api.throttles.ApiKeyRateThrottle",
         "api.throttles.ApiUserRateThrottle",
         "api.throttles.AnswerRateThrottle",
+        "api.throttles.ExportRateThrottle",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],

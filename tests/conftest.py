@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.api_fixtures",
     "tests.source_site",
     "tests.faq_fixtures",
+    "tests.share_fixtures",
     "tests.object_storage",
     "tests.fake_embeddings",
 ]

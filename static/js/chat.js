@@ -149,6 +149,7 @@
     [".version-prev, .version-next", switchVersion],
     [".rename-button", (target) => openDialog("rename-dialog", target)],
     [".delete-button", (target) => openDialog("delete-dialog", target)],
+    [".share-button", (target) => openDialog("share-dialog", target)],
     ["[data-close]", (target) => target.closest("dialog").close()],
     ["[data-nav-toggle]", toggleNav],
   ];

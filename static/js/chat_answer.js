@@ -480,7 +480,7 @@
   }
 
   function decorate(root) {
-    decorateCitations(root);
+    window.citations.decorate(root);
     decorateCode(root);
   }
 
@@ -496,29 +496,9 @@
     }
   }
 
-  // Markers arrive as "[n]": show bare numbers, with the source's title on hover.
-  function decorateCitations(root) {
-    for (const link of root.querySelectorAll("a.cite")) {
-      link.textContent = link.textContent.replace(/[[\]]/g, "");
-      const title = document.getElementById(link.hash.slice(1))?.querySelector(".source-doc");
-      if (title) link.title = title.textContent;
-    }
-  }
-
-  function showCitation(link) {
-    const card = document.getElementById(link.hash.slice(1));
-    if (!card) return;
-    card.querySelector("details").open = true;
-    card.scrollIntoView({ behavior: "smooth", block: "nearest" });
-    card.classList.remove("is-highlighted");
-    void card.offsetWidth; // restarts the highlight when the same marker is clicked again
-    card.classList.add("is-highlighted");
-    setTimeout(() => card.classList.remove("is-highlighted"), 1800);
-  }
-
   chat.askAgain = askAgain;
   chat.askFollowUp = askFollowUp;
-  chat.showCitation = showCitation;
+  chat.showCitation = window.citations.show;
   chat.isStreaming = () => Boolean(stream);
 
   decorate(messages);
