@@ -73,6 +73,9 @@ def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
     if outcome.model is not None:  # a fallback may have answered
         message.model, message.model_name = outcome.model.model, outcome.model.name
     message.fallback_for = outcome.fallback_for
+    # A withdrawn answer's text is the content policy's notice, not the model's: kept without its
+    # prompt, it never becomes fine-tuning data (chat.datasets).
+    message.prompt = [] if outcome.finish_reason == engine.CONTENT_FILTERED else outcome.prompt
     if outcome.usage is not None:
         message.usage = {k: v for k, v in vars(outcome.usage).items() if v is not None}
         message.cost_usd = outcome.cost_usd
