@@ -5,6 +5,8 @@ replaced; refused to those who may not export; audited."""
 
 import asyncio
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -241,6 +243,17 @@ def test_an_invalid_pattern_stops_the_app_naming_it(settings, patterns, named):
     with pytest.raises(ImproperlyConfigured, match="DATASET_PII_PATTERNS") as refused:
         personal_data.patterns()
     assert named in str(refused.value)
+
+
+def test_an_invalid_pattern_stops_the_app_at_start(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DATASET_PII_PATTERNS": '{"id_card": "("}'}
+    check = [sys.executable, "manage.py", "check"]
+    result = subprocess.run(check, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert (
+        "DATASET_PII_PATTERNS: 'id_card' is not a valid regular expression" in result.stderr.splitlines()[-1]
+    )
 
 
 def test_bad_input_is_a_clear_error(db, tmp_path):
