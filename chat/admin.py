@@ -61,7 +61,8 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         answers = feedback.feedback_visible_to(user=request.user).select_related(*self.list_select_related)
-        return answers.prefetch_related("conversation__knowledge_bases")
+        # The prompt is up to a model's context per answer: only the data set download reads it.
+        return answers.prefetch_related("conversation__knowledge_bases").defer("prompt")
 
     def get_object(self, request, object_id, from_field=None):
         answer = super().get_object(request, object_id, from_field)

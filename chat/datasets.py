@@ -142,7 +142,7 @@ def line(answer: Message, *, keep_personal_data: bool = False, names: re.Pattern
 
 
 def _batch(answers: QuerySet[Message], after: int) -> list[Message]:
-    page = answers.filter(id__gt=after).select_related("conversation__user").order_by("id")
+    page = answers.filter(id__gt=after).defer(None).select_related("conversation__user").order_by("id")
     return list(page[:BATCH])
 
 
