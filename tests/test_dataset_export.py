@@ -23,7 +23,9 @@ from audit.models import Event
 from chat import answering, datasets, personal_data
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase
+from policy.models import WordList
 from tests.conftest import QUESTION, ask, ingest_texts, person, signed_in
+from tests.policy_lists import word_list
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sync_orm_in_async")]
 FEEDBACK = reverse("admin:chat_feedback_changelist")
@@ -157,6 +159,14 @@ def test_answers_not_written_by_a_model_or_not_kept_are_not_exported(
     assert [line["messages"][-1]["content"] for line in lines] == ["Second version [1]."]
     assert failed.status == Message.Status.FAILED
     assert report == "Answers written: 1. Skipped: 1 not shown, 1 not complete, 1 no model answer.\n"
+
+
+def test_an_answer_the_content_policy_withdrew_is_not_exported(user, kb, guide, llm, tmp_path):
+    word_list("禁止", WordList.Action.BLOCK, "违禁品")
+    llm.script(reasoning="资料里有违禁品。", content="答案是违禁品。")
+    withdrawn = answered(user, kb)
+    assert (withdrawn.status, withdrawn.prompt) == (Message.Status.COMPLETE, [])
+    assert export(tmp_path) == ([], "Answers written: 0. Skipped: 1 no model answer.\n")
 
 
 def test_the_prompt_is_kept_with_the_answer_and_not_for_retrieval_only(settings, user, kb, guide, scripted):
