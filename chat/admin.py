@@ -113,10 +113,11 @@ class FeedbackAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Download as a fine-tuning data set"), permissions=["export_dataset"])
     def export_dataset(self, request, queryset) -> StreamingHttpResponse | None:
-        """The selected answers (of the knowledge bases the user manages: the list's own scope) that
-        can be exported, as JSON lines, always without personal data: a download leaves the server,
-        and whoever needs it kept runs manage.py export_dataset there. At most
-        DATASET_ADMIN_MAX_ROWS at once; the command has no limit."""
+        """The selected answers that can be exported and that searched only knowledge bases the user
+        manages (datasets.readable_by: their passages are in the lines), as JSON lines, always
+        without personal data: a download leaves the server, and whoever needs it kept runs
+        manage.py export_dataset there. At most DATASET_ADMIN_MAX_ROWS at once; the command has no
+        limit."""
         if (chosen := queryset.count()) > settings.DATASET_ADMIN_MAX_ROWS:
             text = _(
                 "Select at most %(max)d answers to download at once (you selected %(n)d), or use "
@@ -126,6 +127,7 @@ class FeedbackAdmin(admin.ModelAdmin):
                 request, text % {"max": settings.DATASET_ADMIN_MAX_ROWS, "n": chosen}, messages.ERROR
             )
             return None
+        queryset = datasets.readable_by(queryset, user=request.user)
         datasets.record_export(
             filters=datasets.Filters(),  # the list's own filters chose the answers
             found=datasets.counts(queryset),

@@ -36,8 +36,9 @@ from django.utils import timezone
 from audit import log
 from audit.models import Event
 from chat import personal_data
-from chat.models import Conversation, Message
+from chat.models import Message
 from chatsite.db_threads import in_pool
+from knowledge import access
 from knowledge.models import KnowledgeBase
 
 BATCH = 100
@@ -55,7 +56,7 @@ SKIPPED: dict[str, Q] = {
 
 @dataclass(frozen=True)
 class Filters:
-    knowledge_bases: tuple[str, ...] = ()  # slugs: answers in conversations over any of them
+    knowledge_bases: tuple[str, ...] = ()  # slugs: answers that searched any of them
     since: datetime | None = None
     rating_up: bool = False
     model: str = ""  # the upstream id or the configured name of the model that answered
@@ -90,10 +91,10 @@ def selected(*, filters: Filters, answers: QuerySet[Message] | None = None) -> Q
     """The answers (of `answers`, else all) that the filters select, exportable or not."""
     chosen = (Message.objects.all() if answers is None else answers).filter(role=Message.Role.ASSISTANT)
     if filters.knowledge_bases:
-        over = Conversation.knowledge_bases.through.objects.filter(
+        searched = Message.searched_knowledge_bases.through.objects.filter(
             knowledgebase__slug__in=filters.knowledge_bases
         )
-        chosen = chosen.filter(conversation_id__in=over.values("conversation_id"))
+        chosen = chosen.filter(id__in=searched.values("message_id"))
     if filters.since is not None:
         chosen = chosen.filter(created_at__gte=filters.since)
     if filters.rating_up:
@@ -101,6 +102,17 @@ def selected(*, filters: Filters, answers: QuerySet[Message] | None = None) -> Q
     if filters.model:
         chosen = chosen.filter(Q(model=filters.model) | Q(model_name=filters.model))
     return chosen
+
+
+def readable_by(answers: QuerySet[Message], *, user: User | AnonymousUser) -> QuerySet[Message]:
+    """Those of `answers` whose prompt `user` may read: every knowledge base searched for them is one
+    they manage (all answers for a superuser). The conversation's knowledge bases, which scope the
+    feedback list, may have changed since: its passages come from those searched then."""
+    if user.is_superuser:
+        return answers
+    managed = access.managed_knowledge_bases(user).values("id")
+    searched = Message.searched_knowledge_bases.through.objects
+    return answers.exclude(id__in=searched.exclude(knowledgebase_id__in=managed).values("message_id"))
 
 
 def exportable(answers: QuerySet[Message]) -> QuerySet[Message]:

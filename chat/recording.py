@@ -58,6 +58,7 @@ def start_turn(
             model=config.model if config else "",
             model_name=config.name if config else "",
         )
+        message.searched_knowledge_bases.set(knowledge_bases)
     return Turn(history, knowledge_bases, message, access_lost=bool(chosen) and not knowledge_bases)
 
 

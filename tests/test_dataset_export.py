@@ -375,6 +375,30 @@ def test_a_manager_downloads_only_answers_of_knowledge_bases_they_manage(manager
     assert len(lines) == 1 and "我是[name]" in lines[0]["messages"][-2]["content"]
 
 
+def test_a_manager_gets_no_answer_that_searched_a_knowledge_base_they_do_not_manage(
+    admin_client, manager, user, kb, guide, other_kb, sales, scripted
+):
+    """The conversation now searches `kb` alone (the feedback list shows it to kb's manager), but its
+    answer was written from `other_kb`'s passages, which the manager may not read."""
+    user.groups.add(sales)
+    other_kb.when_nothing_found = KnowledgeBase.WhenNothingFound.GENERAL
+    other_kb.save()
+    earlier = answered(user, other_kb, "Prices?")
+    Message.objects.filter(id=earlier.id).update(rating=Message.Rating.UP)
+    earlier.conversation.knowledge_bases.set([kb])
+    assert downloaded(may_export(manager), [earlier]) == []
+    assert len(downloaded(admin_client, [earlier])) == 1
+
+
+def test_the_knowledge_base_filter_is_the_one_searched_for_the_answer(
+    user, kb, guide, other_kb, scripted, tmp_path
+):
+    answer = answered(user, kb)
+    answer.conversation.knowledge_bases.set([other_kb])
+    assert len(export(tmp_path, "--kb", "guide")[0]) == 1
+    assert export(tmp_path, "--kb", "sales-prices")[0] == []
+
+
 def test_the_download_is_refused_without_the_permission_or_staff(manager, user, rated):
     manager.user_permissions.add(Permission.objects.get(codename="view_feedback"))
     may_view = signed_in(manager)
