@@ -1,6 +1,6 @@
 """REST endpoints for your own conversations, and asking in them (/api/v1/conversations/)."""
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -53,7 +53,8 @@ class ConversationDetail(generics.RetrieveUpdateDestroyAPIView):
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return own_conversations(self.request).prefetch_related("knowledge_bases", "messages")
+        messages = Prefetch("messages", queryset=Message.objects.defer("prompt"))  # not part of the API
+        return own_conversations(self.request).prefetch_related("knowledge_bases", messages)
 
     def get_serializer_class(self):
         if self.request.method == "PATCH":

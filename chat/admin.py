@@ -1,13 +1,17 @@
 """The feedback users give answers, read-only: the rating and comment with the question, the answer
-and the passages it cited; filtered by rating, knowledge base and date."""
+and the passages it cited; filtered by rating, knowledge base and date. Actions: save thumbs-up
+answers to the FAQ, and download the selected answers as a fine-tuning data set (chat.datasets)."""
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.http import StreamingHttpResponse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from chat import feedback
+from chat import datasets, feedback
 from chat.models import Feedback, Message
 from faq import selectors as faq_selectors
 from faq import services as faq_services
@@ -53,11 +57,12 @@ class FeedbackAdmin(admin.ModelAdmin):
         "model",
     )
     fields = readonly_fields
-    actions = ["save_to_faq"]
+    actions = ["save_to_faq", "export_dataset"]
 
     def get_queryset(self, request):
         answers = feedback.feedback_visible_to(user=request.user).select_related(*self.list_select_related)
-        return answers.prefetch_related("conversation__knowledge_bases")
+        # The prompt is up to a model's context per answer: only the data set download reads it.
+        return answers.prefetch_related("conversation__knowledge_bases").defer("prompt")
 
     def get_object(self, request, object_id, from_field=None):
         answer = super().get_object(request, object_id, from_field)
@@ -102,6 +107,42 @@ class FeedbackAdmin(admin.ModelAdmin):
                 % {"n": skipped},
                 messages.WARNING,
             )
+
+    def has_export_dataset_permission(self, request) -> bool:
+        return request.user.has_perm("chat.export_dataset")
+
+    @admin.action(description=_("Download as a fine-tuning data set"), permissions=["export_dataset"])
+    def export_dataset(self, request, queryset) -> StreamingHttpResponse | None:
+        """The selected answers that can be exported and that searched only knowledge bases the user
+        manages (datasets.readable_by: their passages are in the lines), as JSON lines, always
+        without personal data: a download leaves the server, and whoever needs it kept runs
+        manage.py export_dataset there. At most DATASET_ADMIN_MAX_ROWS at once; the command has no
+        limit."""
+        if (chosen := queryset.count()) > settings.DATASET_ADMIN_MAX_ROWS:
+            text = _(
+                "Select at most %(max)d answers to download at once (you selected %(n)d), or use "
+                "manage.py export_dataset."
+            )
+            self.message_user(
+                request, text % {"max": settings.DATASET_ADMIN_MAX_ROWS, "n": chosen}, messages.ERROR
+            )
+            return None
+        queryset = datasets.readable_by(queryset, user=request.user)
+        datasets.record_export(
+            filters=datasets.Filters(),  # the list's own filters chose the answers
+            found=datasets.counts(queryset),
+            keep_personal_data=False,
+            request=request,
+            via="admin",
+            selected=chosen,
+            list_filters=request.GET.urlencode(),
+        )
+        response = StreamingHttpResponse(
+            datasets.streamed_lines(queryset.prefetch_related(None)), content_type="application/jsonl"
+        )
+        name = f"dataset-{timezone.localtime():%Y%m%d-%H%M}.jsonl"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     @admin.display(description=_("comment"))
     def comment(self, answer: Feedback) -> str:

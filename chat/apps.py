@@ -7,6 +7,7 @@ class ChatConfig(AppConfig):
     verbose_name = _("Chat")
 
     def ready(self) -> None:
-        from chat import llm
+        from chat import llm, personal_data
 
         llm.models()  # a mistake in LLM_MODELS stops the app at start, naming the entry
+        personal_data.patterns()  # and one in DATASET_PII_PATTERNS, naming the pattern

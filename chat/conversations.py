@@ -131,7 +131,8 @@ def conversation_thread(*, conversation: Conversation) -> list[Message]:
     """The messages the conversation's page shows, in order: the questions still asked and every
     version of their answers, each answer numbered (`version` of `version_count`)."""
     answers = Q(role=Message.Role.ASSISTANT) & (Q(reply_to__shown=True) | Q(reply_to__isnull=True))
-    messages = list(conversation.messages.filter(Q(role=Message.Role.USER, shown=True) | answers))
+    shown = conversation.messages.filter(Q(role=Message.Role.USER, shown=True) | answers)
+    messages = list(shown.defer("prompt"))  # up to a model's context each, and never shown
     counts = Counter(m.reply_to_id for m in messages if m.reply_to_id is not None)
     numbered: Counter[int] = Counter()
     for message in messages:

@@ -127,6 +127,9 @@ class Outcome:
     # when a fallback of it answered instead.
     model: providers.ModelConfig | None = None
     fallback_for: str = ""
+    # The messages that model was sent, exactly as given to its provider (empty when no model was
+    # asked): what a fine-tuning data set needs (chat.datasets). Bounded by the model's context.
+    prompt: list[dict[str, str]] = field(default_factory=list)
 
 
 Event = (
@@ -252,6 +255,7 @@ class Answer:
         self._passages: list[Passage] = []
         self._mode = Message.Mode.LLM if question.config else Message.Mode.RETRIEVAL_ONLY
         self._model = question.config  # the model asked last
+        self._prompt_sent: list[dict[str, str]] = []  # what it was sent
         self._grounding = Message.Grounding.DOCUMENTS
         self._status = Message.Status.COMPLETE
         self._finish_reason = "stop"
@@ -417,7 +421,7 @@ class Answer:
             general_knowledge=not passages,
             client_instructions=question.client_instructions,
         )
-        self._model = config
+        self._model, self._prompt_sent = config, prompt.messages
         self._passages = prompt.passages  # citations can only point at what the model saw
         return prompt.messages
 
@@ -529,6 +533,7 @@ class Answer:
             error=self._error,
             model=config,
             fallback_for=asked.name if asked and config != asked and self._mode == Message.Mode.LLM else "",
+            prompt=self._prompt_sent,
         )
 
     def _timings(self) -> dict:

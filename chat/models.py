@@ -76,6 +76,12 @@ class Message(models.Model):
     model = models.CharField(_("model"), max_length=100, blank=True)
     model_name = models.CharField(max_length=100, blank=True)
     fallback_for = models.CharField(max_length=100, blank=True)
+    # The messages the model that answered was sent (chat.engine.Outcome.prompt), for fine-tuning
+    # data sets (chat.datasets); empty when no model was asked. Its passages come only from the
+    # knowledge bases searched for the answer, which the conversation's may no longer be: they decide
+    # who may export it.
+    prompt = models.JSONField(default=list, blank=True)
+    searched_knowledge_bases = models.ManyToManyField(KnowledgeBase, blank=True, related_name="+")
     usage = models.JSONField(default=dict, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)  # from the model's configured prices
     timings = models.JSONField(default=dict, blank=True)
@@ -119,6 +125,7 @@ class Feedback(Message):
         proxy = True
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
+        permissions = [("export_dataset", _("Can export answers as a fine-tuning data set"))]
 
     def __str__(self) -> str:
         question = self.reply_to.content if self.reply_to else self.content

@@ -58,6 +58,7 @@ def start_turn(
             model=config.model if config else "",
             model_name=config.name if config else "",
         )
+        message.searched_knowledge_bases.set(knowledge_bases)
     return Turn(history, knowledge_bases, message, access_lost=bool(chosen) and not knowledge_bases)
 
 
@@ -73,6 +74,9 @@ def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
     if outcome.model is not None:  # a fallback may have answered
         message.model, message.model_name = outcome.model.model, outcome.model.name
     message.fallback_for = outcome.fallback_for
+    # A withdrawn answer's text is the content policy's notice, not the model's: kept without its
+    # prompt, it never becomes fine-tuning data (chat.datasets).
+    message.prompt = [] if outcome.finish_reason == engine.CONTENT_FILTERED else outcome.prompt
     if outcome.usage is not None:
         message.usage = {k: v for k, v in vars(outcome.usage).items() if v is not None}
         message.cost_usd = outcome.cost_usd

@@ -477,6 +477,14 @@ FAQ_MAX_PAIRS = env_int("FAQ_MAX_PAIRS", 5000, minimum=1)
 FAQ_IMPORT_MAX_KB = env_int("FAQ_IMPORT_MAX_KB", 2048, minimum=1)
 FAQ_SUGGEST_FLOOR = env_fraction("FAQ_SUGGEST_FLOOR", 0.5)
 
+# Fine-tuning data sets (chat/datasets.py): personal data is replaced by placeholders, by these
+# patterns (a JSON object of placeholder name to regular expression, over the built-in email and phone
+# ones; null drops one; chat/personal_data.py checks them at start) and these names besides each
+# asker's own; the admin's export downloads at most this many answers at once.
+DATASET_PII_PATTERNS = env_json("DATASET_PII_PATTERNS")
+DATASET_PII_NAMES = env_list("DATASET_PII_NAMES", [])
+DATASET_ADMIN_MAX_ROWS = env_int("DATASET_ADMIN_MAX_ROWS", 5000, minimum=1)
+
 # The REST API (/api/v1/) and the OpenAI-compatible endpoint (/v1): a session or an API key, and
 # request rates per key and per user (whichever key or session the user calls with).
 API_RATE_PER_KEY = env_rate("API_RATE_PER_KEY", "120/min")

@@ -71,6 +71,7 @@ def test_the_fallback_gets_a_prompt_built_for_it(user, kb, guide, models):
     ask(user, kb)
     first, fallback = models.requests[0]["messages"], models.requests[-1]["messages"]
     assert first[0]["role"] == "system" and {m["role"] for m in fallback} == {"user"}
+    assert answer().prompt == fallback  # what the model that answered was sent
 
 
 def test_it_falls_back_when_a_rate_limit_outlasts_the_retries(user, kb, guide, models):
