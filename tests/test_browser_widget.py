@@ -2,7 +2,9 @@
 app's: an allowed page gets the button, and its panel streams an answer with its reasoning pane and
 citations, in the page's language; a page of another origin gets no button, nor the panel framed."""
 
+import json
 import threading
+import urllib.request
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -11,8 +13,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import ARTIFACTS
-from tests.conftest import CORPUS, ingest
+from audit.models import Event
+from tests.browser import ARTIFACTS, log_in
+from tests.conftest import CORPUS, ingest, person
+from widgets import tokens
 from widgets.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,3 +127,48 @@ def test_a_page_of_another_origin_gets_no_button_nor_the_panel(page: Page, live_
         page.goto(f"http://localhost:{host[1]}/{framing}")
     assert refused.value.status == 403
     page.screenshot(path=str(ARTIFACTS / "widget-refused.png"))
+
+
+def test_a_token_from_the_host_backend_reaches_the_panel_by_post_message(
+    page: Page, live_app, host, widget, kb, user, fake_llm
+):
+    ingest(kb, CORPUS)
+    fake_llm.script(reasoning="看资料 [1]。", content="DeepSeek-V3 has **671B** parameters [1].")
+    widget.access = Widget.Access.TOKEN
+    widget.save()
+    secret = tokens.widget_new_secret(widget=widget)
+    asked = urllib.request.Request(
+        f"{live_app[0]}/api/v1/widgets/{widget.key}/tokens/",
+        data=json.dumps({"username": user.username}).encode(),
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(asked, timeout=30) as response:  # as the host's backend does
+        token = json.load(response)["token"]
+    page_with_token = HOST_PAGE.replace("async>", f'data-token="{token}" async>')
+    name = host_page(host, live_app, widget, "token.html", template=page_with_token)
+    page.goto(f"http://127.0.0.1:{host[1]}/{name}")
+    panel = ask_in_panel(page, "How many parameters does DeepSeek-V3 have?")
+    expect(panel.locator(".msg-assistant .answer strong")).to_have_text("671B", timeout=30_000)
+    expect(panel.locator(".source-open")).to_have_count(1)  # the user may read the document
+    assert Event.objects.get(kind=Event.Kind.QUESTION).user == user
+
+    bogus = HOST_PAGE.replace("async>", 'data-token="not-a-token" async>')
+    name = host_page(host, live_app, widget, "bogus.html", template=bogus)
+    page.goto(f"http://127.0.0.1:{host[1]}/{name}")
+    panel = ask_in_panel(page, "How many parameters does DeepSeek-V3 have?")
+    expect(panel.locator(".error-box")).to_contain_text("has expired", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "widget-token-expired.png"))
+
+
+def test_the_admin_shows_the_widget_and_its_snippet(page: Page, live_app, widget):
+    root = person("root")
+    root.is_staff = root.is_superuser = True
+    root.save()
+    log_in(page, root)
+    page.goto(f"/admin/widgets/widget/{widget.pk}/change/")
+    expect(page.locator(".widget-snippet")).to_contain_text(f"/widget/{widget.key}/loader.js")
+    page.screenshot(path=str(ARTIFACTS / "widget-admin.png"), full_page=True)
+    page.context.set_extra_http_headers({"Accept-Language": "zh-CN,zh;q=0.9"})
+    page.reload()
+    expect(page.locator("h2", has_text="代码片段")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "widget-admin-zh.png"), full_page=True)
