@@ -172,3 +172,20 @@ def test_the_admin_shows_the_widget_and_its_snippet(page: Page, live_app, widget
     page.reload()
     expect(page.locator("h2", has_text="代码片段")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "widget-admin-zh.png"), full_page=True)
+
+
+def test_a_session_widget_asks_a_signed_out_visitor_to_sign_in(page: Page, live_app, host, widget):
+    widget.access = Widget.Access.SESSION
+    widget.save()
+    for lang, heading, shot in [
+        ("en", "Sign in to ask", "widget-sign-in.png"),
+        ("zh-CN", "登录后提问", "widget-sign-in-zh.png"),
+    ]:
+        page.goto(
+            f"http://127.0.0.1:{host[1]}/" + host_page(host, live_app, widget, f"{lang}.html", lang=lang)
+        )
+        page.locator(".knowledge-chat-button").click()
+        panel = page.frame_locator(".knowledge-chat-panel iframe")
+        expect(panel.locator("h2")).to_have_text(heading)
+        expect(panel.locator("a.button-primary")).to_have_attribute("target", "_blank")
+        page.screenshot(path=str(ARTIFACTS / shot))

@@ -63,18 +63,20 @@ def test_it_refuses_its_configuration_to_other_origins_without_cors(client, widg
     assert response.status_code == 403 and "Access-Control-Allow-Origin" not in response
 
 
-def test_a_disabled_widget_answers_no_origin(client, widget):
+@pytest.mark.anyio
+async def test_a_disabled_widget_answers_no_origin_and_no_question(client, async_client, widget):
     widget.enabled = False
     widget.save()
     assert client.get(reverse("widgets:config", args=[widget.key]), HTTP_ORIGIN=ORIGIN).status_code == 403
     assert framed(client, widget).status_code == 403
+    assert (await ask(async_client, widget)).status_code == 404
 
 
 def test_its_panel_may_be_framed_by_its_origins_only(client, widget):
     response = framed(client, widget)
     assert response.status_code == 200
     assert f"frame-ancestors {ORIGIN}" in response["Content-Security-Policy"]
-    assert "X-Frame-Options" not in response
+    assert "X-Frame-Options" not in response and "no-store" in response["Cache-Control"]
     assert "script-src 'self'" in response["Content-Security-Policy"]
 
 

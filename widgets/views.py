@@ -96,6 +96,7 @@ def page(request: HttpRequest, key: str) -> HttpResponse:
             },
         )
     response["Content-Security-Policy"] = policy(frame_ancestors=" ".join(widget.origin_list()))
+    response["Cache-Control"] = "private, no-store"  # its ticket is for this visitor
     return response
 
 
