@@ -6,6 +6,7 @@ import json
 from functools import cache
 
 from django.contrib.staticfiles import finders
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -79,8 +80,7 @@ def page(request: HttpRequest, key: str) -> HttpResponse:
     page's origin checked here too)."""
     widget = _widget(key)
     if widget is None or not widget.allows(origins.embedding_origin(request)):
-        refusal = _("This page may not show this chat widget.")
-        return HttpResponse(refusal, status=403, content_type="text/plain; charset=utf-8")
+        raise PermissionDenied(_("This page may not show this chat widget."))
     user = request.user if request.user.is_authenticated else None
     session = widget.access == Widget.Access.SESSION
     with translation.override(_language(request)):
