@@ -25,7 +25,7 @@ from audit.models import Event
 class EventAdmin(admin.ModelAdmin):
     list_display = ["when", "kind", "username", "target", "summary"]  # the address: on the event and in CSV
     list_filter = ["kind", "at", ("user", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["username", "target", "summary"]
+    search_fields = ["username", "target", "summary", "detail__via"]  # via: "widget:<name>"
     date_hierarchy = "at"
     # The user by name: a link to the account would refuse an auditor who may not view users.
     fields = readonly_fields = ("when", "kind", "username", "ip", "target", "summary", "detail_shown")

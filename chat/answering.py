@@ -58,7 +58,7 @@ async def answer_question(
         try:
             async with aclosing(answer.events()) as events:
                 async for event in events:
-                    if (shown := _shown(event, staff=sees_error_detail(user))) is not None:
+                    if (shown := page_event(event, staff=sees_error_detail(user))) is not None:
                         yield shown
         finally:
             outcome = answer.outcome()
@@ -95,8 +95,9 @@ def _meta(conversation: Conversation, message: Message) -> dict:
     }
 
 
-def _shown(event: engine.Event, *, staff: bool) -> Event | None:
-    """What the page shows of an engine event, if anything; administrators see why the model failed."""
+def page_event(event: engine.Event, *, staff: bool) -> Event | None:
+    """What the page (or the chat widget) shows of an engine event, if anything; administrators see why
+    the model failed."""
     match event:
         case engine.Searching():
             return "searching", {}

@@ -75,6 +75,7 @@ class Question:
     # When the model cannot be reached, answer with the passages instead of failing.
     fall_back_to_passages: bool = True
     asker: User | None = None  # who asks: their quota, the audit log, content-policy hits
+    via: str = ""  # how it was asked when not in the app itself ("widget:<name>"), for the audit log
 
 
 @dataclass(frozen=True)

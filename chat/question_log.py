@@ -1,6 +1,7 @@
 """The audit event of a question: who asked which knowledge bases, with which model, what it cost,
 how it was answered (its status, the code of its error if any, its grounding) and how long each step
-took. The text itself only with AUDIT_QUESTION_TEXT (it may be personal). Quotas count these events
+took, and how it was asked when that was not the app itself (`via`: a chat widget). The text itself
+only with AUDIT_QUESTION_TEXT (it may be personal). Quotas count these events
 (usage.quotas), and the usage dashboard adds them up (usage.dashboard): every path that answers writes
 one, `/v1` included."""
 
@@ -22,6 +23,7 @@ def record_question(*, question: "Question", outcome: "Outcome") -> Event:
     knowledge_bases = question.knowledge_bases
     names = [kb.name for kb in knowledge_bases]
     text: dict[str, Any] = {"question": question.text} if settings.AUDIT_QUESTION_TEXT else {}
+    via: dict[str, Any] = {"via": question.via} if question.via else {}
     usage = outcome.usage
     with transaction.atomic():
         event = record(
@@ -40,6 +42,7 @@ def record_question(*, question: "Question", outcome: "Outcome") -> Event:
             completion_tokens=usage.completion_tokens if usage else None,
             timings=outcome.timings,
             **text,
+            **via,
         )
         link_knowledge_bases(event, knowledge_bases)
     return event

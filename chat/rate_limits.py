@@ -55,10 +55,15 @@ def _limiter(location: str) -> strategies.MovingWindowRateLimiter:
 def seconds_to_wait(limit: Limit, who: str) -> int | None:
     """Record one use of `limit` by `who` (a user's or an API key's id): None while within the limit,
     else the seconds until the oldest use in the window leaves it (a refused use is not recorded)."""
-    count, seconds = rate_parts(getattr(settings, limit.setting))
+    return seconds_to_wait_at(getattr(settings, limit.setting), limit.name, who)
+
+
+def seconds_to_wait_at(rate: str, name: str, who: str) -> int | None:
+    """`seconds_to_wait` for a rate of its own (a chat widget's, "10/min"), counted under `name`."""
+    count, seconds = rate_parts(rate)
     item = RateLimitItemPerSecond(count, seconds)
     limiter = _limiter(settings.RATE_LIMITS_STORAGE)
-    if limiter.hit(item, limit.name, who):
+    if limiter.hit(item, name, who):
         return None
-    reset, _remaining = limiter.get_window_stats(item, limit.name, who)
+    reset, _remaining = limiter.get_window_stats(item, name, who)
     return max(1, math.ceil(reset - time.time()))

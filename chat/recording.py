@@ -64,6 +64,12 @@ def start_turn(
 
 def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
     """Save what the engine answered on the turn's answer message."""
+    take_outcome(message, outcome)
+    message.save()
+
+
+def take_outcome(message: Message, outcome: engine.Outcome) -> None:
+    """Put what the engine answered on `message` (unsaved: the chat widget renders one it keeps not)."""
     message.content = outcome.content
     message.reasoning = outcome.reasoning
     message.citations = outcome.citations
@@ -84,7 +90,6 @@ def save_answer(*, message: Message, outcome: engine.Outcome) -> None:
         message.error_code = outcome.error.code
         message.error = outcome.error.message
         message.error_detail = outcome.error.detail
-    message.save()
 
 
 def save_suggestions(*, message: Message, suggestions: list[str]) -> None:

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "usage",
     "sources",
     "faq",
+    "widgets",
     "chatsite.sign_in.SignInRecordsConfig",  # django-axes: the sign-in throttle and its records
 ]
 

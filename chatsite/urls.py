@@ -19,6 +19,7 @@ urlpatterns = [
     # Browsers ask for this on pages that name no icon (the admin, an original opened in the tab).
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"))),
     path("", include("usage.urls")),
+    path("", include("widgets.urls")),
     path("", include("api.urls")),
     path("", include("knowledge.urls")),
     path("", include("chat.urls")),

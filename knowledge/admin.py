@@ -14,6 +14,7 @@ from knowledge import access, admin_views, audit_trail, embedders, floors, reemb
 from knowledge.languages import languages_label
 from knowledge.models import EMBEDDER_STATE, Document, KnowledgeBase
 from policy.admin import FlaggedFilter, FlagInline
+from widgets.admin_links import widget_links
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -92,7 +93,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     ]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["groups"]
-    readonly_fields = ["document_count", "index_health", "embedder_change"]
+    readonly_fields = ["document_count", "index_health", "embedder_change", "chat_widgets"]
     actions = ["rebuild_index"]
 
     class Media:
@@ -122,6 +123,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         ]
         if obj is not None:
             fieldsets.append((_("Index"), {"fields": ["document_count", "index_health"]}))
+            fieldsets.append((_("Chat widgets"), {"fields": ["chat_widgets"]}))
         return fieldsets
 
     def get_queryset(self, request):
@@ -214,6 +216,11 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
                 % {"current": kb.embedder, "reason": kb.reembed_error},
             )
         return "—"
+
+    @admin.display(description=_("chat widgets"))
+    def chat_widgets(self, kb: KnowledgeBase) -> str:
+        """Its widgets, each with its snippet on its page, and a link to add one (per knowledge base)."""
+        return widget_links(kb)
 
     @admin.display(description=_("Hit testing"))
     def hit_testing_link(self, kb: KnowledgeBase) -> str:

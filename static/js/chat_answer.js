@@ -85,7 +85,7 @@
   const MARKDOWN = /(^|\n) {0,3}([#>|*+-] |\d+[.)] |```|~~~)|\*\*|__|`/;
 
   function schedulePreview(view) {
-    if (view.previewing || view.done) return;
+    if (view.previewing || view.done || !form.dataset.previewUrl) return; // the chat widget has none
     view.markdown ||= MARKDOWN.test(view.text);
     if (!view.markdown) return;
     view.previewing = true;
