@@ -15,7 +15,7 @@ def _unmanaged(request) -> QuerySet[KnowledgeBase]:
 
 class WidgetForm(forms.ModelForm):
     new_secret = forms.BooleanField(
-        label=_("issue a new secret"),
+        label=_("Issue a new secret"),
         required=False,
         help_text=_(
             "Token mode: the host's backend asks for user tokens with this secret. A new one is shown "
