@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from limits import RateLimitItemPerSecond, storage, strategies
 
 from chat import rate_limit_storage  # noqa: F401  (registers sqlite:// with `limits`)
@@ -67,3 +69,14 @@ def seconds_to_wait_at(rate: str, name: str, who: str) -> int | None:
         return None
     reset, _remaining = limiter.get_window_stats(item, name, who)
     return max(1, math.ceil(reset - time.time()))
+
+
+def refusal(limit: Limit, who: str) -> HttpResponse | None:
+    """A plain-text 429 with Retry-After when `who` is over `limit`, else None; each call counts one use."""
+    wait = seconds_to_wait(limit, who)
+    if wait is None:
+        return None
+    message = _("Too many requests. Try again in %(seconds)d seconds.") % {"seconds": wait}
+    response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(wait)
+    return response

@@ -18,17 +18,6 @@ from chatsite.signed_in import SignedInRequest
 NEW_SHARE_SESSION = "chat_new_share"
 
 
-def _refused(limit: rate_limits.Limit, who: str) -> HttpResponse | None:
-    """A 429 with Retry-After when `who` is over `limit`; each call counts one use."""
-    wait = rate_limits.seconds_to_wait(limit, who)
-    if wait is None:
-        return None
-    message = _("Too many requests. Try again in %(seconds)d seconds.") % {"seconds": wait}
-    response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
-    response["Retry-After"] = str(wait)
-    return response
-
-
 @login_required
 @require_POST
 def share_create(request: SignedInRequest, conversation_id: int) -> HttpResponse:
@@ -81,7 +70,7 @@ def _private(response: HttpResponse) -> HttpResponse:
 @require_GET
 def shared_page(request: HttpRequest, token: str) -> HttpResponse:
     """A shared conversation, read-only. A revoked link is the same 404 as one that never was."""
-    if refusal := _refused(rate_limits.SHARED_PAGES, request.META.get("REMOTE_ADDR") or "unknown"):
+    if refusal := rate_limits.refusal(rate_limits.SHARED_PAGES, request.META.get("REMOTE_ADDR") or "unknown"):
         return _private(refusal)
     share = sharing.active_share(token)
     if share is None:
@@ -98,7 +87,7 @@ def shared_page(request: HttpRequest, token: str) -> HttpResponse:
 
 def _export(request: SignedInRequest, conversation_id: int, kind: str) -> HttpResponse:
     conversation = get_object_or_404(Conversation, id=conversation_id, user=request.user)
-    if refusal := _refused(rate_limits.EXPORTS, str(request.user.pk)):
+    if refusal := rate_limits.refusal(rate_limits.EXPORTS, str(request.user.pk)):
         return refusal
     export = exporting.conversation_export(
         conversation=conversation, kind=kind, reasoning=request.GET.get("reasoning") == "1", request=request

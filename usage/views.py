@@ -5,7 +5,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chat import rate_limits
@@ -17,19 +16,9 @@ from usage import dashboard as figures
 DASHBOARD_PERMISSION = "usage.view_usage_dashboard"
 
 
-def _over_limit(request: HttpRequest) -> HttpResponse | None:
-    wait = rate_limits.seconds_to_wait(rate_limits.USAGE_PAGES, str(request.user.pk))
-    if wait is None:
-        return None
-    message = _("Too many requests. Try again in %(seconds)d seconds.") % {"seconds": wait}
-    response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
-    response["Retry-After"] = str(wait)
-    return response
-
-
 @login_required
 def account(request: SignedInRequest) -> HttpResponse:
-    if refusal := _over_limit(request):
+    if refusal := rate_limits.refusal(rate_limits.USAGE_PAGES, str(request.user.pk)):
         return refusal
     user = request.user
     limits = quotas.effective_limits(user=user)
@@ -50,7 +39,7 @@ def account(request: SignedInRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     if not (request.user.is_staff and request.user.has_perm(DASHBOARD_PERMISSION)):
         raise PermissionDenied
-    if refusal := _over_limit(request):
+    if refusal := rate_limits.refusal(rate_limits.USAGE_PAGES, str(request.user.pk)):
         return refusal
     knowledge_bases = access.managed_knowledge_bases(request.user).order_by("name")
     context = {"knowledge_bases": knowledge_bases, "params": request.GET, "max_days": figures.MAX_DAYS}
