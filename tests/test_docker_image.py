@@ -80,6 +80,7 @@ def test_the_settings_need_every_app_and_what_they_import():
         "usage",
         "sources",
         "faq",
+        "widgets",
     }
 
 
