@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiohttp
@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 # The most of an error response's body read for its message: error bodies are small JSON objects.
 MAX_ERROR_BODY = 64 * 1024
+# What is read after `[DONE]` for the connection to be reused, and for how long at most.
+MAX_AFTER_DONE = 64 * 1024
+DRAIN_SECONDS = 0.5
 
 
 class StatusError(Exception):
@@ -73,6 +76,7 @@ async def stream_chat(config: ModelConfig, messages: list[dict[str, str]]) -> As
             connected = True
             async for event_name, data in _server_sent_events(response.content):
                 if data == "[DONE]":
+                    await _drained(response)
                     break
                 chunk = json.loads(data)
                 if not isinstance(chunk, dict):
@@ -139,6 +143,15 @@ async def _opened_stream(
             yield response
         finally:
             response.release()
+
+
+async def _drained(response: aiohttp.ClientResponse) -> None:
+    """Read what follows `[DONE]`: the end of the chunked body, sent with it. A response not read to
+    its end is closed on release instead of going back to the pool, and the next answer would open a
+    connection (and, to a hosted API, a TLS session) of its own. A server that keeps the stream open
+    after `[DONE]` is not waited for."""
+    with suppress(aiohttp.ClientError, TimeoutError):
+        await asyncio.wait_for(response.content.read(MAX_AFTER_DONE), DRAIN_SECONDS)
 
 
 async def _error_body(response: aiohttp.ClientResponse) -> object:

@@ -69,7 +69,10 @@ def ask_in_panel(page: Page, question: str):
     button.click()
     frame = page.locator(".knowledge-chat-panel iframe").element_handle().content_frame()
     assert frame is not None
-    frame.wait_for_load_state("load")  # the panel's scripts have run and listen for Enter
+    # The iframe starts as about:blank, whose load has long happened: wait for the panel's own page,
+    # whose deferred scripts have run (and listen for Enter) once it has loaded.
+    frame.wait_for_url("**/widget/**")
+    frame.wait_for_load_state("load")
     panel = page.frame_locator(".knowledge-chat-panel iframe")
     panel.locator("textarea[name=question]").fill(question)
     panel.locator("textarea[name=question]").press("Enter")

@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 
 import openai
 import pytest
@@ -305,9 +305,20 @@ def test_it_survives_a_client_that_leaves_mid_stream(fake_llm: FakeLLM) -> None:
     assert text_of(stream(fake_llm.model_config()), Content) == DEFAULT_CONTENT
 
 
-def test_a_servers_streams_share_its_connections(fake_llm: FakeLLM) -> None:
+@pytest.fixture
+def own_fake_llm() -> Iterator[FakeLLM]:
+    """An upstream of this test's alone: the shared one counts the connections of every server the
+    suite left running too (a live app's background call would look like a connection not reused)."""
+    fake = FakeLLM()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def test_a_servers_streams_share_its_connections(own_fake_llm: FakeLLM) -> None:
     # A web process opens the pool at start (chatsite/asgi.py): answers after the first reuse its
     # connection instead of each opening one (and, to a hosted API, a TLS session).
+    fake_llm = own_fake_llm
     config = fake_llm.model_config()
 
     async def answers(pooled: bool) -> list[str]:
