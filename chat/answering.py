@@ -10,7 +10,7 @@ from contextlib import aclosing
 
 from django.utils.translation import gettext as _
 
-from chat import citations, engine, llm, recording, rendering, stopping, suggestions
+from chat import citations, engine, fixed_replies, llm, recording, rendering, stopping, suggestions
 from chat.models import Conversation, Message
 from chatsite.db_threads import in_pool
 from knowledge.originals import citation_url, web_pages
@@ -131,9 +131,9 @@ def answer_html(message: Message, cards: list[dict], *, detail: str = "") -> str
         return ""
     if message.mode == Message.Mode.RETRIEVAL_ONLY and message.grounding != Message.Grounding.FAQ:
         unavailable = message.error_code in engine.MODEL_UNAVAILABLE
-        notice = (engine.model_unavailable_notice if unavailable else engine.retrieval_only_notice)(
-            bool(cards)
-        )
+        notice = (
+            fixed_replies.model_unavailable_notice if unavailable else fixed_replies.retrieval_only_notice
+        )(bool(cards))
         if detail:
             notice += "\n\n" + _("Detail for administrators: %(detail)s") % {"detail": detail}
         return rendering.render_passages_html(notice, message_id=message.id, citations=cards)

@@ -38,7 +38,7 @@ from itertools import pairwise
 from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 
-from chat import citations, llm, prompting, providers, question_log, question_translation
+from chat import citations, fixed_replies, llm, prompting, providers, question_log, question_translation
 from chat.models import Message
 from chatsite.db_threads import in_pool
 from faq import matching as faq_matching
@@ -144,63 +144,6 @@ Event = (
     | Withdrawn
     | Outcome
 )
-
-
-def retrieval_only_notice(found: bool) -> str:
-    if not found:
-        return _(
-            "**No language model is configured**, and no relevant passages were found in the selected "
-            "knowledge bases."
-        )
-    return _(
-        "**No language model is configured**, so this is not a written answer: here are the most "
-        "relevant passages from the documents."
-    )
-
-
-def model_unavailable_notice(found: bool) -> str:
-    if not found:
-        return _(
-            "**The language model could not be reached**, and no relevant passages were found in the "
-            "selected knowledge bases. Please try again later."
-        )
-    return _(
-        "**The language model could not be reached**, so this is not a written answer: here are the "
-        "most relevant passages from the documents. Please try again later."
-    )
-
-
-def retrieval_only_answer(
-    passages: list[Passage], notice: Callable[[bool], str] = retrieval_only_notice
-) -> str:
-    blocks = [notice(bool(passages))]
-    for number, passage in enumerate(passages, start=1):
-        where = f" — {passage.location}" if passage.location else ""
-        blocks.append(f"[{number}] {passage.document_title}{where}\n\n{passage.text}")
-    return "\n\n".join(blocks)
-
-
-def answers_nothing_found(passages: list[Passage], knowledge_bases: list[KnowledgeBase]) -> bool:
-    """Whether the reply is the fixed nothing-found one: no passage cleared the relevance floor and
-    not every knowledge base searched lets the model answer from general knowledge instead."""
-    general = KnowledgeBase.WhenNothingFound.GENERAL
-    return not passages and not all(kb.when_nothing_found == general for kb in knowledge_bases)
-
-
-def nothing_found_reply(knowledge_bases: list[KnowledgeBase]) -> str:
-    """The first custom reply of the knowledge bases searched, or the standard one."""
-    custom = next((kb.nothing_found_reply for kb in knowledge_bases if kb.nothing_found_reply.strip()), "")
-    return custom or _(
-        "The documents in the selected knowledge bases do not cover this question, so I cannot answer "
-        "it from them. Try other words, or ask the people who maintain these documents."
-    )
-
-
-def access_lost_reply() -> str:
-    return _(
-        "You can no longer read the knowledge bases this conversation asks, so it cannot be answered "
-        "from them. Choose a knowledge base you can read, or start a new chat."
-    )
 
 
 def error_message(error: providers.Error, *, administrator: bool) -> str:
@@ -335,11 +278,13 @@ class Answer:
         self._retrieval_ms = self._ms_since_start(time.monotonic()) or 0
         if question.access_lost:
             # Not general knowledge either: the user asked these documents, and may no longer see them.
-            replied = self._reply_without_model([], access_lost_reply(), Message.Grounding.NOT_FOUND)
+            replied = self._reply_without_model(
+                [], fixed_replies.access_lost_reply(), Message.Grounding.NOT_FOUND
+            )
         elif question.config is None:
-            replied = self._reply_without_model(passages, retrieval_only_answer(passages))
-        elif answers_nothing_found(passages, question.knowledge_bases):
-            reply = nothing_found_reply(question.knowledge_bases)
+            replied = self._reply_without_model(passages, fixed_replies.retrieval_only_answer(passages))
+        elif fixed_replies.answers_nothing_found(passages, question.knowledge_bases):
+            reply = fixed_replies.nothing_found_reply(question.knowledge_bases)
             replied = self._reply_without_model([], reply, Message.Grounding.NOT_FOUND)
         else:
             async for event in self._from_model(question.config, passages):
@@ -485,7 +430,11 @@ class Answer:
                     event,
                 )
                 self._passages = passages
-                return [self._said(retrieval_only_answer(passages, model_unavailable_notice))]
+                return [
+                    self._said(
+                        fixed_replies.retrieval_only_answer(passages, fixed_replies.model_unavailable_notice)
+                    )
+                ]
             case providers.Error():
                 return [self._failed(event)]
         return [event]

@@ -6,7 +6,7 @@ from unittest.mock import Mock
 import pytest
 
 from audit.models import Event
-from chat import engine
+from chat import engine, fixed_replies
 from chat.model_config import ModelConfig, Price
 from chat.providers import Content, Done, Error, Reasoning, Usage
 from policy.models import WordList
@@ -47,7 +47,7 @@ def test_without_a_model_the_passages_are_the_answer(kb, guide):
     events = answer(kb, config=None)
     assert kinds(events) == ["Searching", "Passages", "Content", "Outcome"]
     passages, outcome = events[1].passages, events[-1]
-    assert events[2].text.startswith(engine.retrieval_only_notice(True))
+    assert events[2].text.startswith(fixed_replies.retrieval_only_notice(True))
     assert (outcome.mode, outcome.status) == ("retrieval-only", "complete")
     assert [c["chunk_id"] for c in outcome.citations] == [p.chunk_id for p in passages]
 
@@ -107,7 +107,7 @@ def test_a_model_out_of_reach_is_answered_with_the_passages(kb, guide, code):
     error = Error(code, "The language model could not be reached.", retryable=True, detail="http://gpu:11434")
     events = answer(kb, ScriptedModel(error))
     assert kinds(events) == ["Searching", "Passages", "Content", "Outcome"]  # no error shown
-    assert events[2].text.startswith(engine.model_unavailable_notice(True))
+    assert events[2].text.startswith(fixed_replies.model_unavailable_notice(True))
     outcome = events[-1]
     assert (outcome.mode, outcome.status, outcome.error) == ("retrieval-only", "complete", error)
     assert [c["chunk_id"] for c in outcome.citations] == [p.chunk_id for p in events[1].passages]
