@@ -50,9 +50,9 @@ def token_user(*, widget: Widget, token: str) -> User | None:
         value = signing.loads(token, salt=_TOKEN_SALT, max_age=TOKEN_SECONDS)
     except signing.BadSignature:
         return None
-    if not isinstance(value, dict) or value.get("w") != widget.key:
+    if not isinstance(value, dict) or value.get("w") != widget.key or not isinstance(value.get("u"), int):
         return None
-    return User.objects.filter(pk=value.get("u"), is_active=True).first()
+    return User.objects.filter(pk=value["u"], is_active=True).first()
 
 
 def named_user(name: str) -> User | None:

@@ -7,7 +7,7 @@ from functools import cache
 
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
@@ -130,17 +130,17 @@ def _asking(request: HttpRequest, key: str):
 
 @csrf_exempt  # the panel's ticket stands for the CSRF token: its cookie is not sent in another site's frame
 @require_POST
-async def ask(request: HttpRequest, key: str) -> HttpResponse:
+async def ask(request: HttpRequest, key: str) -> HttpResponseBase:
     """A question from the panel, answered as the chat page's Server-Sent Events."""
     language = _language(request)
     with translation.override(language):
         try:
             question = await in_pool(_asking, request, key)
         except asking.Refused as refused:
-            response = _refused(refused.message, refused.status)
+            refusal = _refused(refused.message, refused.status)
             if refused.retry_after:
-                response["Retry-After"] = str(refused.retry_after)
-            return response
+                refusal["Retry-After"] = str(refused.retry_after)
+            return refusal
     response = StreamingHttpResponse(
         asking.answer_events(question, language), content_type="text/event-stream; charset=utf-8"
     )
