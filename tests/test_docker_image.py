@@ -93,7 +93,8 @@ def test_it_notices_an_app_or_the_translations_left_out():
     assert "api/urls.py" in missing and "locale/zh_Hans/LC_MESSAGES/django.mo" in missing
     assert "chat/views.py" not in missing
     assert missing_from_image(DOCKERFILE, DOCKERIGNORE + "\n**/*.mo\n", needed) == [
-        "locale/zh_Hans/LC_MESSAGES/django.mo"
+        "locale/zh_Hans/LC_MESSAGES/django.mo",
+        "locale/zh_Hans/LC_MESSAGES/djangojs.mo",
     ]
     assert "api/urls.py" in missing_from_image(DOCKERFILE.replace("COPY . .", "COPY api ."), "", needed)
 
