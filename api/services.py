@@ -1,6 +1,5 @@
 """API keys: creating, revoking, and finding the key a request presents."""
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -9,6 +8,7 @@ from django.utils import timezone
 from api.models import ApiKey
 from audit.log import record
 from audit.models import Event
+from chatsite.digests import secret_digest
 
 KEY_PREFIX = "kb-"
 VISIBLE_CHARS = 10
@@ -16,15 +16,12 @@ VISIBLE_CHARS = 10
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def _digest(secret: str) -> str:
-    # Keys are 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def api_key_create(*, user, name: str) -> tuple[ApiKey, str]:
     """A new key for the user, and its secret (the only time the secret is known)."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(user=user, name=name, prefix=secret[:VISIBLE_CHARS], digest=_digest(secret))
+    key = ApiKey.objects.create(
+        user=user, name=name, prefix=secret[:VISIBLE_CHARS], digest=secret_digest(secret)
+    )
     record(Event.Kind.API_KEY_CREATED, user=user, target=f"api_key:{key.id}", summary=name, prefix=key.prefix)
     return key, secret
 
@@ -46,7 +43,7 @@ def api_key_revoke(*, api_key: ApiKey, user=None) -> None:
 
 def api_key_for_secret(secret: str) -> ApiKey | None:
     """The active key with this secret, its use recorded; None for unknown or revoked keys."""
-    key = ApiKey.objects.active().select_related("user").filter(digest=_digest(secret)).first()
+    key = ApiKey.objects.active().select_related("user").filter(digest=secret_digest(secret)).first()
     if key is None:
         return None
     now = timezone.now()

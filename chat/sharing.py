@@ -7,7 +7,6 @@ is then an indexed lookup of the hash, and a timing difference in it tells nothi
 The owner sees the link once, when it is made; a lost one is revoked and made again.
 """
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from audit.log import record
 from audit.models import Event
 from chat import answering
 from chat.models import Conversation, Message, Share
+from chatsite.digests import secret_digest
 from knowledge.models import Document, KnowledgeBase
 
 TOKEN_BYTES = 32
@@ -36,10 +36,6 @@ class NewShare:
     token: str  # shown once: only its hash is kept
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def share_create(*, conversation: Conversation, signed_in_only: bool, show_reasoning: bool) -> NewShare:
     """A new link to the conversation, made by its owner, with its own options."""
     owner = conversation.user
@@ -50,7 +46,7 @@ def share_create(*, conversation: Conversation, signed_in_only: bool, show_reaso
         share = Share.objects.create(
             conversation=conversation,
             created_by=owner,
-            token_hash=token_hash(token),
+            token_hash=secret_digest(token),
             signed_in_only=signed_in_only,
             show_reasoning=show_reasoning,
         )
@@ -90,7 +86,7 @@ def active_share(token: str) -> Share | None:
     """The link with this token, unless it is revoked or there is none."""
     if not token or len(token) > MAX_TOKEN_CHARS:
         return None
-    found = Share.objects.select_related("conversation").filter(token_hash=token_hash(token)).first()
+    found = Share.objects.select_related("conversation").filter(token_hash=secret_digest(token)).first()
     return found if found is not None and found.is_active else None
 
 

@@ -8,7 +8,6 @@ for, which is what a CSRF token does for the rest of the app (the panel is frame
 where the CSRF cookie is not sent).
 """
 
-import hashlib
 import hmac
 import secrets
 
@@ -16,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core import signing
 from django.db.models import Q
 
+from chatsite.digests import secret_digest
 from widgets.models import Widget
 
 TOKEN_SECONDS = 5 * 60
@@ -24,20 +24,16 @@ _TOKEN_SALT = "widgets.user-token"
 _TICKET_SALT = "widgets.ticket"
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def widget_new_secret(*, widget: Widget) -> str:
     """A new secret for `widget` (the old one stops working); returned once, only its digest kept."""
     secret = "wgs_" + secrets.token_urlsafe(32)
-    widget.secret_digest = _digest(secret)
+    widget.secret_digest = secret_digest(secret)
     widget.save(update_fields=["secret_digest"])
     return secret
 
 
 def secret_matches(widget: Widget, secret: str) -> bool:
-    return bool(widget.secret_digest) and hmac.compare_digest(widget.secret_digest, _digest(secret))
+    return bool(widget.secret_digest) and hmac.compare_digest(widget.secret_digest, secret_digest(secret))
 
 
 def user_token(*, widget: Widget, user: User) -> str:
