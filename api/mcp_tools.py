@@ -84,18 +84,14 @@ def search_passages(*, user: User, query: str, knowledge_bases: list[str], top_k
     }
 
 
-# A passage sent to the model: its chunk, or (chunk 0) the curated FAQ pair it is.
-PassageKey = tuple[int, int | None]
-
-
-def _citation(citation: dict, relevance: dict[PassageKey, float]) -> dict:
+def _citation(citation: dict) -> dict:
     """A citation as MCP clients get it: `n` is the [n] in the answer; a curated FAQ answer cited
     has no document to point at."""
     cited = {
         "n": citation["n"],
         "document": citation["document"],
         "location": citations.shown_location(citation),
-        "relevance": round(relevance[citation["chunk_id"], citation.get("faq_pair_id")], 4),
+        "relevance": round(citation["score"], 4),
         "text": citation["text"],
     }
     if not citation["document_id"]:
@@ -140,17 +136,15 @@ async def ask(
         stopped=draining.past_grace,
         revoked=partial(key_revoked, key.digest),
     )
-    relevance: dict[PassageKey, float] = {}
     async with aclosing(answer.events()) as events:
-        async for event in events:
-            if isinstance(event, engine.Passages):
-                relevance |= {(p.chunk_id, p.faq_pair_id): p.score for p in event.passages}
+        async for _event in events:
+            pass
     outcome = answer.outcome()
     if outcome.error is not None:
         raise ToolRefused(engine.error_message(outcome.error, administrator=user.is_staff))
     result = {
         "answer": outcome.content,
-        "citations": [_citation(citation, relevance) for citation in outcome.citations],
+        "citations": [_citation(citation) for citation in outcome.citations],
         "model": outcome.model.name if outcome.model else None,
     }
     return result | ({"reasoning": outcome.reasoning} if include_reasoning else {})
